@@ -1,0 +1,153 @@
+"""mcp-otel configuration: ``instrument()`` keywords, each with an environment variable.
+
+A keyword passed to :meth:`mcp_otel.McpInstrumentor.instrument` wins over its environment variable, which wins over
+the default. An invalid environment value logs one warning naming the variable and the accepted values, and the
+default is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+ContentRedactor = Callable[[str, str], "str | None"]
+"""``redactor(attribute_key, value) -> str | None``: called with every captured content value (already serialised
+to a string) before it is put on a span; the return value replaces it, ``None`` drops the attribute."""
+
+ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_MCP_CAPTURE_CONTENT"
+ENV_GENAI_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+ENV_MAX_CONTENT_LENGTH = "OTEL_INSTRUMENTATION_MCP_MAX_CONTENT_LENGTH"
+ENV_CONTENT_REDACTOR = "OTEL_INSTRUMENTATION_MCP_CONTENT_REDACTOR"
+ENV_RESOURCE_URI_IN_SPAN_NAME = "OTEL_INSTRUMENTATION_MCP_RESOURCE_URI_IN_SPAN_NAME"
+ENV_EXCLUDED_METHODS = "OTEL_INSTRUMENTATION_MCP_EXCLUDED_METHODS"
+ENV_METRICS = "OTEL_INSTRUMENTATION_MCP_METRICS"
+
+DEFAULT_MAX_CONTENT_LENGTH = 4096
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+@dataclass(frozen=True)
+class McpOtelConfig:
+    """Resolved settings of one ``instrument()`` call.
+
+    Attributes:
+        capture_content: record tool arguments/results and prompt variables (``gen_ai.tool.call.arguments``,
+            ``gen_ai.tool.call.result``, ``gen_ai.prompt.variable.<key>``). Off by default: they may hold user data.
+        max_content_length: maximum length, in characters, of each captured content value (after redaction).
+        content_redactor: see :data:`ContentRedactor`; ``None`` records values as they are.
+        resource_uri_in_span_name: name ``resources/read`` spans ``resources/read {uri}`` (high cardinality;
+            the conventions make it opt-in).
+        excluded_methods: MCP methods (e.g. ``ping``) that get no span and no metric point.
+        metrics: record the MCP duration histograms.
+    """
+
+    capture_content: bool = False
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    content_redactor: ContentRedactor | None = None
+    resource_uri_in_span_name: bool = False
+    excluded_methods: frozenset[str] = field(default_factory=frozenset)
+    metrics: bool = True
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> McpOtelConfig:
+        """Build the configuration from ``instrument()`` keywords and the environment.
+
+        Args:
+            kwargs: the keywords given to ``instrument()``; unknown keys are ignored (``tracer_provider`` …).
+            environ: the environment to read (``os.environ`` by default).
+
+        Raises:
+            TypeError: a keyword has a value of the wrong type (the environment never raises).
+        """
+        env = os.environ if environ is None else environ
+        capture = kwargs.get("capture_content")
+        if capture is None:
+            capture = _env_bool(env, ENV_CAPTURE_CONTENT, None)
+        if capture is None:
+            capture = _env_bool(env, ENV_GENAI_CAPTURE_CONTENT, False)
+        max_len = kwargs.get("max_content_length")
+        if max_len is None:
+            max_len = _env_int(env, ENV_MAX_CONTENT_LENGTH, DEFAULT_MAX_CONTENT_LENGTH)
+        elif not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 0:
+            raise TypeError("max_content_length must be a non-negative int (characters)")
+        redactor = kwargs.get("content_redactor")
+        if redactor is None:
+            redactor = _env_callable(env, ENV_CONTENT_REDACTOR)
+        elif not callable(redactor):
+            raise TypeError("content_redactor must be a callable (key, value) -> str | None")
+        uri_in_name = kwargs.get("resource_uri_in_span_name")
+        if uri_in_name is None:
+            uri_in_name = _env_bool(env, ENV_RESOURCE_URI_IN_SPAN_NAME, False)
+        excluded = kwargs.get("excluded_methods")
+        if excluded is None:
+            excluded = _env_list(env, ENV_EXCLUDED_METHODS)
+        elif isinstance(excluded, str):
+            raise TypeError("excluded_methods must be an iterable of method names, not a string")
+        metrics = kwargs.get("metrics")
+        if metrics is None:
+            metrics = _env_bool(env, ENV_METRICS, True)
+        return cls(
+            capture_content=bool(capture),
+            max_content_length=int(max_len),
+            content_redactor=redactor,
+            resource_uri_in_span_name=bool(uri_in_name),
+            excluded_methods=frozenset(str(m) for m in excluded),
+            metrics=bool(metrics),
+        )
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    _log.warning("%s=%r is not a boolean (accepted: true, false); using the default %s", name, raw, default)
+    return default
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        _log.warning("%s=%r is not a non-negative integer; using the default %d", name, raw, default)
+        return default
+    return value
+
+
+def _env_list(env: Mapping[str, str], name: str) -> Iterable[str]:
+    raw = env.get(name, "")
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _env_callable(env: Mapping[str, str], name: str) -> ContentRedactor | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    module_name, sep, attr = raw.partition(":")
+    try:
+        if not sep:
+            module_name, _, attr = raw.rpartition(".")
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        obj = None
+    if not callable(obj):
+        _log.warning("%s=%r is not an importable callable (accepted: 'module:function'); no redactor", name, raw)
+        return None
+    redactor: ContentRedactor = obj
+    return redactor

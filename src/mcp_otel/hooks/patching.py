@@ -1,0 +1,124 @@
+"""Apply and undo wrapt wrappers by module name, when (or as soon as) each module is imported.
+
+Every patch records the exact object it replaced, so :meth:`Patcher.restore` puts back the original object
+itself (``is``-identical), including aliases that imported an already-wrapped function by name.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+
+from mcp_otel._guard import log_failure_once
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class McpOtelWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A ``wrapt.FunctionWrapper`` that marks the wrappers mcp-otel installed."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Wrap ``module:qualname`` (``"Class.method"`` or ``"function"``) with ``wrapper`` (wrapt signature)."""
+
+    module: str
+    qualname: str
+    wrapper: Wrapper
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Set ``module:qualname`` to the object ``factory(original)`` returns (for non-callable attributes)."""
+
+    module: str
+    qualname: str
+    factory: Callable[[Any], Any]
+
+
+_hook_lock = threading.Lock()
+_registered_modules: set[str] = set()
+_active_patchers: list[Patcher] = []
+
+
+def _on_import(module: Any) -> None:
+    for patcher in list(_active_patchers):
+        patcher.apply_module(module.__name__)
+
+
+class Patcher:
+    """Applies a list of patches now for imported modules and later, by post-import hook, for the rest."""
+
+    def __init__(self, patches: list[Patch | Replace]) -> None:
+        self._patches = patches
+        self._applied: list[tuple[Any, str, bool, Any]] = []  # (owner, attr, had_own_attr, original)
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Patch imported modules now and register post-import hooks (once per module) for the others."""
+        _active_patchers.append(self)
+        for name in sorted({p.module for p in self._patches}):
+            if name in sys.modules:
+                self.apply_module(name)
+            with _hook_lock:
+                if name not in _registered_modules:
+                    _registered_modules.add(name)
+                    wrapt.register_post_import_hook(_on_import, name)
+
+    def apply_module(self, module_name: str) -> None:
+        """Apply the patches of one (imported) module; a patch whose target is missing is skipped."""
+        module = sys.modules.get(module_name)
+        if module is None:
+            return
+        for patch in self._patches:
+            if patch.module != module_name:
+                continue
+            try:
+                self._apply(module, patch)
+            except Exception:
+                log_failure_once(f"patch {patch.module}:{patch.qualname}")
+
+    def _apply(self, module: Any, patch: Patch | Replace) -> None:
+        *path, attr = patch.qualname.split(".")
+        owner = module
+        for part in path:
+            owner = getattr(owner, part, None)
+            if owner is None:
+                return
+        if not hasattr(owner, attr):
+            return
+        with self._lock:
+            if any(o is owner and a == attr for o, a, _, _ in self._applied):
+                return
+            had_own = attr in vars(owner)
+            current = vars(owner)[attr] if had_own else getattr(owner, attr)
+            if isinstance(patch, Replace):
+                original = current
+                setattr(owner, attr, patch.factory(current))
+            elif isinstance(current, McpOtelWrapper):
+                # An alias imported (by name) a function this patcher already wrapped: restore it to the original.
+                original = current.__wrapped__
+            else:
+                original = current
+                setattr(owner, attr, McpOtelWrapper(current, patch.wrapper))
+            self._applied.append((owner, attr, had_own, original))
+
+    def restore(self) -> None:
+        """Put every replaced attribute back to its original object and stop patching new imports."""
+        if self in _active_patchers:
+            _active_patchers.remove(self)
+        with self._lock:
+            applied, self._applied = self._applied, []
+        for owner, attr, had_own, original in reversed(applied):
+            try:
+                if had_own:
+                    setattr(owner, attr, original)
+                else:
+                    delattr(owner, attr)
+            except Exception:
+                log_failure_once(f"restore {attr}")

@@ -1,0 +1,73 @@
+"""``McpInstrumentor``: the OpenTelemetry instrumentor for the ``mcp`` SDK (1.x and 2.x)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import get_tracer
+
+from mcp_otel.config import McpOtelConfig
+from mcp_otel.hooks import hooks_for_installed_mcp
+from mcp_otel.hooks.patching import Patcher
+from mcp_otel.package import _instruments
+from mcp_otel.telemetry import Telemetry
+from mcp_otel.version import __version__
+
+_log = logging.getLogger(__name__)
+SCOPE_NAME = "mcp_otel"
+
+
+class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instrument the official MCP Python SDK (``mcp`` 1.15 – 2.x) with OpenTelemetry spans and metrics.
+
+    Emits a SERVER span for every request an MCP server receives and the ``mcp.server.operation.duration``
+    histogram, following the OpenTelemetry MCP semantic conventions
+    (https://github.com/open-telemetry/semantic-conventions-genai, ``docs/gen-ai/mcp.md``). On mcp 2.x the
+    SDK's built-in spans are silenced while instrumented, so one request never yields two server spans.
+
+    Call :meth:`instrument` before MCP servers are constructed (it may run before or after ``import mcp``).
+    ``instrument()`` and ``uninstrument()`` are idempotent; ``uninstrument()`` restores every patched object.
+
+    Keyword arguments of :meth:`instrument` (each also an environment variable, see :mod:`mcp_otel.config`):
+        tracer_provider: the ``TracerProvider`` to use (default: the global one).
+        meter_provider: the ``MeterProvider`` to use (default: the global one).
+        capture_content (bool): record tool arguments/results and prompt variables (default ``False``).
+        max_content_length (int): maximum characters per captured value (default 4096).
+        content_redactor (callable): ``(attribute_key, value) -> str | None`` applied to captured values.
+        resource_uri_in_span_name (bool): name ``resources/read`` spans with the URI (default ``False``).
+        excluded_methods (iterable of str): methods that get no span or metric point.
+        metrics (bool): record the duration histograms (default ``True``).
+    """
+
+    _patcher: Patcher | None = None
+    _hooks: Any = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The instrumented distribution and its supported range: ``mcp >= 1.15, < 3``."""
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        config = McpOtelConfig.from_kwargs(kwargs)
+        hooks = hooks_for_installed_mcp()
+        if hooks is None:
+            _log.warning("mcp-otel: no supported mcp installed (need mcp >= 1.15, < 3); nothing instrumented")
+            return
+        tracer = get_tracer(SCOPE_NAME, __version__, tracer_provider=kwargs.get("tracer_provider"))
+        meter = get_meter(SCOPE_NAME, __version__, meter_provider=kwargs.get("meter_provider"))
+        telemetry = Telemetry(tracer, meter, config)
+        patcher = Patcher(hooks.patches(telemetry))
+        patcher.start()
+        self._patcher = patcher
+        self._hooks = hooks
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        patcher, self._patcher = self._patcher, None
+        if patcher is not None:
+            patcher.restore()
+        hooks, self._hooks = self._hooks, None
+        if hooks is not None:
+            hooks.uninstall()

@@ -1,0 +1,148 @@
+"""The version-neutral request/session model the SDK hooks fill and the telemetry core reads.
+
+Each mcp SDK generation has its own hooks module (``mcp_otel.hooks.v1`` / ``.v2``); they translate what the SDK
+exposes into these small objects so the telemetry core never asks which mcp version is running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from mcp_otel.semconv import attributes as attr
+from mcp_otel.semconv import sentry_compat as sentry
+from mcp_otel.semconv.signals import SESSIONLESS_PROTOCOL_VERSION
+
+Attributes = dict[str, AttributeValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """An MCP ``Implementation`` (``clientInfo`` / ``serverInfo``): name, optional title and version."""
+
+    name: str | None
+    title: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """How one message reached this process.
+
+    Attributes:
+        kind: ``stdio``, ``http`` (streamable HTTP), ``sse`` or ``memory`` (in-process); ``None`` when unknown.
+        client_address: peer IP of an HTTP request; ``client_port`` its TCP port.
+        http_version: the HTTP version of the request (``"1.1"``, ``"2"``).
+        session_id: a session id the transport knows (``Mcp-Session-Id`` header, SSE ``session_id`` parameter).
+    """
+
+    kind: str | None = None
+    client_address: str | None = None
+    client_port: int | None = None
+    http_version: str | None = None
+    session_id: str | None = None
+
+    def attributes(self) -> Attributes:
+        """The transport attributes of a span: ``mcp.transport``, ``network.*`` and ``client.*``.
+
+        Follows the conventions' transport table (stdio → ``pipe``; HTTP/SSE → ``tcp`` + ``http``); in-memory
+        transports have no network attributes.
+        """
+        out: Attributes = {}
+        if self.kind is None:
+            return out
+        out[sentry.SENTRY_MCP_TRANSPORT] = self.kind
+        if self.kind == "stdio":
+            out[attr.NETWORK_TRANSPORT] = attr.NetworkTransportValues.PIPE.value
+        elif self.kind in ("http", "sse"):
+            out[attr.NETWORK_TRANSPORT] = attr.NetworkTransportValues.TCP.value
+            out[attr.NETWORK_PROTOCOL_NAME] = "http"
+            if self.http_version:
+                out[attr.NETWORK_PROTOCOL_VERSION] = self.http_version
+            if self.client_address:
+                out[attr.CLIENT_ADDRESS] = self.client_address
+                if self.client_port is not None:
+                    out[attr.CLIENT_PORT] = self.client_port
+        return out
+
+
+MEMORY = Transport(kind="memory")
+STDIO = Transport(kind="stdio")
+UNKNOWN = Transport()
+
+
+@dataclass(slots=True)
+class Session:
+    """What one MCP session has told us: the peers, the negotiated protocol version and the session id.
+
+    Built by the hooks once per session (and again when something changes); :meth:`attributes` is computed once.
+    """
+
+    client: Peer | None = None
+    server: Peer | None = None
+    protocol_version: str | None = None
+    session_id: str | None = None
+    _attributes: Attributes | None = field(default=None, repr=False)
+
+    def attributes(self) -> Attributes:
+        """The session attributes of a span (cached): protocol version, session id, client and server info.
+
+        ``mcp.session.id`` is omitted for protocol revisions without sessions (2026-07-28 and later), as the
+        conventions require.
+        """
+        if self._attributes is None:
+            out: Attributes = {}
+            if self.protocol_version:
+                out[attr.MCP_PROTOCOL_VERSION] = self.protocol_version
+            if self.session_id and not is_sessionless(self.protocol_version):
+                out[attr.MCP_SESSION_ID] = self.session_id
+            _peer(out, self.client, sentry.SENTRY_MCP_CLIENT_NAME, sentry.SENTRY_MCP_CLIENT_TITLE,
+                  sentry.SENTRY_MCP_CLIENT_VERSION)
+            _peer(out, self.server, sentry.SENTRY_MCP_SERVER_NAME, sentry.SENTRY_MCP_SERVER_TITLE,
+                  sentry.SENTRY_MCP_SERVER_VERSION)
+            self._attributes = out
+        return self._attributes
+
+
+def _peer(out: Attributes, peer: Peer | None, name: str, title: str, version: str) -> None:
+    if peer is None:
+        return
+    if peer.name:
+        out[name] = peer.name
+    if peer.title:
+        out[title] = peer.title
+    if peer.version:
+        out[version] = peer.version
+
+
+def is_sessionless(protocol_version: str | None) -> bool:
+    """True for protocol revisions without protocol sessions (ISO dates compare as strings)."""
+    return protocol_version is not None and protocol_version >= SESSIONLESS_PROTOCOL_VERSION
+
+
+@dataclass(slots=True)
+class InboundRequest:
+    """One request this process received, as the telemetry core needs it.
+
+    Attributes:
+        method: the JSON-RPC method (``tools/call``).
+        request_id: the JSON-RPC id (``None`` when the transport has none).
+        name: the tool name (``tools/call``) or prompt name (``prompts/get``), else ``None``.
+        uri: the resource URI of ``resources/*`` requests, else ``None``.
+        carrier: ``params._meta`` (a mapping holding ``traceparent`` …) or ``None``.
+        session: the session the request belongs to.
+        transport: how the request arrived.
+        arguments: a callable returning the tool or prompt arguments; called only when content capture is on.
+    """
+
+    method: str
+    request_id: str | int | None
+    name: str | None
+    uri: str | None
+    carrier: Mapping[str, Any] | None
+    session: Session
+    transport: Transport
+    arguments: Callable[[], Mapping[str, Any] | None] | None = None

@@ -1,0 +1,107 @@
+"""Which transport a message came over: a context variable set by the transport hooks, and HTTP requests.
+
+stdio and in-memory messages look the same to the dispatch layer, so the hooks around ``stdio_server`` and the
+memory-stream factories set :data:`transport_hint` before the server's tasks start (they inherit it). HTTP and
+SSE requests carry the Starlette request, which tells the rest (peer address, HTTP version, session id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any
+
+from mcp_otel.model import MEMORY, STDIO, UNKNOWN, Transport
+
+transport_hint: ContextVar[Transport | None] = ContextVar("mcp_otel_transport", default=None)
+
+_SESSION_HEADER = "mcp-session-id"
+
+
+def transport_of(http_request: Any, default: Transport | None = None) -> Transport:
+    """Describe the transport of one message.
+
+    Args:
+        http_request: the Starlette ``Request`` the SDK attached to the message (``None`` for stdio/in-memory).
+        default: what to assume when neither a request nor a hint says anything (``None`` → unknown).
+    """
+    hint = transport_hint.get()
+    if http_request is None:
+        return hint or default or UNKNOWN
+    scope = getattr(http_request, "scope", None)
+    if not isinstance(scope, dict) or scope.get("type") != "http":
+        return hint or default or UNKNOWN
+    query = scope.get("query_string", b"")
+    sse_session = _query_param(query, b"session_id") if query else None
+    client = scope.get("client")
+    host, port = (client[0], client[1]) if client else (None, None)
+    if sse_session is not None:
+        kind, session_id = "sse", sse_session
+    else:
+        kind = "http"
+        session_id = _header(scope, _SESSION_HEADER.encode()) or (hint.session_id if hint else None)
+    return Transport(
+        kind=kind,
+        client_address=host,
+        client_port=port,
+        http_version=scope.get("http_version"),
+        session_id=session_id,
+    )
+
+
+def _query_param(query: bytes, name: bytes) -> str | None:
+    for part in query.split(b"&"):
+        key, _, value = part.partition(b"=")
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+class TransportScope:
+    """Wrap an async context manager (a transport) so :data:`transport_hint` is set while it is entered.
+
+    Args:
+        manager: the transport's async context manager (what ``stdio_server()`` returned).
+        hint: the transport to record, or a callable computing it when entered.
+    """
+
+    def __init__(self, manager: Any, hint: Transport | Callable[[], Transport]) -> None:
+        self._manager = manager
+        self._hint = hint
+        self._token: Any = None
+
+    async def __aenter__(self) -> Any:
+        try:
+            hint = self._hint() if callable(self._hint) else self._hint
+            self._token = transport_hint.set(hint)
+        except Exception:  # never let the hint break the transport
+            from mcp_otel._guard import log_failure_once
+
+            log_failure_once("transport.hint")
+        return await self._manager.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        try:
+            result: bool | None = await self._manager.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._token is not None:
+                try:
+                    transport_hint.reset(self._token)
+                except ValueError:  # exited in another context (exit stacks across tasks): leave it
+                    pass
+                self._token = None
+        return result
+
+
+__all__ = ["MEMORY", "STDIO", "TransportScope", "transport_hint", "transport_of"]
