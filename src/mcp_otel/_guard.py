@@ -16,10 +16,12 @@ def log_failure_once(where: str) -> None:
     Call it from an ``except`` block in instrumentation code; the MCP call then proceeds as if uninstrumented.
 
     Args:
-        where: a short stable name of the failing place (``"v1.handle_request.start"``); used as the dedup key.
+        where: a short stable name of the failing place (``"v1.handle_request"``); the dedup key.
     """
     with _lock:
         if where in _seen:
             return
         _seen.add(where)
-    _log.warning("mcp-otel: instrumentation error in %s (further errors here are not logged)", where, exc_info=True)
+    _log.warning(
+        "mcp-otel: instrumentation error in %s (further errors here are not logged)", where, exc_info=True
+    )

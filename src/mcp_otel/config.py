@@ -1,8 +1,8 @@
 """mcp-otel configuration: ``instrument()`` keywords, each with an environment variable.
 
-A keyword passed to :meth:`mcp_otel.McpInstrumentor.instrument` wins over its environment variable, which wins over
-the default. An invalid environment value logs one warning naming the variable and the accepted values, and the
-default is used.
+A keyword passed to :meth:`mcp_otel.McpInstrumentor.instrument` wins over its environment variable, which
+wins over the default. An invalid environment value logs one warning naming the variable and the accepted
+values, and the default is used.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 _log = logging.getLogger(__name__)
 
 ContentRedactor = Callable[[str, str], "str | None"]
-"""``redactor(attribute_key, value) -> str | None``: called with every captured content value (already serialised
-to a string) before it is put on a span; the return value replaces it, ``None`` drops the attribute."""
+"""``redactor(attribute_key, value) -> str | None``: called with every captured content value (serialised to
+a string) before it is put on a span; the return value replaces it, ``None`` drops the attribute."""
 
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_MCP_CAPTURE_CONTENT"
 ENV_GENAI_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -39,7 +39,7 @@ class McpOtelConfig:
 
     Attributes:
         capture_content: record tool arguments/results and prompt variables (``gen_ai.tool.call.arguments``,
-            ``gen_ai.tool.call.result``, ``gen_ai.prompt.variable.<key>``). Off by default: they may hold user data.
+            ``gen_ai.tool.call.result``, ``gen_ai.prompt.variable.<key>``). Off by default: user data.
         max_content_length: maximum length, in characters, of each captured content value (after redaction).
         content_redactor: see :data:`ContentRedactor`; ``None`` records values as they are.
         resource_uri_in_span_name: name ``resources/read`` spans ``resources/read {uri}`` (high cardinality;
@@ -56,7 +56,9 @@ class McpOtelConfig:
     metrics: bool = True
 
     @classmethod
-    def from_kwargs(cls, kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> McpOtelConfig:
+    def from_kwargs(
+        cls, kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> McpOtelConfig:
         """Build the configuration from ``instrument()`` keywords and the environment.
 
         Args:
@@ -147,7 +149,9 @@ def _env_callable(env: Mapping[str, str], name: str) -> ContentRedactor | None:
     except (ImportError, AttributeError, ValueError):
         obj = None
     if not callable(obj):
-        _log.warning("%s=%r is not an importable callable (accepted: 'module:function'); no redactor", name, raw)
+        _log.warning(
+            "%s=%r is not an importable callable (accepted: 'module:function'); no redactor", name, raw
+        )
         return None
     redactor: ContentRedactor = obj
     return redactor

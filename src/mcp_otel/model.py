@@ -1,7 +1,7 @@
 """The version-neutral request/session model the SDK hooks fill and the telemetry core reads.
 
-Each mcp SDK generation has its own hooks module (``mcp_otel.hooks.v1`` / ``.v2``); they translate what the SDK
-exposes into these small objects so the telemetry core never asks which mcp version is running.
+Each mcp SDK generation has its own hooks module (``mcp_otel.hooks.v1`` / ``.v2``); they translate what the
+SDK exposes into these small objects so the telemetry core never asks which mcp version is running.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ class Transport:
     """How one message reached this process.
 
     Attributes:
-        kind: ``stdio``, ``http`` (streamable HTTP), ``sse`` or ``memory`` (in-process); ``None`` when unknown.
+        kind: ``stdio``, ``http`` (streamable HTTP), ``sse`` or ``memory`` (in-process); ``None``: unknown.
         client_address: peer IP of an HTTP request; ``client_port`` its TCP port.
         http_version: the HTTP version of the request (``"1.1"``, ``"2"``).
-        session_id: a session id the transport knows (``Mcp-Session-Id`` header, SSE ``session_id`` parameter).
+        session_id: a session id the transport knows (``Mcp-Session-Id`` header, SSE ``session_id``).
     """
 
     kind: str | None = None
@@ -78,7 +78,7 @@ UNKNOWN = Transport()
 class Session:
     """What one MCP session has told us: the peers, the negotiated protocol version and the session id.
 
-    Built by the hooks once per session (and again when something changes); :meth:`attributes` is computed once.
+    Built by the hooks once per session (again when something changes); :meth:`attributes` is cached.
     """
 
     client: Peer | None = None
@@ -99,10 +99,20 @@ class Session:
                 out[attr.MCP_PROTOCOL_VERSION] = self.protocol_version
             if self.session_id and not is_sessionless(self.protocol_version):
                 out[attr.MCP_SESSION_ID] = self.session_id
-            _peer(out, self.client, sentry.SENTRY_MCP_CLIENT_NAME, sentry.SENTRY_MCP_CLIENT_TITLE,
-                  sentry.SENTRY_MCP_CLIENT_VERSION)
-            _peer(out, self.server, sentry.SENTRY_MCP_SERVER_NAME, sentry.SENTRY_MCP_SERVER_TITLE,
-                  sentry.SENTRY_MCP_SERVER_VERSION)
+            _peer(
+                out,
+                self.client,
+                sentry.SENTRY_MCP_CLIENT_NAME,
+                sentry.SENTRY_MCP_CLIENT_TITLE,
+                sentry.SENTRY_MCP_CLIENT_VERSION,
+            )
+            _peer(
+                out,
+                self.server,
+                sentry.SENTRY_MCP_SERVER_NAME,
+                sentry.SENTRY_MCP_SERVER_TITLE,
+                sentry.SENTRY_MCP_SERVER_VERSION,
+            )
             self._attributes = out
         return self._attributes
 

@@ -201,7 +201,7 @@ class ServerRequest:
         """Record a successful JSON-RPC result.
 
         Args:
-            is_tool_error: the result is a ``CallToolResult`` with ``isError`` true → ``error.type=tool_error``
+            is_tool_error: the result is a ``CallToolResult`` with ``isError`` → ``error.type=tool_error``
                 and ERROR status (no description: the error text is tool output, recorded only on opt-in).
             result: a callable returning the tool result's JSON value; called only when content capture is on.
         """
@@ -236,7 +236,7 @@ class ServerRequest:
             self.span.set_status(Status(StatusCode.ERROR, message))
 
     def record_exception(self, exc: BaseException) -> None:
-        """Add an ``exception`` event for ``exc`` (an error the SDK may turn into a result or error response)."""
+        """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
         if self._recording:
             self.span.record_exception(exc)
 

@@ -7,6 +7,7 @@ SSE requests carry the Starlette request, which tells the rest (peer address, HT
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
@@ -23,7 +24,7 @@ def transport_of(http_request: Any, default: Transport | None = None) -> Transpo
     """Describe the transport of one message.
 
     Args:
-        http_request: the Starlette ``Request`` the SDK attached to the message (``None`` for stdio/in-memory).
+        http_request: the Starlette ``Request`` the SDK attached to the message (``None``: stdio/in-memory).
         default: what to assume when neither a request nor a hint says anything (``None`` → unknown).
     """
     hint = transport_hint.get()
@@ -36,6 +37,7 @@ def transport_of(http_request: Any, default: Transport | None = None) -> Transpo
     sse_session = _query_param(query, b"session_id") if query else None
     client = scope.get("client")
     host, port = (client[0], client[1]) if client else (None, None)
+    session_id: str | None
     if sse_session is not None:
         kind, session_id = "sse", sse_session
     else:
@@ -96,10 +98,8 @@ class TransportScope:
             result: bool | None = await self._manager.__aexit__(exc_type, exc, tb)
         finally:
             if self._token is not None:
-                try:
+                with contextlib.suppress(ValueError):  # exited in another context (exit stack across tasks)
                     transport_hint.reset(self._token)
-                except ValueError:  # exited in another context (exit stacks across tasks): leave it
-                    pass
                 self._token = None
         return result
 

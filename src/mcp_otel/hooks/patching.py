@@ -19,7 +19,7 @@ from mcp_otel._guard import log_failure_once
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-class McpOtelWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+class McpOtelWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
     """A ``wrapt.FunctionWrapper`` that marks the wrappers mcp-otel installed."""
 
 
@@ -101,7 +101,7 @@ class Patcher:
                 original = current
                 setattr(owner, attr, patch.factory(current))
             elif isinstance(current, McpOtelWrapper):
-                # An alias imported (by name) a function this patcher already wrapped: restore it to the original.
+                # An alias imported a function already wrapped here (by name): restore it to the original.
                 original = current.__wrapped__
             else:
                 original = current

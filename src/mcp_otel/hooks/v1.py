@@ -1,7 +1,7 @@
 """Hooks for mcp 1.x (1.15 … 1.30): the lowlevel ``Server``, ``ServerSession`` and ``RequestResponder``.
 
-- ``Server._handle_request`` opens the SERVER span of every request but ``initialize`` and runs the handler with it
-  current; ``ServerSession._received_request`` does the same for ``initialize``, which 1.x answers inline.
+- ``Server._handle_request`` opens the SERVER span of every request but ``initialize`` and runs the handler
+  with it current; ``ServerSession._received_request`` does the same for ``initialize`` (answered inline).
 - ``RequestResponder.respond`` sees the result or ``ErrorData`` that goes on the wire.
 - The original exception of a tool is visible in ``Server._make_error_result`` (called in the decorator's
   ``except`` block); other handler exceptions are seen by wrapping the handler in ``request_handlers`` once.
@@ -15,8 +15,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from mcp import types
-from mcp.shared.exceptions import McpError
+import mcp.shared.exceptions as _mcp_exceptions
+import mcp.types as _mcp_types
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.hooks.common import guarded, original_exception, run_server_request
@@ -24,6 +24,10 @@ from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, InboundRequest, Peer, Session, Transport
 from mcp_otel.telemetry import ServerRequest, Telemetry, active_request
 from mcp_otel.transport import TransportScope, transport_of
+
+# mcp 1.x names (camelCase, ``McpError``); kept dynamic because mypy sees whichever mcp is installed.
+types: Any = _mcp_types
+McpError: Any = getattr(_mcp_exceptions, "McpError")  # noqa: B009
 
 _sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
 _wrapped_handlers: weakref.WeakKeyDictionary[Any, dict[type, tuple[Any, Any]]] = weakref.WeakKeyDictionary()
@@ -49,7 +53,11 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
             "StreamableHTTPServerTransport.connect",
             _hint_wrapper(lambda instance: Transport(kind="http", session_id=instance.mcp_session_id)),
         ),
-        Patch("mcp.server.sse", "SseServerTransport.connect_sse", _hint_wrapper(lambda instance: Transport(kind="sse"))),
+        Patch(
+            "mcp.server.sse",
+            "SseServerTransport.connect_sse",
+            _hint_wrapper(lambda instance: Transport(kind="sse")),
+        ),
     ]
 
 
@@ -75,7 +83,7 @@ def _hint_wrapper(hint: Callable[[Any], Transport]) -> Callable[..., Any]:
     return wrapper
 
 
-# --- the request model ---------------------------------------------------------------------------------------
+# --- the request model
 
 
 def _peer(info: Any) -> Peer | None:
@@ -89,7 +97,9 @@ def _server_peer(server_session: Any) -> Peer | None:
     if options is None:
         return None
     return Peer(
-        name=options.server_name, title=getattr(options, "title", None), version=options.server_version or None
+        name=options.server_name,
+        title=getattr(options, "title", None),
+        version=options.server_version or None,
     )
 
 
@@ -113,7 +123,9 @@ def _http_request(responder: Any) -> Any:
     return getattr(metadata, "request_context", None) if metadata is not None else None
 
 
-def _describe(responder: Any, req: Any, server_session: Any, session: Session | None = None) -> InboundRequest:
+def _describe(
+    responder: Any, req: Any, server_session: Any, session: Session | None = None
+) -> InboundRequest:
     method: str = req.method
     params = getattr(req, "params", None)
     name = getattr(params, "name", None) if method in _NAMED else None
@@ -133,7 +145,7 @@ def _describe(responder: Any, req: Any, server_session: Any, session: Session | 
     )
 
 
-# --- wrappers --------------------------------------------------------------------------------------------------
+# --- wrappers
 
 
 def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
@@ -221,7 +233,7 @@ def _tool_result_content(result: Any) -> Any:
 
 
 def _make_error_result(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    # Called in the lowlevel call_tool decorator's ``except`` block: the exception being handled is the tool's.
+    # Runs inside the lowlevel call_tool decorator's ``except`` block: the exception handled is the tool's.
     request = active_request()
     if request is not None:
         exc = sys.exc_info()[1]

@@ -1,8 +1,9 @@
 """Hooks for mcp 2.x (2.0 … 2.3): ``ServerRunner._on_request`` and the SDK's built-in OpenTelemetry.
 
-- ``ServerRunner._on_request`` sees every inbound request of every transport and protocol era (``initialize``,
-  ``server/discover``, custom methods …) outside the SDK's middleware chain: it opens the SERVER span, runs the
-  chain with it current, and reads the wire result or the exception the dispatcher will turn into an error.
+- ``ServerRunner._on_request`` sees every inbound request of every transport and protocol era
+  (``initialize``, ``server/discover``, custom methods …) outside the SDK's middleware chain: it opens the
+  SERVER span, runs the chain with it current, and reads the wire result or the exception the dispatcher
+  turns into an error.
 - ``MCPServer.call_tool`` sees the exception a tool raised before ``MCPServer`` turns it into ``isError``.
 - ``mcp.shared._otel._tracer`` is replaced with a tracer that creates and attaches nothing, so the SDK's own
   spans never stack on ours while its ``_meta`` injection keeps working (it injects the current span: ours).
@@ -38,8 +39,8 @@ _sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any, Session]] = weakr
 class SilentTracer(trace.Tracer):
     """A tracer whose spans are the invalid span and which never changes the current context.
 
-    Put in place of the mcp SDK's module tracer so its middleware and dispatcher spans disappear while our span
-    stays current (a ``NoOpTracer`` would attach a non-recording span carrying the remote parent instead).
+    Put in place of the mcp SDK's module tracer so its middleware and dispatcher spans disappear while our
+    span stays current (a ``NoOpTracer`` would attach a non-recording span carrying the remote parent).
     """
 
     def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
@@ -47,7 +48,7 @@ class SilentTracer(trace.Tracer):
         return INVALID_SPAN
 
     @contextmanager
-    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
         """Yield the invalid span without attaching anything to the context."""
         yield INVALID_SPAN
 
@@ -70,7 +71,11 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
             "StreamableHTTPServerTransport.connect",
             _hint_wrapper(lambda instance: Transport(kind="http", session_id=instance.mcp_session_id)),
         ),
-        Patch("mcp.server.sse", "SseServerTransport.connect_sse", _hint_wrapper(lambda instance: Transport(kind="sse"))),
+        Patch(
+            "mcp.server.sse",
+            "SseServerTransport.connect_sse",
+            _hint_wrapper(lambda instance: Transport(kind="sse")),
+        ),
     ]
 
 
@@ -91,7 +96,7 @@ def _hint_wrapper(hint: Callable[[Any], Transport]) -> Callable[..., Any]:
     return wrapper
 
 
-# --- the request model ---------------------------------------------------------------------------------------
+# --- the request model
 
 
 def _peer(info: Any) -> Peer | None:
@@ -160,7 +165,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
     )
 
 
-# --- wrappers --------------------------------------------------------------------------------------------------
+# --- wrappers
 
 
 def _on_request(telemetry: Telemetry) -> Callable[..., Any]:
@@ -187,7 +192,9 @@ def _request_args(dctx: Any, method: str, params: Any = None, *_: Any, **__: Any
     return dctx, method, params
 
 
-async def _observe(request: ServerRequest, runner: Any, dctx: Any, described: InboundRequest, call: Any) -> Any:
+async def _observe(
+    request: ServerRequest, runner: Any, dctx: Any, described: InboundRequest, call: Any
+) -> Any:
     try:
         result = await call
     except MCPError as exc:
