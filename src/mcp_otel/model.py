@@ -30,11 +30,12 @@ class Peer:
 
 @dataclass(frozen=True, slots=True)
 class Transport:
-    """How one message reached this process.
+    """The transport of one message, seen from this process (server or client side).
 
     Attributes:
         kind: ``stdio``, ``http`` (streamable HTTP), ``sse`` or ``memory`` (in-process); ``None``: unknown.
-        client_address: peer IP of an HTTP request; ``client_port`` its TCP port.
+        client_address: peer IP of an HTTP request (server side); ``client_port`` its TCP port.
+        server_address: host of the server URL (client side over HTTP); ``server_port`` its port.
         http_version: the HTTP version of the request (``"1.1"``, ``"2"``).
         session_id: a session id the transport knows (``Mcp-Session-Id`` header, SSE ``session_id``).
     """
@@ -42,6 +43,8 @@ class Transport:
     kind: str | None = None
     client_address: str | None = None
     client_port: int | None = None
+    server_address: str | None = None
+    server_port: int | None = None
     http_version: str | None = None
     session_id: str | None = None
 
@@ -66,6 +69,10 @@ class Transport:
                 out[attr.CLIENT_ADDRESS] = self.client_address
                 if self.client_port is not None:
                     out[attr.CLIENT_PORT] = self.client_port
+            if self.server_address:
+                out[attr.SERVER_ADDRESS] = self.server_address
+                if self.server_port is not None:
+                    out[attr.SERVER_PORT] = self.server_port
         return out
 
 
@@ -134,15 +141,15 @@ def is_sessionless(protocol_version: str | None) -> bool:
 
 
 @dataclass(slots=True)
-class InboundRequest:
-    """One request this process received, as the telemetry core needs it.
+class Message:
+    """One request this process received or sends, as the telemetry core needs it.
 
     Attributes:
         method: the JSON-RPC method (``tools/call``).
-        request_id: the JSON-RPC id (``None`` when the transport has none).
+        request_id: the JSON-RPC id (``None`` when unknown yet or the transport has none).
         name: the tool name (``tools/call``) or prompt name (``prompts/get``), else ``None``.
         uri: the resource URI of ``resources/*`` requests, else ``None``.
-        carrier: ``params._meta`` (a mapping holding ``traceparent`` …) or ``None``.
+        carrier: inbound ``params._meta`` (a mapping holding ``traceparent`` …) or ``None``.
         session: the session the request belongs to.
         transport: how the request arrived.
         arguments: a callable returning the tool or prompt arguments; called only when content capture is on.

@@ -1,26 +1,27 @@
-"""The telemetry core: turns version-neutral :mod:`mcp_otel.model` objects into spans and metric points.
+"""The telemetry core: turns version-neutral :mod:`mcp_otel.model` messages into spans and metric points.
 
 Follows the OpenTelemetry MCP semantic conventions (semantic-conventions-genai ``docs/gen-ai/mcp.md``):
-span name ``{mcp.method.name} {target}``, SERVER span kind, status and ``error.type`` rules (JSON-RPC codes a
-server does not count as errors, ``tool_error`` for ``CallToolResult.isError``), and the
-``mcp.server.operation.duration`` histogram.
+span name ``{mcp.method.name} {target}``; SERVER spans on the side that processes a message, CLIENT spans on
+the side that sends it; status and ``error.type`` rules (every JSON-RPC error code counts on the client, the
+server skips the caller's mistakes; ``tool_error`` for ``CallToolResult.isError``); and the
+``mcp.{client,server}.operation.duration`` histograms (seconds).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.metrics import Histogram, Meter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from mcp_otel.config import McpOtelConfig
-from mcp_otel.model import Attributes, InboundRequest
+from mcp_otel.model import Attributes, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES, TOOL_ERROR
@@ -28,14 +29,26 @@ from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES, TOOL_ERROR
 _TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
 _PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
-_SERVER_METRIC_KEYS = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
+_NO_CODES: frozenset[int] = frozenset()
 
-_active_request: ContextVar[ServerRequest | None] = ContextVar("mcp_otel_active_request", default=None)
+_active: ContextVar[Operation | None] = ContextVar("mcp_otel_active_operation", default=None)
 
 
-def active_request() -> ServerRequest | None:
-    """The server request whose handler is running in the current context, if any."""
-    return _active_request.get()
+def active_operation() -> Operation | None:
+    """The request whose span mcp-otel made current in this context (server handler or client send)."""
+    return _active.get()
+
+
+def active_request() -> Operation | None:
+    """The server request whose handler runs in this context, if any."""
+    op = _active.get()
+    return op if op is not None and op.kind is SpanKind.SERVER else None
+
+
+def active_client_request() -> Operation | None:
+    """The client request being sent in this context, if any."""
+    op = _active.get()
+    return op if op is not None and op.kind is SpanKind.CLIENT else None
 
 
 class Telemetry:
@@ -50,20 +63,27 @@ class Telemetry:
     def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
         self.tracer = tracer
         self.config = config
-        self.server_duration: Histogram | None = (
-            semconv_metrics.create_mcp_server_operation_duration(meter) if config.metrics else None
-        )
+        self.server_duration: Histogram | None = None
+        self.client_duration: Histogram | None = None
+        if config.metrics:
+            self.server_duration = semconv_metrics.create_mcp_server_operation_duration(meter)
+            self.client_duration = semconv_metrics.create_mcp_client_operation_duration(meter)
 
-    def start_server_request(self, request: InboundRequest) -> ServerRequest | None:
-        """Start the SERVER span of an inbound request; ``None`` when its method is excluded.
+    def start_server_request(self, message: Message) -> Operation | None:
+        """Start the SERVER span of a received request; ``None`` when its method is excluded.
 
         The parent is the W3C context carried in ``params._meta`` when it holds a valid one, else the ambient
-        context. The span is not made current: call :meth:`ServerRequest.activate` around the handler.
+        context. Call :meth:`Operation.activate` around the handler to make it current.
         """
-        method = request.method
-        if method in self.config.excluded_methods:
+        if message.method in self.config.excluded_methods:
             return None
-        return ServerRequest(self, request)
+        return Operation(self, message, SpanKind.SERVER, parent_context(message.carrier))
+
+    def start_client_request(self, message: Message) -> Operation | None:
+        """Start the CLIENT span of a request this process sends (child of the current context)."""
+        if message.method in self.config.excluded_methods:
+            return None
+        return Operation(self, message, SpanKind.CLIENT, None)
 
     def capture(self, key: str, value: Any) -> str | None:
         """Serialise one content value for attribute ``key``: JSON, then the redactor, then truncation.
@@ -96,31 +116,61 @@ def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | 
     return ctx
 
 
-class ServerRequest:
-    """One in-flight inbound request: its SERVER span, its outcome and its duration.
+def inject(meta: MutableMapping[str, Any]) -> None:
+    """Inject the current context into a ``_meta`` dict with the global propagators, keeping existing keys.
 
-    Hooks call :meth:`activate` / :meth:`deactivate` around the handler, report the outcome with
-    :meth:`set_result`, :meth:`set_error_response` or :meth:`set_exception`, then :meth:`end` once.
+    A ``traceparent`` (or any other key) the caller already put there is never overwritten.
+    """
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    for key, value in carrier.items():
+        if key not in meta:
+            meta[key] = value
+
+
+class Operation:
+    """One in-flight request: its span (SERVER or CLIENT), its outcome and its duration.
+
+    Hooks call :meth:`activate` / :meth:`deactivate` around the handler (server) or the send (client),
+    report the outcome with :meth:`set_result`, :meth:`set_error_response` or :meth:`set_exception`, then
+    :meth:`end`.
     """
 
     __slots__ = (
         "_attrs",
+        "_ctx_token",
         "_exception_type",
+        "_histogram",
+        "_metric_keys",
+        "_non_error_codes",
         "_parent",
         "_recording",
         "_start",
         "_telemetry",
         "_token",
-        "_ctx_token",
         "key",
+        "kind",
+        "message",
         "method",
         "span",
     )
 
-    def __init__(self, telemetry: Telemetry, request: InboundRequest) -> None:
+    def __init__(
+        self, telemetry: Telemetry, message: Message, kind: SpanKind, parent: otel_context.Context | None
+    ) -> None:
         self._telemetry = telemetry
-        self.method = method = request.method
-        name = request.name
+        self.kind = kind
+        self.message = message
+        self.method = method = message.method
+        if kind is SpanKind.SERVER:
+            self._histogram = telemetry.server_duration
+            self._metric_keys = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
+            self._non_error_codes = SERVER_NON_ERROR_CODES
+        else:
+            self._histogram = telemetry.client_duration
+            self._metric_keys = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
+            self._non_error_codes = _NO_CODES
+        name = message.name
         attrs: Attributes = {attr.MCP_METHOD_NAME: method}
         span_name = method
         if name is not None:
@@ -130,26 +180,24 @@ class ServerRequest:
                 attrs[attr.GEN_AI_OPERATION_NAME] = _EXECUTE_TOOL
             elif method == _PROMPTS_GET:
                 attrs[attr.GEN_AI_PROMPT_NAME] = name
-        elif request.uri is not None and telemetry.config.resource_uri_in_span_name:
-            span_name = f"{method} {request.uri}"
-        self._parent = parent_context(request.carrier)
-        self.span = span = telemetry.tracer.start_span(
-            span_name, context=self._parent, kind=SpanKind.SERVER, attributes=attrs
-        )
-        self._recording = recording = span.is_recording()
-        attrs.update(request.session.attributes())
-        attrs.update(request.transport.attributes())
+        elif message.uri is not None and telemetry.config.resource_uri_in_span_name:
+            span_name = f"{method} {message.uri}"
+        self._parent = parent
+        self.span: Span = telemetry.tracer.start_span(span_name, context=parent, kind=kind, attributes=attrs)
+        self._recording = recording = self.span.is_recording()
+        attrs.update(message.session.attributes())
+        attrs.update(message.transport.attributes())
         if recording:
-            if request.request_id is not None:
-                attrs[attr.JSONRPC_REQUEST_ID] = str(request.request_id)
-            if request.uri is not None:
-                attrs[attr.MCP_RESOURCE_URI] = request.uri
-            if telemetry.config.capture_content and request.arguments is not None:
-                self._capture_arguments(request.arguments)
-            span.set_attributes(attrs)
+            if message.request_id is not None:
+                attrs[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
+            if message.uri is not None:
+                attrs[attr.MCP_RESOURCE_URI] = message.uri
+            if telemetry.config.capture_content and message.arguments is not None:
+                self._capture_arguments(message.arguments)
+            self.span.set_attributes(attrs)
         self._attrs = attrs
         self._exception_type: str | None = None
-        self._token: Token[ServerRequest | None] | None = None
+        self._token: Token[Operation | None] | None = None
         self._ctx_token: object | None = None
         self.key: object = None  # the SDK object this request belongs to (hooks match responses with it)
         self._start = time.perf_counter()
@@ -171,15 +219,15 @@ class ServerRequest:
                     self.span.set_attribute(full_key, value)
 
     def activate(self) -> None:
-        """Make the span current (handler spans nest under it) and this request the active one."""
+        """Make the span current (handler spans and outbound calls nest under it); this the active request."""
         ctx = trace.set_span_in_context(self.span, self._parent)
         self._ctx_token = otel_context.attach(ctx)
-        self._token = _active_request.set(self)
+        self._token = _active.set(self)
 
     def deactivate(self) -> None:
         """Undo :meth:`activate` (same task and context)."""
         if self._token is not None:
-            _active_request.reset(self._token)
+            _active.reset(self._token)
             self._token = None
         if self._ctx_token is not None:
             otel_context.detach(self._ctx_token)  # type: ignore[arg-type]
@@ -190,6 +238,11 @@ class ServerRequest:
         self._attrs[key] = value
         if self._recording:
             self.span.set_attribute(key, value)
+
+    def set_request_id(self, request_id: str | int) -> None:
+        """Record the JSON-RPC id once the SDK allocated it (client side)."""
+        if self._recording:
+            self.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
 
     def update_session(self, session_attributes: Attributes) -> None:
         """Add session attributes learned while the request ran (``initialize``)."""
@@ -218,22 +271,25 @@ class ServerRequest:
     def set_error_response(self, code: int, message: str | None) -> None:
         """Record a JSON-RPC error response with ``code``.
 
-        Sets ``rpc.response.status_code``; codes the conventions say a server must not count (parse error,
-        invalid request, method not found, invalid params, resource not found) leave the status UNSET and no
-        ``error.type``; any other code sets ``error.type`` (the exception class when an exception caused it,
-        else the code) and ERROR with ``message``.
+        Sets ``rpc.response.status_code``. On a SERVER span, the codes the conventions say a server must not
+        count (parse error, invalid request, method not found, invalid params, resource not found) leave the
+        status UNSET and no ``error.type``; every other code — and every code on a CLIENT span — sets
+        ``error.type`` (the exception class when an exception caused it, else the code) and ERROR.
         """
         code_text = str(code)
         self._attrs[attr.RPC_RESPONSE_STATUS_CODE] = code_text
         if self._recording:
             self.span.set_attribute(attr.RPC_RESPONSE_STATUS_CODE, code_text)
-        if code in SERVER_NON_ERROR_CODES:
+        if code in self._non_error_codes:
             return
-        error_type = self._exception_type or code_text
+        self.set_error(self._exception_type or code_text, message)
+
+    def set_error(self, error_type: str, description: str | None = None) -> None:
+        """Mark the operation failed with ``error.type=error_type`` and ERROR status."""
         self._attrs[attr.ERROR_TYPE] = error_type
         if self._recording:
             self.span.set_attribute(attr.ERROR_TYPE, error_type)
-            self.span.set_status(Status(StatusCode.ERROR, message))
+            self.span.set_status(Status(StatusCode.ERROR, description))
 
     def record_exception(self, exc: BaseException) -> None:
         """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
@@ -246,10 +302,10 @@ class ServerRequest:
         self.record_exception(exc)
 
     def end(self) -> None:
-        """End the span and record the ``mcp.server.operation.duration`` point (seconds)."""
+        """End the span and record the operation duration point (seconds)."""
         duration = time.perf_counter() - self._start
         self.span.end()
-        histogram = self._telemetry.server_duration
+        histogram = self._histogram
         if histogram is not None:
             attrs = self._attrs
-            histogram.record(duration, {k: attrs[k] for k in _SERVER_METRIC_KEYS if k in attrs})
+            histogram.record(duration, {k: attrs[k] for k in self._metric_keys if k in attrs})

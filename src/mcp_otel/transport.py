@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp_otel.model import MEMORY, STDIO, UNKNOWN, Transport
 
@@ -104,4 +105,58 @@ class TransportScope:
         return result
 
 
-__all__ = ["MEMORY", "STDIO", "TransportScope", "transport_hint", "transport_of"]
+HintFactory = Callable[[Any, tuple[Any, ...], dict[str, Any]], Transport]
+"""``factory(instance, args, kwargs) -> Transport``: the hint for one call of a wrapped transport function."""
+
+
+def hint_wrapper(factory: HintFactory) -> Callable[..., Any]:
+    """A wrapt wrapper for a transport's async-context-manager function that sets :data:`transport_hint`."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        try:
+            return TransportScope(manager, lambda: factory(instance, args, kwargs))
+        except Exception:
+            from mcp_otel._guard import log_failure_once
+
+            log_failure_once("transport.hint_wrapper")
+            return manager
+
+    return wrapper
+
+
+def constant_hint(transport: Transport) -> Callable[..., Any]:
+    """:func:`hint_wrapper` for a transport whose hint does not depend on the call."""
+    return hint_wrapper(lambda instance, args, kwargs: transport)
+
+
+def url_hint(kind: str) -> Callable[..., Any]:
+    """:func:`hint_wrapper` for an HTTP client transport (``url`` first argument): ``server.address/port``."""
+
+    def factory(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Transport:
+        url = args[0] if args else kwargs.get("url")
+        parts = urlsplit(str(url))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return Transport(kind=kind, server_address=parts.hostname, server_port=port)
+
+    return hint_wrapper(factory)
+
+
+def server_http_hint() -> Callable[..., Any]:
+    """:func:`hint_wrapper` for ``StreamableHTTPServerTransport.connect``: ``http`` and its session id."""
+    return hint_wrapper(
+        lambda instance, args, kwargs: Transport(kind="http", session_id=instance.mcp_session_id)
+    )
+
+
+__all__ = [
+    "MEMORY",
+    "STDIO",
+    "TransportScope",
+    "constant_hint",
+    "hint_wrapper",
+    "server_http_hint",
+    "transport_hint",
+    "transport_of",
+    "url_hint",
+]

@@ -6,10 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from mcp_otel._guard import log_failure_once
-from mcp_otel.telemetry import ServerRequest
+from mcp_otel.model import Session, Transport
+from mcp_otel.telemetry import Operation, active_request
+from mcp_otel.transport import transport_hint
 
 T = TypeVar("T")
 _SDK_MODULES = ("mcp.", "fastmcp.")
+NAMED_METHODS = frozenset({"tools/call", "prompts/get"})
+NO_SESSION = Session()
+NO_TRANSPORT = Transport()
 
 
 def original_exception(exc: BaseException) -> BaseException:
@@ -25,21 +30,21 @@ def original_exception(exc: BaseException) -> BaseException:
     return exc
 
 
-async def run_server_request(request: ServerRequest, call: Callable[[], Awaitable[T]], where: str) -> T:
-    """Await ``call()`` with ``request``'s span current, then end the span; never raises on its own.
+async def run_operation(op: Operation, call: Callable[[], Awaitable[T]], where: str) -> T:
+    """Await ``call()`` with ``op``'s span current, then end the span; never raises on its own.
 
     Exceptions from ``call()`` propagate unchanged; hooks record them before re-raising where they need to.
     """
     try:
-        request.activate()
+        op.activate()
     except Exception:
         log_failure_once(f"{where}.activate")
     try:
         return await call()
     finally:
         try:
-            request.deactivate()
-            request.end()
+            op.deactivate()
+            op.end()
         except Exception:
             log_failure_once(f"{where}.end")
 
@@ -50,3 +55,22 @@ def guarded(where: str, func: Callable[..., Any], *args: Any) -> None:
         func(*args)
     except Exception:
         log_failure_once(where)
+
+
+def server_side_context() -> tuple[Session, Transport]:
+    """Session and transport of a server→client request: those of the request being handled, if any."""
+    active = active_request()
+    if active is not None:
+        return active.message.session, active.message.transport
+    return NO_SESSION, transport_hint.get() or NO_TRANSPORT
+
+
+def client_transport(default: Transport | None = None) -> Transport:
+    """The transport a client session uses, as the client transport hooks recorded it."""
+    return transport_hint.get() or default or NO_TRANSPORT
+
+
+def fail_with_exception(op: Operation, exc: BaseException) -> None:
+    """Record an exception that ends an operation (not a JSON-RPC error): event, ``error.type``, ERROR."""
+    op.set_exception(exc)
+    op.set_error(type(exc).__qualname__, str(exc))

@@ -1,11 +1,18 @@
-"""Hooks for mcp 1.x (1.15 … 1.30): the lowlevel ``Server``, ``ServerSession`` and ``RequestResponder``.
+"""Hooks for mcp 1.x (1.15 … 1.30): ``Server``, ``ServerSession``, ``ClientSession`` and ``BaseSession``.
 
+Server side:
 - ``Server._handle_request`` opens the SERVER span of every request but ``initialize`` and runs the handler
   with it current; ``ServerSession._received_request`` does the same for ``initialize`` (answered inline).
-- ``RequestResponder.respond`` sees the result or ``ErrorData`` that goes on the wire.
+- ``RequestResponder.respond`` sees the result or ``ErrorData`` that goes on the wire (both sides).
 - The original exception of a tool is visible in ``Server._make_error_result`` (called in the decorator's
   ``except`` block); other handler exceptions are seen by wrapping the handler in ``request_handlers`` once.
-- Transport hooks set :data:`mcp_otel.transport.transport_hint`.
+
+Client side (and server→client requests):
+- ``BaseSession.send_request`` opens the CLIENT span and injects the trace context into ``params._meta``
+  (mcp 1.x injects nothing itself); ``ClientSession._received_request`` opens the SERVER span of a request the
+  server sent (sampling, elicitation, roots, ping).
+
+Transport hooks set :data:`mcp_otel.transport.transport_hint`.
 """
 
 from __future__ import annotations
@@ -17,47 +24,58 @@ from typing import Any
 
 import mcp.shared.exceptions as _mcp_exceptions
 import mcp.types as _mcp_types
+from mcp.client.session import ClientSession
 
 from mcp_otel._guard import log_failure_once
-from mcp_otel.hooks.common import guarded, original_exception, run_server_request
+from mcp_otel.hooks.common import (
+    NAMED_METHODS,
+    NO_SESSION,
+    client_transport,
+    fail_with_exception,
+    guarded,
+    original_exception,
+    run_operation,
+    server_side_context,
+)
 from mcp_otel.hooks.patching import Patch, Replace
-from mcp_otel.model import MEMORY, STDIO, InboundRequest, Peer, Session, Transport
-from mcp_otel.telemetry import ServerRequest, Telemetry, active_request
-from mcp_otel.transport import TransportScope, transport_of
+from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport
+from mcp_otel.telemetry import Operation, Telemetry, active_operation, active_request, inject
+from mcp_otel.transport import constant_hint, server_http_hint, transport_of, url_hint
 
 # mcp 1.x names (camelCase, ``McpError``); kept dynamic because mypy sees whichever mcp is installed.
 types: Any = _mcp_types
 McpError: Any = getattr(_mcp_exceptions, "McpError")  # noqa: B009
 
-_sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
+_sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()  # ServerSession → Session
+_client_sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()  # ClientSession →
 _wrapped_handlers: weakref.WeakKeyDictionary[Any, dict[type, tuple[Any, Any]]] = weakref.WeakKeyDictionary()
 _HANDLER_MARK = "_mcp_otel_instrumented"
-_NAMED = frozenset({"tools/call", "prompts/get"})
 
 
 def patches(telemetry: Telemetry) -> list[Patch | Replace]:
     """The wrappers mcp-otel installs on mcp 1.x, bound to ``telemetry``."""
-    hint_stdio = _hint_wrapper(lambda instance: STDIO)
-    hint_memory = _hint_wrapper(lambda instance: MEMORY)
+    stdio = constant_hint(STDIO)
+    memory = constant_hint(MEMORY)
     return [
         Patch("mcp.server.lowlevel.server", "Server._handle_request", _handle_request(telemetry)),
         Patch("mcp.server.lowlevel.server", "Server._make_error_result", _make_error_result),
-        Patch("mcp.server.session", "ServerSession._received_request", _received_request(telemetry)),
+        Patch("mcp.server.session", "ServerSession._received_request", _server_received_request(telemetry)),
         Patch("mcp.shared.session", "RequestResponder.respond", _respond),
-        Patch("mcp.server.stdio", "stdio_server", hint_stdio),
-        Patch("mcp", "stdio_server", hint_stdio),
-        Patch("mcp.server.fastmcp.server", "stdio_server", hint_stdio),
-        Patch("mcp.shared.memory", "create_client_server_memory_streams", hint_memory),
-        Patch(
-            "mcp.server.streamable_http",
-            "StreamableHTTPServerTransport.connect",
-            _hint_wrapper(lambda instance: Transport(kind="http", session_id=instance.mcp_session_id)),
-        ),
-        Patch(
-            "mcp.server.sse",
-            "SseServerTransport.connect_sse",
-            _hint_wrapper(lambda instance: Transport(kind="sse")),
-        ),
+        Patch("mcp.shared.session", "BaseSession.send_request", _send_request(telemetry)),
+        Patch("mcp.client.session", "ClientSession._received_request", _client_received_request(telemetry)),
+        # transports: server side
+        Patch("mcp.server.stdio", "stdio_server", stdio),
+        Patch("mcp", "stdio_server", stdio),
+        Patch("mcp.server.fastmcp.server", "stdio_server", stdio),
+        Patch("mcp.shared.memory", "create_client_server_memory_streams", memory),
+        Patch("mcp.server.streamable_http", "StreamableHTTPServerTransport.connect", server_http_hint()),
+        Patch("mcp.server.sse", "SseServerTransport.connect_sse", constant_hint(Transport(kind="sse"))),
+        # transports: client side
+        Patch("mcp.client.stdio", "stdio_client", stdio),
+        Patch("mcp", "stdio_client", stdio),
+        Patch("mcp.client.sse", "sse_client", url_hint("sse")),
+        Patch("mcp.client.streamable_http", "streamablehttp_client", url_hint("http")),
+        Patch("mcp.client.streamable_http", "streamable_http_client", url_hint("http")),
     ]
 
 
@@ -69,18 +87,7 @@ def uninstall() -> None:
                 server.request_handlers[req_type] = original
     _wrapped_handlers.clear()
     _sessions.clear()
-
-
-def _hint_wrapper(hint: Callable[[Any], Transport]) -> Callable[..., Any]:
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        manager = wrapped(*args, **kwargs)
-        try:
-            return TransportScope(manager, lambda: hint(instance))
-        except Exception:
-            log_failure_once("v1.transport_hint")
-            return manager
-
-    return wrapper
+    _client_sessions.clear()
 
 
 # --- the request model
@@ -123,45 +130,53 @@ def _http_request(responder: Any) -> Any:
     return getattr(metadata, "request_context", None) if metadata is not None else None
 
 
-def _describe(
-    responder: Any, req: Any, server_session: Any, session: Session | None = None
-) -> InboundRequest:
+def _message(
+    req: Any,
+    request_id: Any,
+    session: Session,
+    transport: Transport,
+    carrier: Any = None,
+) -> Message:
     method: str = req.method
     params = getattr(req, "params", None)
-    name = getattr(params, "name", None) if method in _NAMED else None
+    name = getattr(params, "name", None) if method in NAMED_METHODS else None
     uri = getattr(params, "uri", None)
-    meta = responder.request_meta
-    carrier = meta.model_extra if meta is not None else None
-    transport = transport_of(_http_request(responder))
-    return InboundRequest(
+    return Message(
         method=method,
-        request_id=responder.request_id,
+        request_id=request_id,
         name=name,
         uri=str(uri) if uri is not None else None,
         carrier=carrier,
-        session=session or _session_for(server_session, transport),
+        session=session,
         transport=transport,
         arguments=(lambda: getattr(params, "arguments", None)) if params is not None else None,
     )
 
 
-# --- wrappers
+def _inbound(responder: Any, req: Any, session: Session, transport: Transport) -> Message:
+    meta = responder.request_meta
+    return _message(req, responder.request_id, session, transport, meta.model_extra if meta else None)
+
+
+# --- server side: requests the server receives
 
 
 def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request: ServerRequest | None = None
+        op: Operation | None = None
         try:
             message, req, server_session = _request_args(*args, **kwargs)
-            request = telemetry.start_server_request(_describe(message, req, server_session))
-            if request is not None:
-                request.key = message
+            transport = transport_of(_http_request(message))
+            session = _session_for(server_session, transport)
+            op = telemetry.start_server_request(_inbound(message, req, session, transport))
+            if op is not None:
+                op.key = message
                 _wrap_handler(instance, type(req))
         except Exception:
             log_failure_once("v1.handle_request")
-        if request is None:
+        if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_server_request(request, lambda: wrapped(*args, **kwargs), "v1.handle_request")
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.handle_request")
 
     return wrapper
 
@@ -170,49 +185,50 @@ def _request_args(message: Any, req: Any, session: Any, *_: Any, **__: Any) -> t
     return message, req, session
 
 
-def _received_request(telemetry: Telemetry) -> Callable[..., Any]:
+def _server_received_request(telemetry: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request: ServerRequest | None = None
+        op: Operation | None = None
         try:
             responder = args[0] if args else kwargs["responder"]
             root = responder.request.root
             if isinstance(root, types.InitializeRequest):
                 params = root.params
+                transport = transport_of(_http_request(responder))
                 session = Session(
                     client=_peer(params.clientInfo),
                     server=_server_peer(instance),
                     protocol_version=params.protocolVersion,
-                    session_id=transport_of(_http_request(responder)).session_id,
+                    session_id=transport.session_id,
                 )
-                request = telemetry.start_server_request(_describe(responder, root, instance, session))
-                if request is not None:
-                    request.key = responder
+                op = telemetry.start_server_request(_inbound(responder, root, session, transport))
+                if op is not None:
+                    op.key = responder
         except Exception:
-            log_failure_once("v1.received_request")
-        if request is None:
+            log_failure_once("v1.server_received_request")
+        if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_server_request(request, lambda: wrapped(*args, **kwargs), "v1.initialize")
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.initialize")
 
     return wrapper
 
 
 async def _respond(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    request = active_request()
-    if request is not None and request.key is instance:
+    op = active_operation()
+    if op is not None and op.key is instance:
         try:
-            _record_response(request, instance, args[0] if args else kwargs["response"])
+            _record_response(op, instance, args[0] if args else kwargs["response"])
         except Exception:
             log_failure_once("v1.respond")
     return await wrapped(*args, **kwargs)
 
 
-def _record_response(request: ServerRequest, responder: Any, response: Any) -> None:
+def _record_response(op: Operation, responder: Any, response: Any) -> None:
     if isinstance(response, types.ErrorData):
-        request.set_error_response(response.code, response.message)
+        op.set_error_response(response.code, response.message)
         return
     result = getattr(response, "root", response)
     if isinstance(result, types.CallToolResult):
-        request.set_result(bool(result.isError), lambda: _tool_result_content(result))
+        op.set_result(bool(result.isError), lambda: _tool_result_content(result))
     elif isinstance(result, types.InitializeResult):
         server_session = responder._session
         params = server_session.client_params
@@ -220,10 +236,10 @@ def _record_response(request: ServerRequest, responder: Any, response: Any) -> N
             client=_peer(params.clientInfo) if params is not None else None,
             server=_peer(result.serverInfo),
             protocol_version=result.protocolVersion,
-            session_id=transport_of(_http_request(responder)).session_id,
+            session_id=op.message.transport.session_id,
         )
         _sessions[server_session] = session
-        request.update_session(session.attributes())
+        op.update_session(session.attributes())
 
 
 def _tool_result_content(result: Any) -> Any:
@@ -234,11 +250,11 @@ def _tool_result_content(result: Any) -> Any:
 
 def _make_error_result(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # Runs inside the lowlevel call_tool decorator's ``except`` block: the exception handled is the tool's.
-    request = active_request()
-    if request is not None:
+    op = active_request()
+    if op is not None:
         exc = sys.exc_info()[1]
         if exc is not None:
-            guarded("v1.tool_exception", request.record_exception, original_exception(exc))
+            guarded("v1.tool_exception", op.record_exception, original_exception(exc))
     return wrapped(*args, **kwargs)
 
 
@@ -255,15 +271,106 @@ def _wrap_handler(server: Any, req_type: type) -> None:
         except McpError:
             raise
         except Exception as exc:
-            request = active_request()
-            if request is not None:
-                guarded("v1.handler_exception", request.set_exception, original_exception(exc))
+            op = active_request()
+            if op is not None:
+                guarded("v1.handler_exception", op.set_exception, original_exception(exc))
             raise
 
     setattr(instrumented, _HANDLER_MARK, True)
     instrumented.__wrapped__ = handler  # type: ignore[attr-defined]
     handlers[req_type] = instrumented
     _wrapped_handlers.setdefault(server, {})[req_type] = (handler, instrumented)
+
+
+# --- requests this process sends (client → server, and server → client)
+
+
+def _send_request(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            request = args[0] if args else kwargs["request"]
+            if isinstance(instance, ClientSession):
+                session, transport = _client_sessions.get(instance, NO_SESSION), client_transport()
+            else:
+                session, transport = server_side_context()
+            op = telemetry.start_client_request(
+                _message(request.root, instance._request_id, session, transport)
+            )
+        except Exception:
+            log_failure_once("v1.send_request")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: _send(op, instance, wrapped, args, kwargs), "v1.send_request")
+
+    return wrapper
+
+
+async def _send(
+    op: Operation, session: Any, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        args, kwargs = _with_trace_context(args, kwargs)
+    except Exception:
+        log_failure_once("v1.inject")
+    try:
+        result = await wrapped(*args, **kwargs)
+    except McpError as exc:
+        guarded("v1.client_error", op.set_error_response, exc.error.code, exc.error.message)
+        raise
+    except Exception as exc:
+        guarded("v1.client_exception", fail_with_exception, op, exc)
+        raise
+    try:
+        if isinstance(result, types.CallToolResult):
+            op.set_result(bool(result.isError), lambda: _tool_result_content(result))
+        elif isinstance(result, types.InitializeResult) and isinstance(session, ClientSession):
+            new = Session(server=_peer(result.serverInfo), protocol_version=result.protocolVersion)
+            _client_sessions[session] = new
+            op.update_session(new.attributes())
+    except Exception:
+        log_failure_once("v1.client_result")
+    return result
+
+
+def _with_trace_context(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Return the call's arguments with the current trace context in the request's ``params._meta``."""
+    request = args[0] if args else kwargs["request"]
+    carrier: dict[str, Any] = {}
+    inject(carrier)
+    if not carrier:
+        return args, kwargs
+    data = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+    meta = data.setdefault("params", {}).setdefault("_meta", {})
+    inject(meta)  # keeps any key the caller set
+    new_request = type(request).model_validate(data)
+    if args:
+        return (new_request, *args[1:]), kwargs
+    return args, {**kwargs, "request": new_request}
+
+
+# --- client side: requests the server sends to the client
+
+
+def _client_received_request(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            responder = args[0] if args else kwargs["responder"]
+            session = _client_sessions.get(instance, NO_SESSION)
+            message = _inbound(responder, responder.request.root, session, client_transport())
+            op = telemetry.start_server_request(message)
+            if op is not None:
+                op.key = responder
+        except Exception:
+            log_failure_once("v1.client_received_request")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.client_received_request")
+
+    return wrapper
 
 
 __all__ = ["patches", "uninstall"]

@@ -23,10 +23,10 @@ from opentelemetry.trace import INVALID_SPAN, Span
 from pydantic import ValidationError
 
 from mcp_otel._guard import log_failure_once
-from mcp_otel.hooks.common import guarded, original_exception, run_server_request
+from mcp_otel.hooks.common import guarded, original_exception, run_operation
 from mcp_otel.hooks.patching import Patch, Replace
-from mcp_otel.model import MEMORY, STDIO, InboundRequest, Peer, Session, Transport, is_sessionless
-from mcp_otel.telemetry import ServerRequest, Telemetry, active_request
+from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
+from mcp_otel.telemetry import Operation, Telemetry, active_request
 from mcp_otel.transport import TransportScope, transport_of
 
 _NAMED = frozenset({"tools/call", "prompts/get"})
@@ -130,7 +130,7 @@ def _session_for(runner: Any, transport: Transport) -> Session:
     return session
 
 
-def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | None) -> InboundRequest:
+def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | None) -> Message:
     transport_context = dctx.transport
     default = MEMORY if getattr(transport_context, "kind", None) == "direct" else None
     metadata = getattr(dctx, "message_metadata", None)
@@ -153,7 +153,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
         )
     else:
         session = _session_for(runner, transport)
-    return InboundRequest(
+    return Message(
         method=method,
         request_id=dctx.request_id,
         name=name,
@@ -170,7 +170,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
 
 def _on_request(telemetry: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request: ServerRequest | None = None
+        request: Operation | None = None
         try:
             dctx, method, params = _request_args(*args, **kwargs)
             described = _describe(instance, dctx, method, params)
@@ -179,7 +179,7 @@ def _on_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.on_request")
         if request is None:
             return await wrapped(*args, **kwargs)
-        return await run_server_request(
+        return await run_operation(
             request,
             lambda: _observe(request, instance, dctx, described, wrapped(*args, **kwargs)),
             "v2.on_request",
@@ -192,9 +192,7 @@ def _request_args(dctx: Any, method: str, params: Any = None, *_: Any, **__: Any
     return dctx, method, params
 
 
-async def _observe(
-    request: ServerRequest, runner: Any, dctx: Any, described: InboundRequest, call: Any
-) -> Any:
+async def _observe(request: Operation, runner: Any, dctx: Any, described: Message, call: Any) -> Any:
     try:
         result = await call
     except MCPError as exc:
@@ -215,12 +213,12 @@ async def _observe(
     return result
 
 
-def _record_exception(request: ServerRequest, exc: Exception, code: int) -> None:
+def _record_exception(request: Operation, exc: Exception, code: int) -> None:
     request.set_exception(original_exception(exc))
     request.set_error_response(code, str(exc))
 
 
-def _record_result(request: ServerRequest, runner: Any, described: InboundRequest, result: Any) -> None:
+def _record_result(request: Operation, runner: Any, described: Message, result: Any) -> None:
     if not isinstance(result, Mapping):
         return
     if described.method == "tools/call":
