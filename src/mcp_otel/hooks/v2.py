@@ -7,6 +7,10 @@
 - ``MCPServer.call_tool`` sees the exception a tool raised before ``MCPServer`` turns it into ``isError``.
 - ``mcp.shared._otel._tracer`` is replaced with a tracer that creates and attaches nothing, so the SDK's own
   spans never stack on ours while its ``_meta`` injection keeps working (it injects the current span: ours).
+- ``ClientSession.send_request`` / ``send_discover`` (client) and ``ServerSession.send_request``
+  (server→client) open CLIENT spans; the SDK's dispatcher injects ``_meta`` with our span current and hands
+  the request id to the silent tracer. ``ClientSession._on_request`` opens the SERVER span of a request the
+  server sent to the client.
 - Transport hooks set :data:`mcp_otel.transport.transport_hint` (stdio vs in-memory look alike otherwise).
 """
 
@@ -19,21 +23,31 @@ from typing import Any
 
 from mcp.shared.exceptions import MCPError
 from opentelemetry import trace
-from opentelemetry.trace import INVALID_SPAN, Span
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 from pydantic import ValidationError
 
 from mcp_otel._guard import log_failure_once
-from mcp_otel.hooks.common import guarded, original_exception, run_operation
+from mcp_otel.hooks.common import (
+    NAMED_METHODS,
+    client_transport,
+    fail_with_exception,
+    guarded,
+    original_exception,
+    run_operation,
+    server_side_context,
+)
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
-from mcp_otel.telemetry import Operation, Telemetry, active_request
-from mcp_otel.transport import TransportScope, transport_of
+from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID
+from mcp_otel.telemetry import Operation, Telemetry, active_client_request, active_request
+from mcp_otel.transport import constant_hint, server_http_hint, transport_of, url_hint
 
-_NAMED = frozenset({"tools/call", "prompts/get"})
 _INTERNAL_ERROR = -32603
 _INVALID_PARAMS = -32602
 # Connection → (client_params, protocol_version, session_id, Session): rebuilt when any of the three changes.
 _sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any, Session]] = weakref.WeakKeyDictionary()
+# ClientSession → (server_info, protocol_version, Session).
+_client_sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Session]] = weakref.WeakKeyDictionary()
 
 
 class SilentTracer(trace.Tracer):
@@ -49,51 +63,54 @@ class SilentTracer(trace.Tracer):
 
     @contextmanager
     def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
-        """Yield the invalid span without attaching anything to the context."""
+        """Yield the invalid span without attaching anything to the context.
+
+        The dispatcher's CLIENT span is opened once the request id is allocated: that id is handed to the
+        CLIENT span of ours that is current.
+        """
+        if kwargs.get("kind") is SpanKind.CLIENT:
+            request_id = (kwargs.get("attributes") or {}).get(JSONRPC_REQUEST_ID)
+            op = active_client_request()
+            if request_id is not None and op is not None:
+                guarded("v2.request_id", op.set_request_id, request_id)
         yield INVALID_SPAN
 
 
 def patches(telemetry: Telemetry) -> list[Patch | Replace]:
     """The wrappers mcp-otel installs on mcp 2.x, bound to ``telemetry``."""
-    hint_stdio = _hint_wrapper(lambda instance: STDIO)
-    hint_memory = _hint_wrapper(lambda instance: MEMORY)
+    stdio = constant_hint(STDIO)
+    memory = constant_hint(MEMORY)
+    http = url_hint("http")
     return [
         Patch("mcp.server.runner", "ServerRunner._on_request", _on_request(telemetry)),
         Patch("mcp.server.mcpserver.server", "MCPServer.call_tool", _call_tool),
         Replace("mcp.shared._otel", "_tracer", lambda original: SilentTracer()),
-        Patch("mcp.server.stdio", "stdio_server", hint_stdio),
-        Patch("mcp", "stdio_server", hint_stdio),
-        Patch("mcp.server.mcpserver.server", "stdio_server", hint_stdio),
-        Patch("mcp.shared.memory", "create_client_server_memory_streams", hint_memory),
-        Patch("mcp.client._memory", "create_client_server_memory_streams", hint_memory),
-        Patch(
-            "mcp.server.streamable_http",
-            "StreamableHTTPServerTransport.connect",
-            _hint_wrapper(lambda instance: Transport(kind="http", session_id=instance.mcp_session_id)),
-        ),
-        Patch(
-            "mcp.server.sse",
-            "SseServerTransport.connect_sse",
-            _hint_wrapper(lambda instance: Transport(kind="sse")),
-        ),
+        Patch("mcp.client.session", "ClientSession.send_request", _client_send_request(telemetry)),
+        Patch("mcp.client.session", "ClientSession.send_discover", _client_send_discover(telemetry)),
+        Patch("mcp.server.session", "ServerSession.send_request", _server_send_request(telemetry)),
+        Patch("mcp.client.session", "ClientSession._on_request", _client_on_request(telemetry)),
+        # transports: server side
+        Patch("mcp.server.stdio", "stdio_server", stdio),
+        Patch("mcp", "stdio_server", stdio),
+        Patch("mcp.server.mcpserver.server", "stdio_server", stdio),
+        Patch("mcp.shared.memory", "create_client_server_memory_streams", memory),
+        Patch("mcp.client._memory", "create_client_server_memory_streams", memory),
+        Patch("mcp.server.streamable_http", "StreamableHTTPServerTransport.connect", server_http_hint()),
+        Patch("mcp.server.sse", "SseServerTransport.connect_sse", constant_hint(Transport(kind="sse"))),
+        # transports: client side
+        Patch("mcp.client.stdio", "stdio_client", stdio),
+        Patch("mcp", "stdio_client", stdio),
+        Patch("mcp.client.client", "stdio_client", stdio),
+        Patch("mcp.client.sse", "sse_client", url_hint("sse")),
+        Patch("mcp.client.streamable_http", "streamable_http_client", http),
+        Patch("mcp.client.client", "streamable_http_client", http),
     ]
 
 
 def uninstall() -> None:
     """Forget per-session state."""
     _sessions.clear()
-
-
-def _hint_wrapper(hint: Callable[[Any], Transport]) -> Callable[..., Any]:
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        manager = wrapped(*args, **kwargs)
-        try:
-            return TransportScope(manager, lambda: hint(instance))
-        except Exception:
-            log_failure_once("v2.transport_hint")
-            return manager
-
-    return wrapper
+    _client_sessions.clear()
 
 
 # --- the request model
@@ -137,7 +154,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
     transport = transport_of(getattr(metadata, "request_context", None), default)
     name = uri = carrier = None
     if params:
-        if method in _NAMED:
+        if method in NAMED_METHODS:
             value = params.get("name")
             name = value if isinstance(value, str) else None
         value = params.get("uri")
@@ -241,6 +258,167 @@ async def _call_tool(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs:
         request = active_request()
         if request is not None:
             guarded("v2.tool_exception", request.record_exception, original_exception(exc))
+        raise
+
+
+# --- requests this process sends (client → server, and server → client)
+
+
+def _client_session_for(client_session: Any) -> Session:
+    server_info = client_session.server_info
+    version = client_session.protocol_version
+    cached = _client_sessions.get(client_session)
+    if cached is not None and cached[0] is server_info and cached[1] == version:
+        return cached[2]
+    session = Session(server=_peer(server_info), protocol_version=version)
+    _client_sessions[client_session] = (server_info, version, session)
+    return session
+
+
+def _client_side_transport(client_session: Any) -> Transport:
+    direct = type(getattr(client_session, "_dispatcher", None)).__name__ == "DirectDispatcher"
+    return client_transport(MEMORY if direct else None)
+
+
+def _outbound(request: Any, session: Session, transport: Transport) -> Message:
+    method: str = request.method
+    params = getattr(request, "params", None)
+    name = getattr(params, "name", None) if method in NAMED_METHODS else None
+    uri = getattr(params, "uri", None)
+    return Message(
+        method=method,
+        request_id=None,  # allocated by the dispatcher; see SilentTracer
+        name=name if isinstance(name, str) else None,
+        uri=str(uri) if uri is not None else None,
+        carrier=None,
+        session=session,
+        transport=transport,
+        arguments=(lambda: getattr(params, "arguments", None)) if params is not None else None,
+    )
+
+
+def _client_send_request(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            request = args[0] if args else kwargs["request"]
+            session = _client_session_for(instance)
+            op = telemetry.start_client_request(_outbound(request, session, _client_side_transport(instance)))
+        except Exception:
+            log_failure_once("v2.client_send_request")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(
+            op, lambda: _send(op, wrapped(*args, **kwargs), instance), "v2.client_send_request"
+        )
+
+    return wrapper
+
+
+def _client_send_discover(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            message = Message(
+                method="server/discover",
+                request_id=None,
+                name=None,
+                uri=None,
+                carrier=None,
+                session=_client_session_for(instance),
+                transport=_client_side_transport(instance),
+            )
+            op = telemetry.start_client_request(message)
+        except Exception:
+            log_failure_once("v2.client_send_discover")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: _send(op, wrapped(*args, **kwargs)), "v2.client_send_discover")
+
+    return wrapper
+
+
+def _server_send_request(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            request = args[0] if args else kwargs["request"]
+            session, transport = server_side_context()
+            op = telemetry.start_client_request(_outbound(request, session, transport))
+        except Exception:
+            log_failure_once("v2.server_send_request")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: _send(op, wrapped(*args, **kwargs)), "v2.server_send_request")
+
+    return wrapper
+
+
+async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
+    try:
+        result = await call
+    except MCPError as exc:
+        guarded("v2.client_error", op.set_error_response, exc.error.code, exc.error.message)
+        raise
+    except Exception as exc:
+        guarded("v2.client_exception", fail_with_exception, op, exc)
+        raise
+    if getattr(result, "is_error", None) is True:
+        guarded("v2.client_result", op.set_result, True, None)
+    elif op.method == "tools/call":
+        guarded("v2.client_result", op.set_result, False, lambda: _typed_tool_result_content(result))
+    elif op.method == "initialize" and client_session is not None:
+        guarded("v2.client_init", _update_client_session, op, client_session)
+    return result
+
+
+def _update_client_session(op: Operation, client_session: Any) -> None:
+    op.update_session(_client_session_for(client_session).attributes())
+
+
+def _typed_tool_result_content(result: Any) -> Any:
+    structured = getattr(result, "structured_content", None)
+    if structured is not None:
+        return structured
+    return [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+
+
+# --- client side: requests the server sends to the client
+
+
+def _client_on_request(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            dctx, method, params = _request_args(*args, **kwargs)
+            meta = params.get("_meta") if params else None
+            message = Message(
+                method=method,
+                request_id=dctx.request_id,
+                name=None,
+                uri=None,
+                carrier=meta if isinstance(meta, Mapping) else None,
+                session=_client_session_for(instance),
+                transport=_client_side_transport(instance),
+            )
+            op = telemetry.start_server_request(message)
+        except Exception:
+            log_failure_once("v2.client_on_request")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: _answer(op, wrapped(*args, **kwargs)), "v2.client_on_request")
+
+    return wrapper
+
+
+async def _answer(op: Operation, call: Any) -> Any:
+    try:
+        return await call
+    except MCPError as exc:
+        guarded("v2.client_answer_error", op.set_error_response, exc.error.code, exc.error.message)
+        raise
+    except Exception as exc:
+        guarded("v2.client_answer_exception", fail_with_exception, op, exc)
         raise
 
 
