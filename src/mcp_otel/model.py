@@ -153,6 +153,7 @@ class Message:
         session: the session the request belongs to.
         transport: how the request arrived.
         arguments: a callable returning the tool or prompt arguments; called only when content capture is on.
+        direction: for notifications, ``client_to_server`` or ``server_to_client``; ``None`` for requests.
     """
 
     method: str
@@ -163,3 +164,4 @@ class Message:
     session: Session
     transport: Transport
     arguments: Callable[[], Mapping[str, Any] | None] | None = None
+    direction: str | None = None

@@ -19,10 +19,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     """Return one finished span as a JSON-serialisable dict.
 
-    Keys: ``name``, ``kind`` (``SERVER``, ``CLIENT``, …), ``trace_id``/``span_id``/``parent_span_id`` (hex strings,
-    ``parent_span_id`` ``None`` for a root), ``parent_is_remote``, ``start_ns``/``end_ns`` (nanoseconds since the
-    epoch), ``status`` (``UNSET``/``OK``/``ERROR``), ``status_description``, ``attributes``, ``events`` (name,
-    attributes) and ``links`` (trace and span ids), ``scope`` (instrumentation scope name) and ``resource``.
+    Keys: ``name``, ``kind`` (``SERVER``, ``CLIENT``, …), ``trace_id``/``span_id``/``parent_span_id`` (hex
+    strings, ``parent_span_id`` ``None`` for a root), ``parent_is_remote``, ``start_ns``/``end_ns``
+    (nanoseconds since the epoch), ``status`` (``UNSET``/``OK``/``ERROR``), ``status_description``,
+    ``attributes``, ``events`` (name, attributes) and ``links`` (trace and span ids), ``scope``
+    (instrumentation scope name) and ``resource``.
     """
     ctx = span.get_span_context()
     parent = span.parent
@@ -40,7 +41,10 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
         "attributes": dict(span.attributes or {}),
         "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events],
         "links": [
-            {"trace_id": format(link.context.trace_id, "032x"), "span_id": format(link.context.span_id, "016x")}
+            {
+                "trace_id": format(link.context.trace_id, "032x"),
+                "span_id": format(link.context.span_id, "016x"),
+            }
             for link in span.links
         ],
         "scope": span.instrumentation_scope.name if span.instrumentation_scope else None,
@@ -85,7 +89,7 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def read_spans(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the span dicts written by :class:`JsonLinesSpanExporter` to ``path`` (none if it does not exist)."""
+    """Yield the span dicts written by :class:`JsonLinesSpanExporter` to ``path`` (none if it is missing)."""
     p = Path(path)
     if not p.exists():
         return

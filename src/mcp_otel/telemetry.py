@@ -24,12 +24,19 @@ from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
+from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES, TOOL_ERROR
 
 _TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
 _PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _NO_CODES: frozenset[int] = frozenset()
+EVENT_PROGRESS = "mcp.progress"
+"""Span event for a progress notification about the request the span covers."""
+EVENT_CANCELLED = "mcp.cancelled"
+"""Span event for the cancellation of the request the span covers."""
+CANCELLED = "cancelled"
+"""``error.type`` of a request that was cancelled before it completed."""
 
 _active: ContextVar[Operation | None] = ContextVar("mcp_otel_active_operation", default=None)
 
@@ -80,7 +87,11 @@ class Telemetry:
         return Operation(self, message, SpanKind.SERVER, parent_context(message.carrier))
 
     def start_client_request(self, message: Message) -> Operation | None:
-        """Start the CLIENT span of a request this process sends (child of the current context)."""
+        """Start the CLIENT span of a request or notification this process sends (child of the current span).
+
+        The conventions give the sender of a notification a CLIENT span too, and its receiver a SERVER span
+        (:meth:`start_server_request`); ``message.direction`` records which way a notification travelled.
+        """
         if message.method in self.config.excluded_methods:
             return None
         return Operation(self, message, SpanKind.CLIENT, None)
@@ -182,6 +193,8 @@ class Operation:
                 attrs[attr.GEN_AI_PROMPT_NAME] = name
         elif message.uri is not None and telemetry.config.resource_uri_in_span_name:
             span_name = f"{method} {message.uri}"
+        if message.direction is not None:
+            attrs[attr.MCP_OTEL_NOTIFICATION_DIRECTION] = message.direction
         self._parent = parent
         self.span: Span = telemetry.tracer.start_span(span_name, context=parent, kind=kind, attributes=attrs)
         self._recording = recording = self.span.is_recording()
@@ -290,6 +303,27 @@ class Operation:
         if self._recording:
             self.span.set_attribute(attr.ERROR_TYPE, error_type)
             self.span.set_status(Status(StatusCode.ERROR, description))
+
+    def add_event(self, name: str, attributes: Attributes) -> None:
+        """Add a span event (progress, cancellation) to the span."""
+        if self._recording:
+            self.span.add_event(name, attributes)
+
+    def record_progress(self, progress: float, total: float | None) -> None:
+        """Add an ``mcp.progress`` event (``mcp.progress.current`` / ``.total``) for this request."""
+        if self._recording:
+            event: Attributes = {sentry.SENTRY_MCP_PROGRESS_CURRENT: progress}
+            if total is not None:
+                event[sentry.SENTRY_MCP_PROGRESS_TOTAL] = total
+            self.span.add_event(EVENT_PROGRESS, event)
+
+    def record_cancelled(self, reason: str | None) -> None:
+        """Record that the peer cancelled this request: an ``mcp.cancelled`` event, ``error.type=cancelled``
+        and ERROR status (the operation did not complete)."""
+        if self._recording:
+            event: Attributes = {sentry.SENTRY_MCP_CANCELLED_REASON: reason} if reason else {}
+            self.span.add_event(EVENT_CANCELLED, event)
+        self.set_error(CANCELLED, reason)
 
     def record_exception(self, exc: BaseException) -> None:
         """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""

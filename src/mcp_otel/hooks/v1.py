@@ -12,6 +12,11 @@ Client side (and server→client requests):
   (mcp 1.x injects nothing itself); ``ClientSession._received_request`` opens the SERVER span of a request the
   server sent (sampling, elicitation, roots, ping).
 
+Notifications: ``BaseSession.send_notification`` opens a CLIENT span and injects ``_meta``;
+``ServerSession._received_notification`` / ``ClientSession._received_notification`` open SERVER spans.
+``RequestResponder.cancel`` marks the cancelled request's span; outbound progress is an event on the request
+being handled.
+
 Transport hooks set :data:`mcp_otel.transport.transport_hint`.
 """
 
@@ -39,6 +44,7 @@ from mcp_otel.hooks.common import (
 )
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport
+from mcp_otel.semconv.attributes import McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import Operation, Telemetry, active_operation, active_request, inject
 from mcp_otel.transport import constant_hint, server_http_hint, transport_of, url_hint
 
@@ -49,6 +55,9 @@ McpError: Any = getattr(_mcp_exceptions, "McpError")  # noqa: B009
 _sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()  # ServerSession → Session
 _client_sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()  # ClientSession →
 _wrapped_handlers: weakref.WeakKeyDictionary[Any, dict[type, tuple[Any, Any]]] = weakref.WeakKeyDictionary()
+_in_flight: weakref.WeakKeyDictionary[Any, Operation] = weakref.WeakKeyDictionary()  # RequestResponder → op
+_TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
+_TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
 _HANDLER_MARK = "_mcp_otel_instrumented"
 
 
@@ -63,6 +72,14 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.shared.session", "RequestResponder.respond", _respond),
         Patch("mcp.shared.session", "BaseSession.send_request", _send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession._received_request", _client_received_request(telemetry)),
+        Patch("mcp.shared.session", "RequestResponder.cancel", _cancel),
+        Patch("mcp.shared.session", "BaseSession.send_notification", _send_notification(telemetry)),
+        Patch(
+            "mcp.server.session", "ServerSession._received_notification", _received_notification(telemetry)
+        ),
+        Patch(
+            "mcp.client.session", "ClientSession._received_notification", _received_notification(telemetry)
+        ),
         # transports: server side
         Patch("mcp.server.stdio", "stdio_server", stdio),
         Patch("mcp", "stdio_server", stdio),
@@ -171,6 +188,7 @@ def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
             op = telemetry.start_server_request(_inbound(message, req, session, transport))
             if op is not None:
                 op.key = message
+                _in_flight[message] = op
                 _wrap_handler(instance, type(req))
         except Exception:
             log_failure_once("v1.handle_request")
@@ -334,10 +352,10 @@ async def _send(
 
 
 def _with_trace_context(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
+    args: tuple[Any, ...], kwargs: dict[str, Any], name: str = "request"
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Return the call's arguments with the current trace context in the request's ``params._meta``."""
-    request = args[0] if args else kwargs["request"]
+    """Return the call's arguments with the current trace context in the message's ``params._meta``."""
+    request = args[0] if args else kwargs[name]
     carrier: dict[str, Any] = {}
     inject(carrier)
     if not carrier:
@@ -348,7 +366,7 @@ def _with_trace_context(
     new_request = type(request).model_validate(data)
     if args:
         return (new_request, *args[1:]), kwargs
-    return args, {**kwargs, "request": new_request}
+    return args, {**kwargs, name: new_request}
 
 
 # --- client side: requests the server sends to the client
@@ -369,6 +387,82 @@ def _client_received_request(telemetry: Telemetry) -> Callable[..., Any]:
         if op is None:
             return await wrapped(*args, **kwargs)
         return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.client_received_request")
+
+    return wrapper
+
+
+# --- notifications and cancellation
+
+
+async def _cancel(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    op = _in_flight.pop(instance, None)
+    if op is not None:
+        guarded("v1.cancel", op.record_cancelled, None)
+    return await wrapped(*args, **kwargs)
+
+
+def _send_notification(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            notification = args[0] if args else kwargs["notification"]
+            root = notification.root
+            if isinstance(instance, ClientSession):
+                session, transport = _client_sessions.get(instance, NO_SESSION), client_transport()
+                direction = _TO_SERVER
+            else:
+                session, transport = server_side_context()
+                direction = _TO_CLIENT
+                if isinstance(root, types.ProgressNotification):
+                    _progress_event(root.params)
+            message = _message(root, None, session, transport)
+            message.direction = direction
+            op = telemetry.start_client_request(message)
+        except Exception:
+            log_failure_once("v1.send_notification")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: _notify(wrapped, args, kwargs), "v1.send_notification")
+
+    return wrapper
+
+
+def _progress_event(params: Any) -> None:
+    op = active_request()
+    if op is not None:
+        op.record_progress(params.progress, params.total)
+
+
+async def _notify(wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        args, kwargs = _with_trace_context(args, kwargs, "notification")
+    except Exception:
+        log_failure_once("v1.inject_notification")
+    return await wrapped(*args, **kwargs)
+
+
+def _received_notification(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            root = (args[0] if args else kwargs["notification"]).root
+            params = getattr(root, "params", None)
+            meta = getattr(params, "meta", None)
+            carrier = meta.model_extra if meta is not None else None
+            if isinstance(instance, ClientSession):
+                session, transport = _client_sessions.get(instance, NO_SESSION), client_transport()
+                direction = _TO_CLIENT
+            else:
+                transport = transport_of(None)
+                session, direction = _session_for(instance, transport), _TO_SERVER
+            message = _message(root, None, session, transport, carrier)
+            message.direction = direction
+            op = telemetry.start_server_request(message)
+        except Exception:
+            log_failure_once("v1.received_notification")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.received_notification")
 
     return wrapper
 

@@ -11,6 +11,10 @@
   (server→client) open CLIENT spans; the SDK's dispatcher injects ``_meta`` with our span current and hands
   the request id to the silent tracer. ``ClientSession._on_request`` opens the SERVER span of a request the
   server sent to the client.
+- Notifications: ``ClientSession.send_notification`` and ``ServerSession._notify`` /
+  ``ServerSession.report_progress`` open CLIENT spans (injecting ``_meta``, which the SDK does only for
+  requests); ``ServerRunner._on_notify`` and ``ClientSession._on_notify`` open SERVER spans. A request the
+  client cancelled ends with ``error.type=cancelled``.
 - Transport hooks set :data:`mcp_otel.transport.transport_hint` (stdio vs in-memory look alike otherwise).
 """
 
@@ -21,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
 from mcp.shared.exceptions import MCPError
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
@@ -38,10 +43,12 @@ from mcp_otel.hooks.common import (
 )
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
-from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID
-from mcp_otel.telemetry import Operation, Telemetry, active_client_request, active_request
+from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID, McpOtelNotificationDirectionValues
+from mcp_otel.telemetry import Operation, Telemetry, active_client_request, active_request, inject
 from mcp_otel.transport import constant_hint, server_http_hint, transport_of, url_hint
 
+_TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
+_TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
 _INTERNAL_ERROR = -32603
 _INVALID_PARAMS = -32602
 # Connection → (client_params, protocol_version, session_id, Session): rebuilt when any of the three changes.
@@ -89,6 +96,11 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.client.session", "ClientSession.send_discover", _client_send_discover(telemetry)),
         Patch("mcp.server.session", "ServerSession.send_request", _server_send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession._on_request", _client_on_request(telemetry)),
+        Patch("mcp.server.runner", "ServerRunner._on_notify", _server_on_notify(telemetry)),
+        Patch("mcp.client.session", "ClientSession._on_notify", _client_on_notify(telemetry)),
+        Patch("mcp.client.session", "ClientSession.send_notification", _client_send_notification(telemetry)),
+        Patch("mcp.server.session", "ServerSession._notify", _server_notify(telemetry)),
+        Patch("mcp.server.session", "ServerSession.report_progress", _report_progress(telemetry)),
         # transports: server side
         Patch("mcp.server.stdio", "stdio_server", stdio),
         Patch("mcp", "stdio_server", stdio),
@@ -217,6 +229,11 @@ async def _observe(request: Operation, runner: Any, dctx: Any, described: Messag
         raise
     except ValidationError:
         guarded("v2.error", request.set_error_response, _INVALID_PARAMS, "Invalid request parameters")
+        raise
+    except anyio.get_cancelled_exc_class():
+        cancel = getattr(dctx, "cancel_requested", None)
+        if cancel is not None and cancel.is_set():
+            guarded("v2.cancelled", request.record_cancelled, None)
         raise
     except Exception as exc:
         # The dispatcher answers an unmapped exception with code 0 on JSON-RPC streams and -32603 elsewhere.
@@ -420,6 +437,154 @@ async def _answer(op: Operation, call: Any) -> Any:
     except Exception as exc:
         guarded("v2.client_answer_exception", fail_with_exception, op, exc)
         raise
+
+
+# --- notifications
+
+
+def _notification_message(
+    method: str, params: Any, session: Session, transport: Transport, direction: str
+) -> Message:
+    carrier = uri = None
+    if isinstance(params, Mapping):
+        meta = params.get("_meta")
+        carrier = meta if isinstance(meta, Mapping) else None
+        value = params.get("uri")
+        uri = value if isinstance(value, str) else None
+    return Message(
+        method=method,
+        request_id=None,
+        name=None,
+        uri=uri,
+        carrier=carrier,
+        session=session,
+        transport=transport,
+        direction=direction,
+    )
+
+
+def _server_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            dctx, method, params = _request_args(*args, **kwargs)
+            metadata = getattr(dctx, "message_metadata", None)
+            transport = transport_of(getattr(metadata, "request_context", None))
+            message = _notification_message(
+                method, params, _session_for(instance, transport), transport, _TO_SERVER
+            )
+            op = telemetry.start_server_request(message)
+        except Exception:
+            log_failure_once("v2.server_on_notify")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.server_on_notify")
+
+    return wrapper
+
+
+def _client_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            dctx, method, params = _request_args(*args, **kwargs)
+            message = _notification_message(
+                method, params, _client_session_for(instance), _client_side_transport(instance), _TO_CLIENT
+            )
+            op = telemetry.start_server_request(message)
+        except Exception:
+            log_failure_once("v2.client_on_notify")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.client_on_notify")
+
+    return wrapper
+
+
+def _with_trace_context(notification: Any) -> Any:
+    """A copy of a typed notification with the current trace context in ``params._meta``."""
+    carrier: dict[str, Any] = {}
+    inject(carrier)
+    if not carrier:
+        return notification
+    data = notification.model_dump(by_alias=True, mode="json", exclude_none=True)
+    inject(data.setdefault("params", {}).setdefault("_meta", {}))  # keeps any key the caller set
+    return type(notification).model_validate(data, by_name=False)
+
+
+def _send_notification(
+    telemetry: Telemetry,
+    context: Callable[[Any], tuple[Session, Transport]],
+    direction: str,
+    where: str,
+) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            notification = args[0] if args else kwargs["notification"]
+            session, transport = context(instance)
+            params = notification.model_dump(by_alias=True, mode="json", exclude_none=True).get("params")
+            op = telemetry.start_client_request(
+                _notification_message(notification.method, params, session, transport, direction)
+            )
+        except Exception:
+            log_failure_once(where)
+        if op is None:
+            return await wrapped(*args, **kwargs)
+
+        async def send() -> Any:
+            call_args = args
+            try:
+                if args:
+                    call_args = (_with_trace_context(args[0]), *args[1:])
+                else:
+                    kwargs["notification"] = _with_trace_context(kwargs["notification"])
+            except Exception:
+                log_failure_once(f"{where}.inject")
+            return await wrapped(*call_args, **kwargs)
+
+        return await run_operation(op, send, where)
+
+    return wrapper
+
+
+def _client_send_notification(telemetry: Telemetry) -> Callable[..., Any]:
+    return _send_notification(
+        telemetry,
+        lambda client: (_client_session_for(client), _client_side_transport(client)),
+        _TO_SERVER,
+        "v2.client_send_notification",
+    )
+
+
+def _server_notify(telemetry: Telemetry) -> Callable[..., Any]:
+    return _send_notification(telemetry, lambda server: server_side_context(), _TO_CLIENT, "v2.server_notify")
+
+
+def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            progress, total = _progress_args(*args, **kwargs)
+            request = active_request()
+            if request is not None:
+                request.record_progress(progress, total)
+            session, transport = server_side_context()
+            message = _notification_message("notifications/progress", None, session, transport, _TO_CLIENT)
+            op = telemetry.start_client_request(message)
+        except Exception:
+            log_failure_once("v2.report_progress")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.report_progress")
+
+    return wrapper
+
+
+def _progress_args(
+    progress: float, total: float | None = None, *_: Any, **__: Any
+) -> tuple[float, float | None]:
+    return progress, total
 
 
 __all__ = ["SilentTracer", "patches", "uninstall"]
