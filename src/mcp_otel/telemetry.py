@@ -21,7 +21,7 @@ from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from mcp_otel.config import McpOtelConfig
-from mcp_otel.model import Attributes, Message
+from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
@@ -72,9 +72,47 @@ class Telemetry:
         self.config = config
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
+        self.server_session_duration: Histogram | None = None
+        self.client_session_duration: Histogram | None = None
         if config.metrics:
             self.server_duration = semconv_metrics.create_mcp_server_operation_duration(meter)
             self.client_duration = semconv_metrics.create_mcp_client_operation_duration(meter)
+            self.server_session_duration = semconv_metrics.create_mcp_server_session_duration(meter)
+            self.client_session_duration = semconv_metrics.create_mcp_client_session_duration(meter)
+
+    def record_session(
+        self,
+        kind: SpanKind,
+        started: float,
+        session: Session,
+        transport: Transport,
+        error: BaseException | None,
+    ) -> None:
+        """Record one ``mcp.{server,client}.session.duration`` point (seconds) for a session that closed.
+
+        Args:
+            kind: ``SpanKind.SERVER`` for the server side of the session, ``SpanKind.CLIENT`` for the client.
+            started: ``time.perf_counter()`` when the session started.
+            session: what the session negotiated (protocol version).
+            transport: the session's transport (``network.*``, ``server.*`` on the client).
+            error: the exception that ended the session, if any (its class becomes ``error.type``).
+        """
+        if kind is SpanKind.SERVER:
+            histogram, keys = (
+                self.server_session_duration,
+                semconv_metrics.MCP_SERVER_SESSION_DURATION_ATTRIBUTES,
+            )
+        else:
+            histogram, keys = (
+                self.client_session_duration,
+                semconv_metrics.MCP_CLIENT_SESSION_DURATION_ATTRIBUTES,
+            )
+        if histogram is None:
+            return
+        attrs: Attributes = {**session.attributes(), **transport.attributes()}
+        if error is not None:
+            attrs[attr.ERROR_TYPE] = type(error).__qualname__
+        histogram.record(time.perf_counter() - started, {k: attrs[k] for k in keys if k in attrs})
 
     def start_server_request(self, message: Message) -> Operation | None:
         """Start the SERVER span of a received request; ``None`` when its method is excluded.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from opentelemetry.trace import SpanKind
+
 from mcp_otel._guard import log_failure_once
 from mcp_otel.model import Session, Transport
-from mcp_otel.telemetry import Operation, active_request
+from mcp_otel.telemetry import Operation, Telemetry, active_request
 from mcp_otel.transport import transport_hint
 
 T = TypeVar("T")
@@ -74,3 +78,35 @@ def fail_with_exception(op: Operation, exc: BaseException) -> None:
     """Record an exception that ends an operation (not a JSON-RPC error): event, ``error.type``, ERROR."""
     op.set_exception(exc)
     op.set_error(type(exc).__qualname__, str(exc))
+
+
+class SessionClock:
+    """Measures MCP session lifetimes for the ``mcp.{server,client}.session.duration`` histograms.
+
+    Keyed weakly by the SDK's session object, so a session that is never closed leaves nothing behind.
+    """
+
+    def __init__(self) -> None:
+        self._started: weakref.WeakKeyDictionary[Any, tuple[float, Transport]] = weakref.WeakKeyDictionary()
+
+    def start(self, key: Any, transport: Transport) -> None:
+        """Remember that the session ``key`` started now, over ``transport``."""
+        self._started[key] = (time.perf_counter(), transport)
+
+    def stop(
+        self, telemetry: Telemetry, key: Any, kind: SpanKind, session: Session, error: BaseException | None
+    ) -> None:
+        """Record the duration of session ``key`` (if it was started); ``error`` ended it, if any.
+
+        Cancellation and other ``BaseException`` shutdowns are a normal end, not an error.
+        """
+        entry = self._started.pop(key, None)
+        if entry is None:
+            return
+        started, transport = entry
+        failure = error if isinstance(error, Exception) else None
+        telemetry.record_session(kind, started, session, transport, failure)
+
+    def clear(self) -> None:
+        """Forget every running session (uninstrument)."""
+        self._started.clear()

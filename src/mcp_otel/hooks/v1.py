@@ -30,11 +30,14 @@ from typing import Any
 import mcp.shared.exceptions as _mcp_exceptions
 import mcp.types as _mcp_types
 from mcp.client.session import ClientSession
+from opentelemetry.trace import SpanKind
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.hooks.common import (
     NAMED_METHODS,
     NO_SESSION,
+    NO_TRANSPORT,
+    SessionClock,
     client_transport,
     fail_with_exception,
     guarded,
@@ -56,6 +59,7 @@ _sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
 _client_sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()  # ClientSession →
 _wrapped_handlers: weakref.WeakKeyDictionary[Any, dict[type, tuple[Any, Any]]] = weakref.WeakKeyDictionary()
 _in_flight: weakref.WeakKeyDictionary[Any, Operation] = weakref.WeakKeyDictionary()  # RequestResponder → op
+_clock = SessionClock()
 _TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
 _HANDLER_MARK = "_mcp_otel_instrumented"
@@ -73,6 +77,8 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.shared.session", "BaseSession.send_request", _send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession._received_request", _client_received_request(telemetry)),
         Patch("mcp.shared.session", "RequestResponder.cancel", _cancel),
+        Patch("mcp.shared.session", "BaseSession.__aenter__", _session_enter),
+        Patch("mcp.shared.session", "BaseSession.__aexit__", _session_exit(telemetry)),
         Patch("mcp.shared.session", "BaseSession.send_notification", _send_notification(telemetry)),
         Patch(
             "mcp.server.session", "ServerSession._received_notification", _received_notification(telemetry)
@@ -105,6 +111,8 @@ def uninstall() -> None:
     _wrapped_handlers.clear()
     _sessions.clear()
     _client_sessions.clear()
+    _in_flight.clear()
+    _clock.clear()
 
 
 # --- the request model
@@ -387,6 +395,34 @@ def _client_received_request(telemetry: Telemetry) -> Callable[..., Any]:
         if op is None:
             return await wrapped(*args, **kwargs)
         return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.client_received_request")
+
+    return wrapper
+
+
+# --- session lifetime
+
+
+async def _session_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = await wrapped(*args, **kwargs)
+    guarded("v1.session_enter", _clock.start, instance, transport_of(None, NO_TRANSPORT))
+    return result
+
+
+def _session_exit(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            try:
+                error = args[1] if len(args) > 1 else kwargs.get("exc_val")
+                if isinstance(instance, ClientSession):
+                    session = _client_sessions.pop(instance, NO_SESSION)
+                    _clock.stop(telemetry, instance, SpanKind.CLIENT, session, error)
+                else:
+                    session = _sessions.pop(instance, NO_SESSION)
+                    _clock.stop(telemetry, instance, SpanKind.SERVER, session, error)
+            except Exception:
+                log_failure_once("v1.session_exit")
 
     return wrapper
 

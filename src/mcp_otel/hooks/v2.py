@@ -34,6 +34,9 @@ from pydantic import ValidationError
 from mcp_otel._guard import log_failure_once
 from mcp_otel.hooks.common import (
     NAMED_METHODS,
+    NO_SESSION,
+    NO_TRANSPORT,
+    SessionClock,
     client_transport,
     fail_with_exception,
     guarded,
@@ -55,6 +58,7 @@ _INVALID_PARAMS = -32602
 _sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any, Session]] = weakref.WeakKeyDictionary()
 # ClientSession → (server_info, protocol_version, Session).
 _client_sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Session]] = weakref.WeakKeyDictionary()
+_clock = SessionClock()
 
 
 class SilentTracer(trace.Tracer):
@@ -101,6 +105,11 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.client.session", "ClientSession.send_notification", _client_send_notification(telemetry)),
         Patch("mcp.server.session", "ServerSession._notify", _server_notify(telemetry)),
         Patch("mcp.server.session", "ServerSession.report_progress", _report_progress(telemetry)),
+        # session lifetime
+        Patch("mcp.server.connection", "Connection.for_loop", _connection_for_loop),
+        Patch("mcp.server.runner", "aclose_shielded", _connection_close(telemetry)),
+        Patch("mcp.client.session", "ClientSession.__aenter__", _client_enter),
+        Patch("mcp.client.session", "ClientSession.__aexit__", _client_exit(telemetry)),
         # transports: server side
         Patch("mcp.server.stdio", "stdio_server", stdio),
         Patch("mcp", "stdio_server", stdio),
@@ -123,6 +132,7 @@ def uninstall() -> None:
     """Forget per-session state."""
     _sessions.clear()
     _client_sessions.clear()
+    _clock.clear()
 
 
 # --- the request model
@@ -437,6 +447,55 @@ async def _answer(op: Operation, call: Any) -> Any:
     except Exception as exc:
         guarded("v2.client_answer_exception", fail_with_exception, op, exc)
         raise
+
+
+# --- session lifetime (server: a loop-mode Connection; client: a ClientSession)
+
+
+def _connection_for_loop(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    connection = wrapped(*args, **kwargs)
+    guarded("v2.session_start", _clock.start, connection, transport_of(None, NO_TRANSPORT))
+    return connection
+
+
+def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            try:
+                connection = args[0] if args else kwargs["connection"]
+                cached = _sessions.pop(connection, None)
+                session = (
+                    cached[3] if cached is not None else Session(protocol_version=connection.protocol_version)
+                )
+                _clock.stop(telemetry, connection, SpanKind.SERVER, session, None)
+            except Exception:
+                log_failure_once("v2.session_close")
+
+    return wrapper
+
+
+async def _client_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = await wrapped(*args, **kwargs)
+    guarded("v2.client_session_start", _clock.start, instance, _client_side_transport(instance))
+    return result
+
+
+def _client_exit(telemetry: Telemetry) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            try:
+                error = args[1] if len(args) > 1 else kwargs.get("exc_val")
+                cached = _client_sessions.pop(instance, None)
+                session = cached[2] if cached is not None else NO_SESSION
+                _clock.stop(telemetry, instance, SpanKind.CLIENT, session, error)
+            except Exception:
+                log_failure_once("v2.client_session_close")
+
+    return wrapper
 
 
 # --- notifications
