@@ -28,6 +28,25 @@ class Peer:
     version: str | None = None
 
 
+class SessionIdSource:
+    """Where a client learns its HTTP session id: the SDK's HTTP client transport, once it exists.
+
+    The transport hook creates the source before the SDK builds its HTTP transport object; a hook on that
+    object's constructor fills :attr:`transport`; the id is read when the session is described.
+    """
+
+    __slots__ = ("transport",)
+
+    def __init__(self) -> None:
+        self.transport: Any = None
+
+    @property
+    def session_id(self) -> str | None:
+        """The session id the server assigned (``Mcp-Session-Id``), or ``None`` before that / without one."""
+        value = getattr(self.transport, "session_id", None)
+        return value if isinstance(value, str) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Transport:
     """The transport of one message, seen from this process (server or client side).
@@ -38,6 +57,7 @@ class Transport:
         server_address: host of the server URL (client side over HTTP); ``server_port`` its port.
         http_version: the HTTP version of the request (``"1.1"``, ``"2"``).
         session_id: a session id the transport knows (``Mcp-Session-Id`` header, SSE ``session_id``).
+        session_source: on the client side of streamable HTTP, where the session id will come from.
     """
 
     kind: str | None = None
@@ -47,6 +67,13 @@ class Transport:
     server_port: int | None = None
     http_version: str | None = None
     session_id: str | None = None
+    session_source: SessionIdSource | None = None
+
+    def current_session_id(self) -> str | None:
+        """The session id known now: :attr:`session_id`, else what :attr:`session_source` learned."""
+        if self.session_id is not None:
+            return self.session_id
+        return self.session_source.session_id if self.session_source is not None else None
 
     def attributes(self) -> Attributes:
         """The transport attributes of a span: ``mcp.transport``, ``network.*`` and ``client.*``.
@@ -154,6 +181,7 @@ class Message:
         transport: how the request arrived.
         arguments: a callable returning the tool or prompt arguments; called only when content capture is on.
         direction: for notifications, ``client_to_server`` or ``server_to_client``; ``None`` for requests.
+        http_headers: the headers of the HTTP request that carried the message (server side), if any.
     """
 
     method: str
@@ -165,3 +193,4 @@ class Message:
     transport: Transport
     arguments: Callable[[], Mapping[str, Any] | None] | None = None
     direction: str | None = None
+    http_headers: Mapping[str, str] | None = None

@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.metrics import Histogram, Meter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 
 from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message, Session, Transport
@@ -117,12 +117,22 @@ class Telemetry:
     def start_server_request(self, message: Message) -> Operation | None:
         """Start the SERVER span of a received request; ``None`` when its method is excluded.
 
-        The parent is the W3C context carried in ``params._meta`` when it holds a valid one, else the ambient
-        context. Call :meth:`Operation.activate` around the handler to make it current.
+        The parent is the W3C context carried in ``params._meta`` when it holds a valid one — and then the
+        ambient span (e.g. the HTTP server span) becomes a link — else the ambient context, else the
+        ``traceparent`` HTTP header of the request that carried the message. Call :meth:`Operation.activate`
+        around the handler to make it current.
         """
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.SERVER, parent_context(message.carrier))
+        parent = parent_context(message.carrier)
+        ambient = trace.get_current_span().get_span_context()
+        links: tuple[Link, ...] = ()
+        if parent is not None:
+            if ambient.is_valid:
+                links = (Link(ambient),)
+        elif not ambient.is_valid and message.http_headers is not None:
+            parent = parent_context(message.http_headers)
+        return Operation(self, message, SpanKind.SERVER, parent, links)
 
     def start_client_request(self, message: Message) -> Operation | None:
         """Start the CLIENT span of a request or notification this process sends (child of the current span).
@@ -132,7 +142,7 @@ class Telemetry:
         """
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.CLIENT, None)
+        return Operation(self, message, SpanKind.CLIENT, None, ())
 
     def capture(self, key: str, value: Any) -> str | None:
         """Serialise one content value for attribute ``key``: JSON, then the redactor, then truncation.
@@ -205,7 +215,12 @@ class Operation:
     )
 
     def __init__(
-        self, telemetry: Telemetry, message: Message, kind: SpanKind, parent: otel_context.Context | None
+        self,
+        telemetry: Telemetry,
+        message: Message,
+        kind: SpanKind,
+        parent: otel_context.Context | None,
+        links: tuple[Link, ...],
     ) -> None:
         self._telemetry = telemetry
         self.kind = kind
@@ -234,7 +249,9 @@ class Operation:
         if message.direction is not None:
             attrs[attr.MCP_OTEL_NOTIFICATION_DIRECTION] = message.direction
         self._parent = parent
-        self.span: Span = telemetry.tracer.start_span(span_name, context=parent, kind=kind, attributes=attrs)
+        self.span: Span = telemetry.tracer.start_span(
+            span_name, context=parent, kind=kind, attributes=attrs, links=links
+        )
         self._recording = recording = self.span.is_recording()
         attrs.update(message.session.attributes())
         attrs.update(message.transport.attributes())

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp_otel.model import MEMORY, STDIO, UNKNOWN, Transport
+from mcp_otel.model import MEMORY, STDIO, UNKNOWN, SessionIdSource, Transport
 
 transport_hint: ContextVar[Transport | None] = ContextVar("mcp_otel_transport", default=None)
 
@@ -131,15 +131,36 @@ def constant_hint(transport: Transport) -> Callable[..., Any]:
 
 
 def url_hint(kind: str) -> Callable[..., Any]:
-    """:func:`hint_wrapper` for an HTTP client transport (``url`` first argument): ``server.address/port``."""
+    """:func:`hint_wrapper` for an HTTP client transport (``url`` first argument): ``server.address/port``.
+
+    Streamable HTTP clients also get a :class:`~mcp_otel.model.SessionIdSource` that
+    :func:`register_http_client_transport` connects to the SDK's transport object.
+    """
 
     def factory(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Transport:
         url = args[0] if args else kwargs.get("url")
         parts = urlsplit(str(url))
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return Transport(kind=kind, server_address=parts.hostname, server_port=port)
+        source = SessionIdSource() if kind == "http" else None
+        return Transport(kind=kind, server_address=parts.hostname, server_port=port, session_source=source)
 
     return hint_wrapper(factory)
+
+
+def register_http_client_transport(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrapper of the SDK's ``StreamableHTTPTransport.__init__``: connect it to the current hint's source."""
+    result = wrapped(*args, **kwargs)
+    try:
+        hint = transport_hint.get()
+        if hint is not None and hint.session_source is not None and hint.session_source.transport is None:
+            hint.session_source.transport = instance
+    except Exception:
+        from mcp_otel._guard import log_failure_once
+
+        log_failure_once("transport.http_client")
+    return result
 
 
 def server_http_hint() -> Callable[..., Any]:
@@ -155,6 +176,7 @@ __all__ = [
     "TransportScope",
     "constant_hint",
     "hint_wrapper",
+    "register_http_client_transport",
     "server_http_hint",
     "transport_hint",
     "transport_of",

@@ -49,7 +49,13 @@ from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport
 from mcp_otel.semconv.attributes import McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import Operation, Telemetry, active_operation, active_request, inject
-from mcp_otel.transport import constant_hint, server_http_hint, transport_of, url_hint
+from mcp_otel.transport import (
+    constant_hint,
+    register_http_client_transport,
+    server_http_hint,
+    transport_of,
+    url_hint,
+)
 
 # mcp 1.x names (camelCase, ``McpError``); kept dynamic because mypy sees whichever mcp is installed.
 types: Any = _mcp_types
@@ -99,6 +105,9 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.client.sse", "sse_client", url_hint("sse")),
         Patch("mcp.client.streamable_http", "streamablehttp_client", url_hint("http")),
         Patch("mcp.client.streamable_http", "streamable_http_client", url_hint("http")),
+        Patch(
+            "mcp.client.streamable_http", "StreamableHTTPTransport.__init__", register_http_client_transport
+        ),
     ]
 
 
@@ -180,7 +189,11 @@ def _message(
 
 def _inbound(responder: Any, req: Any, session: Session, transport: Transport) -> Message:
     meta = responder.request_meta
-    return _message(req, responder.request_id, session, transport, meta.model_extra if meta else None)
+    message = _message(req, responder.request_id, session, transport, meta.model_extra if meta else None)
+    http_request = _http_request(responder)
+    if http_request is not None:
+        message.http_headers = getattr(http_request, "headers", None)
+    return message
 
 
 # --- server side: requests the server receives
@@ -351,7 +364,11 @@ async def _send(
         if isinstance(result, types.CallToolResult):
             op.set_result(bool(result.isError), lambda: _tool_result_content(result))
         elif isinstance(result, types.InitializeResult) and isinstance(session, ClientSession):
-            new = Session(server=_peer(result.serverInfo), protocol_version=result.protocolVersion)
+            new = Session(
+                server=_peer(result.serverInfo),
+                protocol_version=result.protocolVersion,
+                session_id=op.message.transport.current_session_id(),
+            )
             _client_sessions[session] = new
             op.update_session(new.attributes())
     except Exception:

@@ -48,7 +48,13 @@ from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
 from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID, McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import Operation, Telemetry, active_client_request, active_request, inject
-from mcp_otel.transport import constant_hint, server_http_hint, transport_of, url_hint
+from mcp_otel.transport import (
+    constant_hint,
+    register_http_client_transport,
+    server_http_hint,
+    transport_of,
+    url_hint,
+)
 
 _TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
@@ -125,6 +131,9 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.client.sse", "sse_client", url_hint("sse")),
         Patch("mcp.client.streamable_http", "streamable_http_client", http),
         Patch("mcp.client.client", "streamable_http_client", http),
+        Patch(
+            "mcp.client.streamable_http", "StreamableHTTPTransport.__init__", register_http_client_transport
+        ),
     ]
 
 
@@ -192,6 +201,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
         )
     else:
         session = _session_for(runner, transport)
+    http_request = getattr(metadata, "request_context", None)
     return Message(
         method=method,
         request_id=dctx.request_id,
@@ -201,6 +211,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
         session=session,
         transport=transport,
         arguments=(lambda: params.get("arguments")) if params else None,
+        http_headers=getattr(http_request, "headers", None) if http_request is not None else None,
     )
 
 
@@ -297,8 +308,10 @@ def _client_session_for(client_session: Any) -> Session:
     cached = _client_sessions.get(client_session)
     if cached is not None and cached[0] is server_info and cached[1] == version:
         return cached[2]
-    session = Session(server=_peer(server_info), protocol_version=version)
-    _client_sessions[client_session] = (server_info, version, session)
+    session_id = _client_side_transport(client_session).current_session_id()
+    session = Session(server=_peer(server_info), protocol_version=version, session_id=session_id)
+    if server_info is not None:  # cache once initialized (the session id is known by then)
+        _client_sessions[client_session] = (server_info, version, session)
     return session
 
 
