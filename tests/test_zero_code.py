@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from support.harness import REPO_ROOT, subprocess_env
 from support.spans import load_file
 
