@@ -1,0 +1,358 @@
+"""The ``mcp-otel`` command line.
+
+``mcp-otel demo [--server PATH] [--otlp URL] [--timeout SECONDS] [--verbose]`` starts the example server
+(``examples/demo_server.py`` of the mcp-otel clone) as a real stdio subprocess under
+``python -m mcp_otel.bootstrap``, drives it with the official MCP client (initialize, ``tools/list``,
+``tools/call add``, ``tools/call fail``, ``prompts/get greet``, ``resources/read demo://info``) while the
+client process is instrumented too, then prints the spans of both processes as a tree
+(:func:`mcp_otel.tree.render_tree`), or exports them to an OTLP/HTTP endpoint with ``--otlp``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from mcp_otel.version import __version__
+
+__all__ = [
+    "DEMO_CLIENT_NAME",
+    "DEMO_CLIENT_SERVICE",
+    "DEMO_ROOT_SPAN",
+    "DEMO_SERVER_SERVICE",
+    "DemoError",
+    "find_demo_server",
+    "main",
+    "mcp_major_version",
+    "run_demo",
+]
+
+DEMO_ROOT_SPAN = "mcp-otel demo"
+"""Name of the client-side span that encloses the whole demo session."""
+
+DEMO_CLIENT_NAME = "mcp-otel-demo"
+"""``clientInfo.name`` the demo client sends in ``initialize`` (its version is the mcp-otel version)."""
+
+DEMO_CLIENT_SERVICE = "mcp-otel-demo-client"
+"""``service.name`` of the demo's client process."""
+
+DEMO_SERVER_SERVICE = "mcp-otel-demo-server"
+"""``service.name`` of the demo's server process."""
+
+_SRC_DIR = Path(__file__).resolve().parent.parent
+_STDERR_TAIL_LINES = 30
+
+
+class DemoError(Exception):
+    """The demo could not run: server not found or failed to start, a call failed or returned a wrong
+    result, or the time limit passed. The message says which."""
+
+
+def mcp_major_version() -> int:
+    """Return the major version of the installed ``mcp`` distribution (1 or 2).
+
+    Raises:
+        DemoError: when ``mcp`` is not installed.
+    """
+    try:
+        return int(importlib.metadata.version("mcp").split(".")[0])
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise DemoError("the demo needs the mcp package: pip install 'mcp-otel[instruments]'") from exc
+
+
+def find_demo_server() -> Path | None:
+    """Return ``examples/demo_server.py`` of the mcp-otel source tree this module runs from, else the one
+    under the current directory, or ``None`` when neither exists."""
+    for root in (_SRC_DIR.parent, Path.cwd()):
+        candidate = root / "examples" / "demo_server.py"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@asynccontextmanager
+async def _connect(params: Any, errlog: TextIO, client_info: Any) -> AsyncIterator[tuple[Any, str]]:
+    """Start the stdio server described by ``params``; yield an initialized client and the protocol version.
+
+    The only place that depends on the mcp major version. Both yield an object with ``list_tools``,
+    ``call_tool``, ``get_prompt`` and ``read_resource``: mcp 1.x a ``ClientSession`` on ``stdio_client``
+    streams, initialized here; mcp 2.x a ``Client`` over the ``stdio_client`` transport in ``legacy`` mode
+    (the ``initialize`` handshake rather than ``server/discover``), which initializes on entry.
+    """
+    from mcp.client.stdio import stdio_client
+
+    if mcp_major_version() >= 2:
+        from mcp import Client  # type: ignore[attr-defined,unused-ignore]  # mcp 2.x only
+
+        async with Client(
+            stdio_client(params, errlog=errlog), mode="legacy", client_info=client_info
+        ) as client:
+            yield client, str(client.protocol_version)
+    else:
+        from mcp import ClientSession
+
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, client_info=client_info) as session,
+        ):
+            initialized: Any = await session.initialize()  # InitializeResult (1.x field names)
+            yield session, str(initialized.protocolVersion)
+
+
+def _is_error(result: Any) -> bool:
+    return bool(getattr(result, "is_error", getattr(result, "isError", False)))
+
+
+def _first_text(result: Any) -> str:
+    for item in getattr(result, "content", None) or getattr(result, "contents", None) or ():
+        text = getattr(item, "text", None)
+        if text is not None:
+            return str(text)
+    return ""
+
+
+async def _drive(params: Any, errlog: TextIO) -> str:
+    """Run the demo requests against the server and check their results (raises :class:`DemoError`).
+
+    Returns the negotiated protocol version.
+    """
+    from mcp.types import Implementation
+
+    client_info = Implementation(name=DEMO_CLIENT_NAME, version=__version__)
+    async with _connect(params, errlog, client_info) as (client, protocol_version):
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        if not {"add", "fail"} <= tools:
+            raise DemoError(
+                f"the server does not offer the demo tools add and fail (it has: {sorted(tools)})"
+            )
+        added = await client.call_tool("add", {"a": 2, "b": 3})
+        if _is_error(added) or _first_text(added) != "5":
+            raise DemoError(f"tools/call add returned {added!r}, expected 5")
+        failed = await client.call_tool("fail", {"reason": "demo"})
+        if not _is_error(failed):
+            raise DemoError(f"tools/call fail returned {failed!r}, expected an isError result")
+        prompt = await client.get_prompt("greet", {"name": "Ada"})
+        if not prompt.messages:
+            raise DemoError("prompts/get greet returned no messages")
+        resource = await client.read_resource("demo://info")
+        if not _first_text(resource):
+            raise DemoError("resources/read demo://info returned no text")
+    return protocol_version
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first non-group exception inside ``exc`` (anyio wraps task failures in exception groups)."""
+    while True:
+        inner = getattr(exc, "exceptions", None)
+        if not isinstance(inner, tuple) or not inner or not isinstance(inner[0], BaseException):
+            return exc
+        exc = inner[0]
+
+
+def _tail(log: IO[str]) -> str:
+    log.flush()
+    log.seek(0)
+    lines = log.read().splitlines()[-_STDERR_TAIL_LINES:]
+    return "\n".join("  | " + line for line in lines) if lines else "  (empty)"
+
+
+@dataclass
+class _ClientTelemetry:
+    tracer_provider: Any
+    meter_provider: Any
+    memory: Any  # InMemorySpanExporter, or None when exporting over OTLP
+
+
+def _client_telemetry(otlp: str | None) -> _ClientTelemetry:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from mcp_otel.bootstrap import BootstrapError, create_telemetry
+
+    if otlp is not None:
+        try:
+            telemetry = create_telemetry(otlp=otlp, service_name=DEMO_CLIENT_SERVICE)
+        except BootstrapError as exc:
+            raise DemoError(str(exc)) from exc
+        return _ClientTelemetry(telemetry.tracer_provider, telemetry.meter_provider, None)
+    resource = Resource.create({SERVICE_NAME: DEMO_CLIENT_SERVICE})
+    tracer_provider = TracerProvider(resource=resource)
+    memory = InMemorySpanExporter()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    return _ClientTelemetry(tracer_provider, MeterProvider(resource=resource), memory)
+
+
+def run_demo(
+    server: Path | None = None,
+    *,
+    otlp: str | None = None,
+    timeout: float = 60.0,
+    verbose: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Run the demo: start the server under ``mcp_otel.bootstrap``, drive it, print the span tree.
+
+    Args:
+        server: the server script (default: :func:`find_demo_server`); it must offer the demo server's tools
+            ``add`` and ``fail``, prompt ``greet`` and resource ``demo://info``.
+        otlp: export both processes' spans to this OTLP/HTTP endpoint instead of printing the tree.
+        timeout: limit in seconds for starting the server and all requests.
+        verbose: also print the server's stderr after the tree.
+        out: where to print (default ``sys.stdout``).
+
+    Returns:
+        0 on success.
+
+    Raises:
+        DemoError: when the server is missing, cannot start, a request fails or returns an unexpected
+            result, or ``timeout`` passes; the server's stderr tail is part of the message where useful.
+    """
+    import anyio
+    from mcp import StdioServerParameters
+    from opentelemetry.trace import SpanKind
+
+    from mcp_otel.spanfile import read_spans, span_to_dict
+    from mcp_otel.tree import render_tree
+
+    out = sys.stdout if out is None else out
+    server = server if server is not None else find_demo_server()
+    if server is None:
+        raise DemoError(
+            "cannot find examples/demo_server.py (run from an mcp-otel clone or pass --server PATH)"
+        )
+    if not server.is_file():
+        raise DemoError(f"server script not found: {server}")
+    mcp_major_version()  # raises DemoError when mcp is missing
+    mcp_version = importlib.metadata.version("mcp")
+    try:
+        from mcp_otel import McpInstrumentor
+    except ImportError as exc:
+        raise DemoError(f"cannot import mcp_otel.McpInstrumentor: {exc}") from exc
+
+    telemetry = _client_telemetry(otlp)
+    with tempfile.TemporaryDirectory(prefix="mcp-otel-demo-") as tmp:
+        spans_file = Path(tmp) / "server-spans.jsonl"
+        destination = ["--otlp", otlp] if otlp is not None else ["--spans-file", str(spans_file)]
+        args = [
+            "-m",
+            "mcp_otel.bootstrap",
+            *destination,
+            "--service-name",
+            DEMO_SERVER_SERVICE,
+            "--",
+            str(server),
+        ]
+        env = {key: value for key, value in os.environ.items() if key.startswith("OTEL_")}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SRC_DIR), os.environ.get("PYTHONPATH")) if p)
+        params = StdioServerParameters(command=sys.executable, args=args, env=env)
+
+        instrumentor = McpInstrumentor()
+        instrumentor.instrument(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        )
+        tracer = telemetry.tracer_provider.get_tracer("mcp_otel.cli", __version__)
+        with (Path(tmp) / "server-stderr.log").open("w+", encoding="utf-8", errors="replace") as errlog:
+            try:
+                with tracer.start_as_current_span(DEMO_ROOT_SPAN, kind=SpanKind.INTERNAL) as root:
+                    trace_id = format(root.get_span_context().trace_id, "032x")
+
+                    async def session() -> str:
+                        with anyio.fail_after(timeout):
+                            return await _drive(params, errlog)
+
+                    protocol_version = anyio.run(session)
+            except Exception as exc:
+                leaf = _leaf(exc)
+                if isinstance(leaf, DemoError):
+                    reason = str(leaf)
+                elif isinstance(leaf, TimeoutError):
+                    reason = f"no result within {timeout:g} s"
+                else:
+                    reason = (
+                        f"the server did not start or the session failed: {str(leaf) or type(leaf).__name__}"
+                    )
+                raise DemoError(f"{reason}\nserver stderr:\n{_tail(errlog)}") from exc
+            finally:
+                instrumentor.uninstrument()
+                telemetry.tracer_provider.shutdown()
+                telemetry.meter_provider.shutdown()
+            server_log = _tail(errlog)
+
+        header = (
+            f"mcp-otel demo: mcp {mcp_version}, protocol {protocol_version}, transport stdio, server {server}"
+        )
+        if telemetry.memory is None:
+            print(f"{header}\nexported the spans of trace {trace_id} to {otlp}", file=out)
+            print(f"  services: {DEMO_CLIENT_SERVICE} (client), {DEMO_SERVER_SERVICE} (server)", file=out)
+        else:
+            server_spans = list(read_spans(spans_file))
+            client_spans = [span_to_dict(span) for span in telemetry.memory.get_finished_spans()]
+            counts = f"{len(server_spans)} server spans, {len(client_spans)} client spans"
+            print(f"{header}, {counts}\n", file=out)
+            print(render_tree([*client_spans, *server_spans]), end="", file=out)
+        if verbose:
+            print(f"\nserver stderr:\n{server_log}", file=out)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-otel", description="OpenTelemetry for MCP servers and clients."
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-otel {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="run the example server over stdio, call it, print the spans of client and server",
+        description="Start examples/demo_server.py as a stdio subprocess under mcp-otel, drive it with the "
+        "MCP client (initialize, tools/list, tools/call add and fail, prompts/get, resources/read) and print "
+        "the spans of both processes as a tree.",
+    )
+    demo.add_argument(
+        "--server", type=Path, metavar="PATH", help="server script (default: examples/demo_server.py)"
+    )
+    demo.add_argument(
+        "--otlp", metavar="URL", help="export the spans to this OTLP/HTTP endpoint instead of printing"
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="time limit (default: 60)"
+    )
+    demo.add_argument("-v", "--verbose", action="store_true", help="also print the server's stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mcp-otel`` console script.
+
+    Args:
+        argv: the arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 1 when the demo fails (the reason is printed on stderr).
+
+    Raises:
+        SystemExit: status 2 for invalid arguments, 0 for ``--help``/``--version``.
+    """
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        try:
+            return run_demo(args.server, otlp=args.otlp, timeout=args.timeout, verbose=args.verbose)
+        except DemoError as exc:
+            print(f"mcp-otel demo: error: {exc}", file=sys.stderr)
+            return 1
+    raise AssertionError(f"unhandled command {args.command!r}")  # argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())
