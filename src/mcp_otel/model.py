@@ -182,6 +182,7 @@ class Message:
         arguments: a callable returning the tool or prompt arguments; called only when content capture is on.
         direction: for notifications, ``client_to_server`` or ``server_to_client``; ``None`` for requests.
         http_headers: the headers of the HTTP request that carried the message (server side), if any.
+        session_key: the SDK object of the session the message belongs to (for listeners), if known.
     """
 
     method: str
@@ -194,3 +195,4 @@ class Message:
     arguments: Callable[[], Mapping[str, Any] | None] | None = None
     direction: str | None = None
     http_headers: Mapping[str, str] | None = None
+    session_key: Any = None

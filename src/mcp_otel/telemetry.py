@@ -20,6 +20,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 
+from mcp_otel import listeners
 from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
@@ -384,6 +385,14 @@ class Operation:
         """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
         if self._recording:
             self.span.record_exception(exc)
+        if listeners.listeners():
+            listeners.notify("on_exception", self, exc)
+
+    @property
+    def error_type(self) -> str | None:
+        """The ``error.type`` recorded so far (``None`` while the operation has not failed)."""
+        value = self._attrs.get(attr.ERROR_TYPE)
+        return value if isinstance(value, str) else None
 
     def set_exception(self, exc: BaseException) -> None:
         """Record an exception that escaped the handler; the next error response is typed by its class."""
@@ -394,6 +403,8 @@ class Operation:
         """End the span and record the operation duration point (seconds)."""
         duration = time.perf_counter() - self._start
         self.span.end()
+        if listeners.listeners():
+            listeners.notify("on_operation_end", self)
         histogram = self._histogram
         if histogram is not None:
             attrs = self._attrs

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from opentelemetry.trace import SpanKind
 
+from mcp_otel import listeners
 from mcp_otel._guard import log_failure_once
 from mcp_otel.model import Session, Transport
 from mcp_otel.telemetry import Operation, Telemetry, active_request
@@ -69,6 +70,12 @@ def server_side_context() -> tuple[Session, Transport]:
     return NO_SESSION, transport_hint.get() or NO_TRANSPORT
 
 
+def server_side_key() -> Any:
+    """The session key of the request being handled (for server→client messages), if any."""
+    active = active_request()
+    return active.message.session_key if active is not None else None
+
+
 def client_transport(default: Transport | None = None) -> Transport:
     """The transport a client session uses, as the client transport hooks recorded it."""
     return transport_hint.get() or default or NO_TRANSPORT
@@ -89,9 +96,11 @@ class SessionClock:
     def __init__(self) -> None:
         self._started: weakref.WeakKeyDictionary[Any, tuple[float, Transport]] = weakref.WeakKeyDictionary()
 
-    def start(self, key: Any, transport: Transport) -> None:
-        """Remember that the session ``key`` started now, over ``transport``."""
+    def start(self, key: Any, transport: Transport, kind: SpanKind) -> None:
+        """Remember that the session ``key`` (the ``kind`` side of it) started now, over ``transport``."""
         self._started[key] = (time.perf_counter(), transport)
+        if listeners.listeners():
+            listeners.notify("on_session_start", key, kind, transport)
 
     def stop(
         self, telemetry: Telemetry, key: Any, kind: SpanKind, session: Session, error: BaseException | None
@@ -106,6 +115,8 @@ class SessionClock:
         started, transport = entry
         failure = error if isinstance(error, Exception) else None
         telemetry.record_session(kind, started, session, transport, failure)
+        if listeners.listeners():
+            listeners.notify("on_session_end", key, kind, session, failure)
 
     def clear(self) -> None:
         """Forget every running session (uninstrument)."""

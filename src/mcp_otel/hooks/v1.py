@@ -170,6 +170,7 @@ def _message(
     session: Session,
     transport: Transport,
     carrier: Any = None,
+    session_key: Any = None,
 ) -> Message:
     method: str = req.method
     params = getattr(req, "params", None)
@@ -184,12 +185,14 @@ def _message(
         session=session,
         transport=transport,
         arguments=(lambda: getattr(params, "arguments", None)) if params is not None else None,
+        session_key=session_key,
     )
 
 
-def _inbound(responder: Any, req: Any, session: Session, transport: Transport) -> Message:
+def _inbound(responder: Any, req: Any, session: Session, transport: Transport, key: Any) -> Message:
     meta = responder.request_meta
-    message = _message(req, responder.request_id, session, transport, meta.model_extra if meta else None)
+    carrier = meta.model_extra if meta else None
+    message = _message(req, responder.request_id, session, transport, carrier, key)
     http_request = _http_request(responder)
     if http_request is not None:
         message.http_headers = getattr(http_request, "headers", None)
@@ -206,7 +209,7 @@ def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
             message, req, server_session = _request_args(*args, **kwargs)
             transport = transport_of(_http_request(message))
             session = _session_for(server_session, transport)
-            op = telemetry.start_server_request(_inbound(message, req, session, transport))
+            op = telemetry.start_server_request(_inbound(message, req, session, transport, server_session))
             if op is not None:
                 op.key = message
                 _in_flight[message] = op
@@ -239,7 +242,7 @@ def _server_received_request(telemetry: Telemetry) -> Callable[..., Any]:
                     protocol_version=params.protocolVersion,
                     session_id=transport.session_id,
                 )
-                op = telemetry.start_server_request(_inbound(responder, root, session, transport))
+                op = telemetry.start_server_request(_inbound(responder, root, session, transport, instance))
                 if op is not None:
                     op.key = responder
         except Exception:
@@ -333,9 +336,8 @@ def _send_request(telemetry: Telemetry) -> Callable[..., Any]:
                 session, transport = _client_sessions.get(instance, NO_SESSION), client_transport()
             else:
                 session, transport = server_side_context()
-            op = telemetry.start_client_request(
-                _message(request.root, instance._request_id, session, transport)
-            )
+            message = _message(request.root, instance._request_id, session, transport, session_key=instance)
+            op = telemetry.start_client_request(message)
         except Exception:
             log_failure_once("v1.send_request")
         if op is None:
@@ -403,7 +405,7 @@ def _client_received_request(telemetry: Telemetry) -> Callable[..., Any]:
         try:
             responder = args[0] if args else kwargs["responder"]
             session = _client_sessions.get(instance, NO_SESSION)
-            message = _inbound(responder, responder.request.root, session, client_transport())
+            message = _inbound(responder, responder.request.root, session, client_transport(), instance)
             op = telemetry.start_server_request(message)
             if op is not None:
                 op.key = responder
@@ -421,7 +423,8 @@ def _client_received_request(telemetry: Telemetry) -> Callable[..., Any]:
 
 async def _session_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = await wrapped(*args, **kwargs)
-    guarded("v1.session_enter", _clock.start, instance, transport_of(None, NO_TRANSPORT))
+    kind = SpanKind.CLIENT if isinstance(instance, ClientSession) else SpanKind.SERVER
+    guarded("v1.session_enter", _clock.start, instance, transport_of(None, NO_TRANSPORT), kind)
     return result
 
 
@@ -468,7 +471,7 @@ def _send_notification(telemetry: Telemetry) -> Callable[..., Any]:
                 direction = _TO_CLIENT
                 if isinstance(root, types.ProgressNotification):
                     _progress_event(root.params)
-            message = _message(root, None, session, transport)
+            message = _message(root, None, session, transport, session_key=instance)
             message.direction = direction
             op = telemetry.start_client_request(message)
         except Exception:
@@ -508,7 +511,7 @@ def _received_notification(telemetry: Telemetry) -> Callable[..., Any]:
             else:
                 transport = transport_of(None)
                 session, direction = _session_for(instance, transport), _TO_SERVER
-            message = _message(root, None, session, transport, carrier)
+            message = _message(root, None, session, transport, carrier, instance)
             message.direction = direction
             op = telemetry.start_server_request(message)
         except Exception:

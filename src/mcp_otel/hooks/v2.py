@@ -43,6 +43,7 @@ from mcp_otel.hooks.common import (
     original_exception,
     run_operation,
     server_side_context,
+    server_side_key,
 )
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
@@ -212,6 +213,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
         transport=transport,
         arguments=(lambda: params.get("arguments")) if params else None,
         http_headers=getattr(http_request, "headers", None) if http_request is not None else None,
+        session_key=runner.connection,
     )
 
 
@@ -320,7 +322,7 @@ def _client_side_transport(client_session: Any) -> Transport:
     return client_transport(MEMORY if direct else None)
 
 
-def _outbound(request: Any, session: Session, transport: Transport) -> Message:
+def _outbound(request: Any, session: Session, transport: Transport, key: Any) -> Message:
     method: str = request.method
     params = getattr(request, "params", None)
     name = getattr(params, "name", None) if method in NAMED_METHODS else None
@@ -334,6 +336,7 @@ def _outbound(request: Any, session: Session, transport: Transport) -> Message:
         session=session,
         transport=transport,
         arguments=(lambda: getattr(params, "arguments", None)) if params is not None else None,
+        session_key=key,
     )
 
 
@@ -343,7 +346,9 @@ def _client_send_request(telemetry: Telemetry) -> Callable[..., Any]:
         try:
             request = args[0] if args else kwargs["request"]
             session = _client_session_for(instance)
-            op = telemetry.start_client_request(_outbound(request, session, _client_side_transport(instance)))
+            op = telemetry.start_client_request(
+                _outbound(request, session, _client_side_transport(instance), instance)
+            )
         except Exception:
             log_failure_once("v2.client_send_request")
         if op is None:
@@ -367,6 +372,7 @@ def _client_send_discover(telemetry: Telemetry) -> Callable[..., Any]:
                 carrier=None,
                 session=_client_session_for(instance),
                 transport=_client_side_transport(instance),
+                session_key=instance,
             )
             op = telemetry.start_client_request(message)
         except Exception:
@@ -384,7 +390,7 @@ def _server_send_request(telemetry: Telemetry) -> Callable[..., Any]:
         try:
             request = args[0] if args else kwargs["request"]
             session, transport = server_side_context()
-            op = telemetry.start_client_request(_outbound(request, session, transport))
+            op = telemetry.start_client_request(_outbound(request, session, transport, server_side_key()))
         except Exception:
             log_failure_once("v2.server_send_request")
         if op is None:
@@ -467,7 +473,7 @@ async def _answer(op: Operation, call: Any) -> Any:
 
 def _connection_for_loop(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     connection = wrapped(*args, **kwargs)
-    guarded("v2.session_start", _clock.start, connection, transport_of(None, NO_TRANSPORT))
+    guarded("v2.session_start", _clock.start, connection, transport_of(None, NO_TRANSPORT), SpanKind.SERVER)
     return connection
 
 
@@ -491,7 +497,9 @@ def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
 
 async def _client_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = await wrapped(*args, **kwargs)
-    guarded("v2.client_session_start", _clock.start, instance, _client_side_transport(instance))
+    guarded(
+        "v2.client_session_start", _clock.start, instance, _client_side_transport(instance), SpanKind.CLIENT
+    )
     return result
 
 
@@ -515,7 +523,7 @@ def _client_exit(telemetry: Telemetry) -> Callable[..., Any]:
 
 
 def _notification_message(
-    method: str, params: Any, session: Session, transport: Transport, direction: str
+    method: str, params: Any, session: Session, transport: Transport, direction: str, key: Any
 ) -> Message:
     carrier = uri = None
     if isinstance(params, Mapping):
@@ -532,6 +540,7 @@ def _notification_message(
         session=session,
         transport=transport,
         direction=direction,
+        session_key=key,
     )
 
 
@@ -543,7 +552,7 @@ def _server_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
             metadata = getattr(dctx, "message_metadata", None)
             transport = transport_of(getattr(metadata, "request_context", None))
             message = _notification_message(
-                method, params, _session_for(instance, transport), transport, _TO_SERVER
+                method, params, _session_for(instance, transport), transport, _TO_SERVER, instance.connection
             )
             op = telemetry.start_server_request(message)
         except Exception:
@@ -561,7 +570,12 @@ def _client_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
         try:
             dctx, method, params = _request_args(*args, **kwargs)
             message = _notification_message(
-                method, params, _client_session_for(instance), _client_side_transport(instance), _TO_CLIENT
+                method,
+                params,
+                _client_session_for(instance),
+                _client_side_transport(instance),
+                _TO_CLIENT,
+                instance,
             )
             op = telemetry.start_server_request(message)
         except Exception:
@@ -587,6 +601,7 @@ def _with_trace_context(notification: Any) -> Any:
 def _send_notification(
     telemetry: Telemetry,
     context: Callable[[Any], tuple[Session, Transport]],
+    key: Callable[[Any], Any],
     direction: str,
     where: str,
 ) -> Callable[..., Any]:
@@ -597,7 +612,9 @@ def _send_notification(
             session, transport = context(instance)
             params = notification.model_dump(by_alias=True, mode="json", exclude_none=True).get("params")
             op = telemetry.start_client_request(
-                _notification_message(notification.method, params, session, transport, direction)
+                _notification_message(
+                    notification.method, params, session, transport, direction, key(instance)
+                )
             )
         except Exception:
             log_failure_once(where)
@@ -624,13 +641,20 @@ def _client_send_notification(telemetry: Telemetry) -> Callable[..., Any]:
     return _send_notification(
         telemetry,
         lambda client: (_client_session_for(client), _client_side_transport(client)),
+        lambda client: client,
         _TO_SERVER,
         "v2.client_send_notification",
     )
 
 
 def _server_notify(telemetry: Telemetry) -> Callable[..., Any]:
-    return _send_notification(telemetry, lambda server: server_side_context(), _TO_CLIENT, "v2.server_notify")
+    return _send_notification(
+        telemetry,
+        lambda server: server_side_context(),
+        lambda server: server_side_key(),
+        _TO_CLIENT,
+        "v2.server_notify",
+    )
 
 
 def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
@@ -642,7 +666,9 @@ def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
             if request is not None:
                 request.record_progress(progress, total)
             session, transport = server_side_context()
-            message = _notification_message("notifications/progress", None, session, transport, _TO_CLIENT)
+            message = _notification_message(
+                "notifications/progress", None, session, transport, _TO_CLIENT, server_side_key()
+            )
             op = telemetry.start_client_request(message)
         except Exception:
             log_failure_once("v2.report_progress")
