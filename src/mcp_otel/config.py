@@ -27,6 +27,7 @@ ENV_CONTENT_REDACTOR = "OTEL_INSTRUMENTATION_MCP_CONTENT_REDACTOR"
 ENV_RESOURCE_URI_IN_SPAN_NAME = "OTEL_INSTRUMENTATION_MCP_RESOURCE_URI_IN_SPAN_NAME"
 ENV_EXCLUDED_METHODS = "OTEL_INSTRUMENTATION_MCP_EXCLUDED_METHODS"
 ENV_METRICS = "OTEL_INSTRUMENTATION_MCP_METRICS"
+ENV_SESSION_ID_ATTRIBUTE = "OTEL_INSTRUMENTATION_MCP_SESSION_ID_ATTRIBUTE"
 
 DEFAULT_MAX_CONTENT_LENGTH = 4096
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -46,6 +47,8 @@ class McpOtelConfig:
             the conventions make it opt-in).
         excluded_methods: MCP methods (e.g. ``ping``) that get no span and no metric point.
         metrics: record the MCP duration histograms.
+        session_id_attribute: also write the MCP session id as the generic ``session.id``, which backends
+            such as Phoenix and Langfuse group traces by.
     """
 
     capture_content: bool = False
@@ -54,6 +57,7 @@ class McpOtelConfig:
     resource_uri_in_span_name: bool = False
     excluded_methods: frozenset[str] = field(default_factory=frozenset)
     metrics: bool = True
+    session_id_attribute: bool = True
 
     @classmethod
     def from_kwargs(
@@ -95,6 +99,9 @@ class McpOtelConfig:
         metrics = kwargs.get("metrics")
         if metrics is None:
             metrics = _env_bool(env, ENV_METRICS, True)
+        session_id_attribute = kwargs.get("session_id_attribute")
+        if session_id_attribute is None:
+            session_id_attribute = _env_bool(env, ENV_SESSION_ID_ATTRIBUTE, True)
         return cls(
             capture_content=bool(capture),
             max_content_length=int(max_len),
@@ -102,6 +109,7 @@ class McpOtelConfig:
             resource_uri_in_span_name=bool(uri_in_name),
             excluded_methods=frozenset(str(m) for m in excluded),
             metrics=bool(metrics),
+            session_id_attribute=bool(session_id_attribute),
         )
 
 

@@ -41,6 +41,7 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         resource_uri_in_span_name (bool): name ``resources/read`` spans with the URI (default ``False``).
         excluded_methods (iterable of str): methods that get no span or metric point.
         metrics (bool): record the duration histograms (default ``True``).
+        session_id_attribute (bool): also write the MCP session id as ``session.id`` (default ``True``).
     """
 
     _patcher: Patcher | None = None

@@ -257,6 +257,9 @@ class Operation:
         attrs.update(message.session.attributes())
         attrs.update(message.transport.attributes())
         if recording:
+            session_id = attrs.get(attr.MCP_SESSION_ID)
+            if session_id is not None and telemetry.config.session_id_attribute:
+                attrs[attr.SESSION_ID] = session_id
             if message.request_id is not None:
                 attrs[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
             if message.uri is not None:
@@ -318,6 +321,9 @@ class Operation:
         self._attrs.update(session_attributes)
         if self._recording:
             self.span.set_attributes(session_attributes)
+            session_id = session_attributes.get(attr.MCP_SESSION_ID)
+            if session_id is not None and self._telemetry.config.session_id_attribute:
+                self.span.set_attribute(attr.SESSION_ID, session_id)
 
     def set_result(self, is_tool_error: bool, result: Callable[[], Any] | None = None) -> None:
         """Record a successful JSON-RPC result.

@@ -5,7 +5,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:2d18e7ed9574fbc9
+# Model digest: sha256:1bf601cd1d1fa27f
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,
@@ -222,6 +222,17 @@ SERVER_PORT: Final = "server.port"
 Examples: 443, 8080.
 
 Type: int. Stability: stable.
+"""
+
+SESSION_ID: Final = "session.id"
+"""A unique id to identify a session.
+
+Note: Generic (not MCP-specific) session identifier; observability backends such as Phoenix and Langfuse
+group traces by it.
+
+Examples: `00112233-4455-6677-8899-aabbccddeeff`.
+
+Type: string. Stability: development.
 """
 
 

@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:2d18e7ed9574fbc9
+# Model digest: sha256:1bf601cd1d1fa27f
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -110,6 +110,7 @@ MCP_CLIENT_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "sentry.origin",
         "server.address",
         "server.port",
+        "session.id",
     }
 )
 """Every attribute key a ``mcp.client`` span may carry (upstream attributes plus mcp-otel refinements)."""
@@ -176,6 +177,7 @@ MCP_CLIENT_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "sentry.origin": "opt_in",
         "server.address": "recommended",
         "server.port": "recommended",
+        "session.id": "recommended",
     }
 )
 """Requirement level of each key in :data:`MCP_CLIENT_SPAN_ATTRIBUTES`."""
@@ -267,6 +269,7 @@ MCP_SERVER_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "rpc.response.status_code",
         "sentry.op",
         "sentry.origin",
+        "session.id",
     }
 )
 """Every attribute key a ``mcp.server`` span may carry (upstream attributes plus mcp-otel refinements)."""
@@ -333,6 +336,7 @@ MCP_SERVER_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "rpc.response.status_code": "conditionally_required",
         "sentry.op": "opt_in",
         "sentry.origin": "opt_in",
+        "session.id": "recommended",
     }
 )
 """Requirement level of each key in :data:`MCP_SERVER_SPAN_ATTRIBUTES`."""
