@@ -64,6 +64,13 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         patcher.start()
         self._patcher = patcher
         self._hooks = hooks
+        stale = patcher.stale_aliases()
+        if stale:
+            _log.warning(
+                "mcp-otel: %s imported mcp transport functions by name before instrument(); sessions "
+                "opened through these names get no transport attributes (instrument before importing them)",
+                ", ".join(stale),
+            )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         patcher, self._patcher = self._patcher, None

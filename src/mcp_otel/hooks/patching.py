@@ -108,6 +108,32 @@ class Patcher:
                 setattr(owner, attr, McpOtelWrapper(current, patch.wrapper))
             self._applied.append((owner, attr, had_own, original))
 
+    def stale_aliases(self) -> list[str]:
+        """Names in other modules still bound to an original this patcher replaced (imported by name before
+        ``instrument()``): ``"module.name"`` for each, so the instrumentor can warn that they bypass it."""
+        with self._lock:
+            originals = {
+                id(original): original
+                for owner, _, _, original in self._applied
+                if isinstance(owner, type(sys)) and callable(original)
+            }
+            patched_owners = {id(owner) for owner, _, _, _ in self._applied}
+        found = []
+        seen: set[int] = set()
+        for name, module in list(sys.modules.items()):
+            if module is None or id(module) in patched_owners or name.startswith(("mcp.", "mcp_otel")):
+                continue
+            if id(module) in seen:  # the same module under two names (__main__ / __mp_main__)
+                continue
+            seen.add(id(module))
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for attr, value in list(namespace.items()):
+                if id(value) in originals and originals[id(value)] is value:
+                    found.append(f"{name}.{attr}")
+        return sorted(found)
+
     def restore(self) -> None:
         """Put every replaced attribute back to its original object and stop patching new imports."""
         if self in _active_patchers:
