@@ -52,7 +52,14 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        config = McpOtelConfig.from_kwargs(kwargs)
+        config = McpOtelConfig.from_kwargs(kwargs)  # a keyword of the wrong type raises TypeError: say so
+        try:
+            self._install(config, kwargs)
+        except Exception:  # a broken provider, meter or hook table must not stop the host
+            _log.warning("mcp-otel: instrument() failed; MCP is not instrumented", exc_info=True)
+            self._uninstrument()
+
+    def _install(self, config: McpOtelConfig, kwargs: dict[str, Any]) -> None:
         hooks = hooks_for_installed_mcp()
         if hooks is None:
             _log.warning("mcp-otel: no supported mcp installed (need mcp >= 1.15, < 3); nothing instrumented")

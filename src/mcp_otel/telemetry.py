@@ -21,6 +21,7 @@ from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 
 from mcp_otel import listeners
+from mcp_otel._guard import log_failure_once
 from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
@@ -148,15 +149,20 @@ class Telemetry:
     def capture(self, key: str, value: Any) -> str | None:
         """Serialise one content value for attribute ``key``: JSON, then the redactor, then truncation.
 
-        Returns ``None`` when the redactor dropped it. Only called when content capture is on.
+        Returns ``None`` when the redactor dropped it — or failed, or the value could not be serialised: a
+        value the user's redactor did not see is never recorded. Only called when content capture is on.
         """
-        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        redactor = self.config.content_redactor
-        if redactor is not None:
-            redacted = redactor(key, text)
-            if redacted is None:
-                return None
-            text = str(redacted)
+        try:
+            text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+            redactor = self.config.content_redactor
+            if redactor is not None:
+                redacted = redactor(key, text)
+                if redacted is None:
+                    return None
+                text = str(redacted)
+        except Exception:
+            log_failure_once("content capture (serialiser or content_redactor)")
+            return None
         return text[: self.config.max_content_length]
 
 
