@@ -357,3 +357,14 @@ def test_demo_exports_both_processes_over_otlp() -> None:
     assert {name for name, _ in spans["mcp-otel-demo-client"]} <= {"mcp-otel demo"} | {
         name for name, *_ in EXPECTED_SERVER_SPANS
     }
+
+
+def test_demo_gives_up_on_a_server_that_does_not_answer(tmp_path: Path) -> None:
+    server = tmp_path / "silent_server.py"
+    server.write_text("import threading\nthreading.Event().wait()\n")
+
+    proc = _run("-m", "mcp_otel.cli", "demo", "--server", str(server), "--timeout", "0.5")
+
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr == "mcp-otel demo: error: no result within 0.5 s\nserver stderr:\n  (empty)\n"
