@@ -28,6 +28,10 @@ ENV_RESOURCE_URI_IN_SPAN_NAME = "OTEL_INSTRUMENTATION_MCP_RESOURCE_URI_IN_SPAN_N
 ENV_EXCLUDED_METHODS = "OTEL_INSTRUMENTATION_MCP_EXCLUDED_METHODS"
 ENV_METRICS = "OTEL_INSTRUMENTATION_MCP_METRICS"
 ENV_SESSION_ID_ATTRIBUTE = "OTEL_INSTRUMENTATION_MCP_SESSION_ID_ATTRIBUTE"
+ENV_SDK_SPANS = "OTEL_INSTRUMENTATION_MCP_SDK_SPANS"
+SDK_SPANS_OWN = "own"
+SDK_SPANS_ENRICH = "enrich"
+SDK_SPANS_POLICIES = (SDK_SPANS_OWN, SDK_SPANS_ENRICH)
 
 DEFAULT_MAX_CONTENT_LENGTH = 4096
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -49,6 +53,9 @@ class McpOtelConfig:
         metrics: record the MCP duration histograms.
         session_id_attribute: also write the MCP session id as the generic ``session.id``, which backends
             such as Phoenix and Langfuse group traces by.
+        sdk_spans: what to do with the spans mcp 2.x creates itself: ``own`` (default) silences them and
+            mcp-otel creates its own; ``enrich`` keeps the SDK's spans (their names and parents) and adds
+            mcp-otel's attributes to them. No effect on mcp 1.x, which has no spans of its own.
     """
 
     capture_content: bool = False
@@ -58,6 +65,7 @@ class McpOtelConfig:
     excluded_methods: frozenset[str] = field(default_factory=frozenset)
     metrics: bool = True
     session_id_attribute: bool = True
+    sdk_spans: str = SDK_SPANS_OWN
 
     @classmethod
     def from_kwargs(
@@ -99,6 +107,11 @@ class McpOtelConfig:
         metrics = kwargs.get("metrics")
         if metrics is None:
             metrics = _env_bool(env, ENV_METRICS, True)
+        sdk_spans = kwargs.get("sdk_spans")
+        if sdk_spans is None:
+            sdk_spans = _env_choice(env, ENV_SDK_SPANS, SDK_SPANS_POLICIES, SDK_SPANS_OWN)
+        elif sdk_spans not in SDK_SPANS_POLICIES:
+            raise TypeError(f"sdk_spans must be one of {', '.join(SDK_SPANS_POLICIES)}")
         session_id_attribute = kwargs.get("session_id_attribute")
         if session_id_attribute is None:
             session_id_attribute = _env_bool(env, ENV_SESSION_ID_ATTRIBUTE, True)
@@ -110,6 +123,7 @@ class McpOtelConfig:
             excluded_methods=frozenset(str(m) for m in excluded),
             metrics=bool(metrics),
             session_id_attribute=bool(session_id_attribute),
+            sdk_spans=str(sdk_spans),
         )
 
 
@@ -123,6 +137,19 @@ def _env_bool(env: Mapping[str, str], name: str, default: bool | None) -> bool |
     if value in _FALSE:
         return False
     _log.warning("%s=%r is not a boolean (accepted: true, false); using the default %s", name, raw, default)
+    return default
+
+
+def _env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in choices:
+        return value
+    _log.warning(
+        "%s=%r is not valid (accepted: %s); using the default %s", name, raw, ", ".join(choices), default
+    )
     return default
 
 

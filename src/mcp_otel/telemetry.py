@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.metrics import Histogram, Meter
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode, Tracer
 
 from mcp_otel import listeners
 from mcp_otel._guard import log_failure_once
@@ -72,6 +72,7 @@ class Telemetry:
     def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
         self.tracer = tracer
         self.config = config
+        self.adopt_sdk_spans = False  # set by the mcp 2.x hooks in ``enrich`` mode
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
         self.server_session_duration: Histogram | None = None
@@ -134,7 +135,7 @@ class Telemetry:
                 links = (Link(ambient),)
         elif not ambient.is_valid and message.http_headers is not None:
             parent = parent_context(message.http_headers)
-        return Operation(self, message, SpanKind.SERVER, parent, links)
+        return Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
 
     def start_client_request(self, message: Message) -> Operation | None:
         """Start the CLIENT span of a request or notification this process sends (child of the current span).
@@ -144,7 +145,7 @@ class Telemetry:
         """
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.CLIENT, None, ())
+        return Operation(self, message, SpanKind.CLIENT, None, (), self.adopt_sdk_spans)
 
     def capture(self, key: str, value: Any) -> str | None:
         """Serialise one content value for attribute ``key``: JSON, then the redactor, then truncation.
@@ -204,6 +205,7 @@ class Operation:
 
     __slots__ = (
         "_attrs",
+        "_adopt",
         "_ctx_token",
         "_exception_type",
         "_histogram",
@@ -228,6 +230,7 @@ class Operation:
         kind: SpanKind,
         parent: otel_context.Context | None,
         links: tuple[Link, ...],
+        adopt: bool = False,
     ) -> None:
         self._telemetry = telemetry
         self.kind = kind
@@ -256,29 +259,59 @@ class Operation:
         if message.direction is not None:
             attrs[attr.MCP_OTEL_NOTIFICATION_DIRECTION] = message.direction
         self._parent = parent
-        self.span: Span = telemetry.tracer.start_span(
-            span_name, context=parent, kind=kind, attributes=attrs, links=links
-        )
-        self._recording = recording = self.span.is_recording()
+        self._adopt = adopt
+        if adopt:  # ``enrich``: the SDK's span, created inside the call, is adopted by adopt_span()
+            self.span: Span = INVALID_SPAN
+            self._recording = False
+        else:
+            self.span = telemetry.tracer.start_span(
+                span_name, context=parent, kind=kind, attributes=attrs, links=links
+            )
+            self._recording = self.span.is_recording()
         attrs.update(message.session.attributes())
         attrs.update(message.transport.attributes())
-        if recording:
-            session_id = attrs.get(attr.MCP_SESSION_ID)
-            if session_id is not None and telemetry.config.session_id_attribute:
-                attrs[attr.SESSION_ID] = session_id
-            if message.request_id is not None:
-                attrs[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
-            if message.uri is not None:
-                attrs[attr.MCP_RESOURCE_URI] = message.uri
-            if telemetry.config.capture_content and message.arguments is not None:
-                self._capture_arguments(message.arguments)
-            self.span.set_attributes(attrs)
         self._attrs = attrs
+        if self._recording:
+            self._decorate()
         self._exception_type: str | None = None
         self._token: Token[Operation | None] | None = None
         self._ctx_token: object | None = None
         self.key: object = None  # the SDK object this request belongs to (hooks match responses with it)
         self._start = time.perf_counter()
+
+    def _decorate(self) -> None:
+        """Put the attributes only recording spans get (ids, URI, content) and all the others on the span."""
+        attrs, message, config = self._attrs, self.message, self._telemetry.config
+        session_id = attrs.get(attr.MCP_SESSION_ID)
+        if session_id is not None and config.session_id_attribute:
+            attrs[attr.SESSION_ID] = session_id
+        if message.request_id is not None:
+            attrs[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
+        if message.uri is not None:
+            attrs[attr.MCP_RESOURCE_URI] = message.uri
+        if config.capture_content and message.arguments is not None:
+            self._capture_arguments(message.arguments)
+        self.span.set_attributes(attrs)
+
+    def _live(self) -> bool:
+        """Whether the span takes updates: recording, and (an adopted SDK span) not yet ended by the SDK."""
+        return self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None)
+
+    @property
+    def pending_adoption(self) -> bool:
+        """True for an ``enrich``-mode operation whose SDK span has not been created yet."""
+        return self._adopt and self.span is INVALID_SPAN
+
+    def adopt_span(self, span: Span) -> None:
+        """``enrich`` mode: make the SDK's span this operation's span and add mcp-otel's attributes to it.
+
+        The SDK keeps ownership: it ends the span; outcomes known only after it ended stay off the span
+        (they still reach the metric point).
+        """
+        self.span = span
+        self._recording = span.is_recording()
+        if self._recording:
+            self._decorate()
 
     def _capture_arguments(self, arguments: Callable[[], Mapping[str, Any] | None]) -> None:
         args = arguments()
@@ -297,9 +330,13 @@ class Operation:
                     self.span.set_attribute(full_key, value)
 
     def activate(self) -> None:
-        """Make the span current (handler spans and outbound calls nest under it); this the active request."""
-        ctx = trace.set_span_in_context(self.span, self._parent)
-        self._ctx_token = otel_context.attach(ctx)
+        """Make the span current (handler spans and outbound calls nest under it); this the active request.
+
+        In ``enrich`` mode only the latter: the SDK makes its own span current.
+        """
+        if not self._adopt:
+            ctx = trace.set_span_in_context(self.span, self._parent)
+            self._ctx_token = otel_context.attach(ctx)
         self._token = _active.set(self)
 
     def deactivate(self) -> None:
@@ -314,18 +351,18 @@ class Operation:
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute on the span (and keep it for the metric point)."""
         self._attrs[key] = value
-        if self._recording:
+        if self._live():
             self.span.set_attribute(key, value)
 
     def set_request_id(self, request_id: str | int) -> None:
         """Record the JSON-RPC id once the SDK allocated it (client side)."""
-        if self._recording:
+        if self._live():
             self.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
 
     def update_session(self, session_attributes: Attributes) -> None:
         """Add session attributes learned while the request ran (``initialize``)."""
         self._attrs.update(session_attributes)
-        if self._recording:
+        if self._live():
             self.span.set_attributes(session_attributes)
             session_id = session_attributes.get(attr.MCP_SESSION_ID)
             if session_id is not None and self._telemetry.config.session_id_attribute:
@@ -341,10 +378,10 @@ class Operation:
         """
         if is_tool_error:
             self._attrs[attr.ERROR_TYPE] = TOOL_ERROR
-            if self._recording:
+            if self._live():
                 self.span.set_attribute(attr.ERROR_TYPE, TOOL_ERROR)
                 self.span.set_status(Status(StatusCode.ERROR))
-        elif result is not None and self._recording and self._telemetry.config.capture_content:
+        elif result is not None and self._live() and self._telemetry.config.capture_content:
             value = self._telemetry.capture(attr.GEN_AI_TOOL_CALL_RESULT, result())
             if value is not None:
                 self.span.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, value)
@@ -359,7 +396,7 @@ class Operation:
         """
         code_text = str(code)
         self._attrs[attr.RPC_RESPONSE_STATUS_CODE] = code_text
-        if self._recording:
+        if self._live():
             self.span.set_attribute(attr.RPC_RESPONSE_STATUS_CODE, code_text)
         if code in self._non_error_codes:
             return
@@ -368,18 +405,18 @@ class Operation:
     def set_error(self, error_type: str, description: str | None = None) -> None:
         """Mark the operation failed with ``error.type=error_type`` and ERROR status."""
         self._attrs[attr.ERROR_TYPE] = error_type
-        if self._recording:
+        if self._live():
             self.span.set_attribute(attr.ERROR_TYPE, error_type)
             self.span.set_status(Status(StatusCode.ERROR, description))
 
     def add_event(self, name: str, attributes: Attributes) -> None:
         """Add a span event (progress, cancellation) to the span."""
-        if self._recording:
+        if self._live():
             self.span.add_event(name, attributes)
 
     def record_progress(self, progress: float, total: float | None) -> None:
         """Add an ``mcp.progress`` event (``mcp.progress.current`` / ``.total``) for this request."""
-        if self._recording:
+        if self._live():
             event: Attributes = {sentry.SENTRY_MCP_PROGRESS_CURRENT: progress}
             if total is not None:
                 event[sentry.SENTRY_MCP_PROGRESS_TOTAL] = total
@@ -388,14 +425,14 @@ class Operation:
     def record_cancelled(self, reason: str | None) -> None:
         """Record that the peer cancelled this request: an ``mcp.cancelled`` event, ``error.type=cancelled``
         and ERROR status (the operation did not complete)."""
-        if self._recording:
+        if self._live():
             event: Attributes = {sentry.SENTRY_MCP_CANCELLED_REASON: reason} if reason else {}
             self.span.add_event(EVENT_CANCELLED, event)
         self.set_error(CANCELLED, reason)
 
     def record_exception(self, exc: BaseException) -> None:
         """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
-        if self._recording:
+        if self._live():
             self.span.record_exception(exc)
         if listeners.listeners():
             listeners.notify("on_exception", self, exc)
@@ -414,7 +451,8 @@ class Operation:
     def end(self) -> None:
         """End the span and record the operation duration point (seconds)."""
         duration = time.perf_counter() - self._start
-        self.span.end()
+        if not self._adopt:
+            self.span.end()
         if listeners.listeners():
             listeners.notify("on_operation_end", self)
         histogram = self._histogram

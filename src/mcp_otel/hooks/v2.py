@@ -32,6 +32,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 from pydantic import ValidationError
 
 from mcp_otel._guard import log_failure_once
+from mcp_otel.config import SDK_SPANS_ENRICH
 from mcp_otel.hooks.common import (
     NAMED_METHODS,
     NO_SESSION,
@@ -48,7 +49,14 @@ from mcp_otel.hooks.common import (
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
 from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID, McpOtelNotificationDirectionValues
-from mcp_otel.telemetry import Operation, Telemetry, active_client_request, active_request, inject
+from mcp_otel.telemetry import (
+    Operation,
+    Telemetry,
+    active_client_request,
+    active_operation,
+    active_request,
+    inject,
+)
 from mcp_otel.transport import (
     constant_hint,
     register_http_client_transport,
@@ -94,15 +102,49 @@ class SilentTracer(trace.Tracer):
         yield INVALID_SPAN
 
 
+class EnrichingTracer(trace.Tracer):
+    """``enrich`` mode: the SDK's own tracer, whose spans the current mcp-otel operation adopts.
+
+    The SDK keeps creating (and naming, parenting, ending) its spans; the mcp-otel operation that is waiting
+    for one of the same kind adds its attributes to it.
+    """
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
+        """Delegate to the SDK's tracer."""
+        return self._tracer.start_span(name, *args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
+        """Delegate to the SDK's tracer and let the waiting mcp-otel operation adopt the span."""
+        with self._tracer.start_as_current_span(name, *args, **kwargs) as span:
+            op = active_operation()
+            if op is not None and op.pending_adoption and op.kind is kwargs.get("kind"):
+                guarded("v2.adopt", op.adopt_span, span)
+            yield span
+
+
 def patches(telemetry: Telemetry) -> list[Patch | Replace]:
-    """The wrappers mcp-otel installs on mcp 2.x, bound to ``telemetry``."""
+    """The wrappers mcp-otel installs on mcp 2.x, bound to ``telemetry``.
+
+    In ``enrich`` mode the SDK's tracer stays (wrapped so mcp-otel's operations adopt its spans); in the
+    default ``own`` mode it is replaced by a :class:`SilentTracer`.
+    """
+    enrich = telemetry.config.sdk_spans == SDK_SPANS_ENRICH
+    telemetry.adopt_sdk_spans = enrich
     stdio = constant_hint(STDIO)
     memory = constant_hint(MEMORY)
     http = url_hint("http")
     return [
         Patch("mcp.server.runner", "ServerRunner._on_request", _on_request(telemetry)),
         Patch("mcp.server.mcpserver.server", "MCPServer.call_tool", _call_tool),
-        Replace("mcp.shared._otel", "_tracer", lambda original: SilentTracer()),
+        Replace(
+            "mcp.shared._otel",
+            "_tracer",
+            (lambda original: EnrichingTracer(original)) if enrich else (lambda original: SilentTracer()),
+        ),
         Patch("mcp.client.session", "ClientSession.send_request", _client_send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession.send_discover", _client_send_discover(telemetry)),
         Patch("mcp.server.session", "ServerSession.send_request", _server_send_request(telemetry)),
@@ -685,4 +727,4 @@ def _progress_args(
     return progress, total
 
 
-__all__ = ["SilentTracer", "patches", "uninstall"]
+__all__ = ["EnrichingTracer", "SilentTracer", "patches", "uninstall"]
