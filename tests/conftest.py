@@ -1,0 +1,163 @@
+"""Shared fixtures: SDK providers with in-memory exporters, the instrumentor, and the transport harness.
+
+The global tracer provider is an SDK ``TracerProvider`` set once per run (OpenTelemetry allows one), whose
+processor forwards to the current test's ``InMemorySpanExporter``. It has to be global: mcp 2.x's own spans
+and the spans user code opens (``trace.get_tracer(...)``) go through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from support.harness import DEMO_SCRIPT, LOWLEVEL_SCRIPT, TRANSPORTS, Conn, ServerSpec, open_client
+from support.servers import LOWLEVEL_NAME, build_demo, build_lowlevel
+
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+SERVERS = {
+    "demo": ServerSpec(build_demo, DEMO_SCRIPT),
+    "lowlevel": ServerSpec(build_lowlevel, LOWLEVEL_SCRIPT, name=LOWLEVEL_NAME),
+}
+
+
+class _RoutingProcessor(SpanProcessor):
+    """Forwards to whichever processor the running test installed (none between tests)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.target: SpanProcessor | None = None
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        target = self.target
+        if target is not None:
+            target.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        target = self.target
+        if target is not None:
+            target.on_end(span)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+_ROUTER = _RoutingProcessor()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def tracer_provider() -> TracerProvider:
+    """The global SDK tracer provider of this test run."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):  # set by an earlier session fixture instance
+        return current
+    provider = TracerProvider()
+    provider.add_span_processor(_ROUTER)
+    trace.set_tracer_provider(provider)
+    assert trace.get_tracer_provider() is provider, "another global tracer provider was already set"
+    return provider
+
+
+@pytest.fixture
+def span_exporter(tracer_provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
+    """An ``InMemorySpanExporter`` (behind a ``SimpleSpanProcessor``) receiving this test's spans."""
+    exporter = InMemorySpanExporter()
+    _ROUTER.target = SimpleSpanProcessor(exporter)
+    try:
+        yield exporter
+    finally:
+        _ROUTER.target = None
+
+
+@pytest.fixture
+def metric_reader() -> InMemoryMetricReader:
+    return InMemoryMetricReader()
+
+
+@pytest.fixture
+def meter_provider(metric_reader: InMemoryMetricReader) -> Iterator[MeterProvider]:
+    provider = MeterProvider(metric_readers=[metric_reader])
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_capture_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content capture is off unless a test turns it on."""
+    monkeypatch.delenv(CAPTURE_ENV, raising=False)
+
+
+@pytest.fixture
+def instrument(
+    tracer_provider: TracerProvider, meter_provider: MeterProvider, span_exporter: InMemorySpanExporter
+) -> Iterator[Callable[..., Any]]:
+    """``instrument(**options)`` → the instrumented ``McpInstrumentor``; always uninstrumented at teardown."""
+    from mcp_otel import McpInstrumentor
+
+    instrumentor = McpInstrumentor()
+
+    def _instrument(**options: Any) -> Any:
+        options.setdefault("tracer_provider", tracer_provider)
+        options.setdefault("meter_provider", meter_provider)
+        instrumentor.instrument(**options)
+        return instrumentor
+
+    try:
+        yield _instrument
+    finally:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def instrumented(instrument: Callable[..., Any]) -> Any:
+    """``McpInstrumentor`` instrumented with the test providers and default options."""
+    return instrument()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every transport the installed mcp offers (see ``support.harness``)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def connect(
+    span_exporter: InMemorySpanExporter, tmp_path: Path
+) -> Callable[..., contextlib.AbstractAsyncContextManager[Conn]]:
+    """``async with connect(transport, server="demo", **kw) as conn:`` — an initialized client session.
+
+    Build the server after instrumenting: request ``instrumented`` (or call ``instrument``) first.
+    After the block, ``conn.spans()`` holds the exchange's spans (stdio: read back from the spans file).
+    """
+    counter = iter(range(1_000_000))
+
+    @contextlib.asynccontextmanager
+    async def _connect(transport: str, server: str = "demo", **kwargs: Any) -> AsyncIterator[Conn]:
+        workdir = tmp_path / f"session-{next(counter)}"
+        workdir.mkdir()
+        async with open_client(
+            transport, SERVERS[server], exporter=span_exporter, tmp_path=workdir, **kwargs
+        ) as conn:
+            yield conn
+
+    return _connect

@@ -1,0 +1,1 @@
+"""Test helpers: version shims, the transport harness, test servers and span helpers."""
