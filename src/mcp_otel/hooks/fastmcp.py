@@ -1,0 +1,268 @@
+"""Hooks for the standalone ``fastmcp`` package: 2.x (on mcp 1.x) and 4.x (on mcp 2.x).
+
+fastmcp servers are mcp ``Server`` subclasses and its ``Client`` wraps the SDK's ``ClientSession``, so the
+SERVER and CLIENT spans come from the mcp hooks (:mod:`mcp_otel.hooks.v1` / :mod:`mcp_otel.hooks.v2`):
+fastmcp 2.x requests pass ``Server._handle_request``, fastmcp 4.x requests ``ServerRunner._on_request``.
+This module adds what only fastmcp needs:
+
+- **No duplicate spans (fastmcp 4).** fastmcp 4 has native OpenTelemetry (scope ``fastmcp``): a SERVER
+  span per request and a CLIENT span per client call. While mcp-otel is instrumented (default ``own``
+  policy) fastmcp runs as in its documented ``propagation_only`` telemetry mode: it creates no spans but
+  keeps injecting and extracting the ``_meta`` trace context. The seam is ``fastmcp.telemetry.
+  telemetry_mode()``, through which every fastmcp telemetry decision goes (it is what
+  ``suppress_fastmcp_telemetry()`` acts on); it is wrapped to answer ``propagation_only`` where fastmcp
+  would answer ``native``. ``fastmcp.settings`` is not modified, ``off`` stays ``off``, and
+  ``uninstrument()`` puts the original functions back.
+- ``sdk_spans="enrich"``: fastmcp keeps its own spans (as mcp 2.x keeps the SDK's); its per-request
+  SERVER span gets mcp-otel's attributes like the SDK's spans do.
+- **The original tool exception (fastmcp 4).** ``FastMCP.call_tool`` turns what a tool raised into
+  ``ToolError(...) from exc``; the exception the tool raised is recorded on the SERVER span (fastmcp 2.x
+  goes through the mcp 1.x lowlevel ``call_tool`` decorator, which the v1 hooks already cover).
+- **Transport attributes.** fastmcp imports the SDK's transport functions by name (``stdio_server``,
+  ``stdio_client``, ``streamable_http_client``, ``sse_client``, ``create_client_server_memory_streams``):
+  each alias gets the same transport hint wrapper as the SDK's own name. fastmcp's ``Client`` opens its
+  session in a background task, so the transport the session was opened with is carried over to the task
+  that entered ``async with client:`` (the one that sends the requests).
+
+Only :func:`patches` asks which fastmcp version is installed (``fastmcp`` 2.x, 3.x and 4.x are accepted;
+every target is looked up by name and skipped when absent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import Token
+from importlib import metadata
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from mcp_otel._guard import log_failure_once
+from mcp_otel.config import SDK_SPANS_ENRICH
+from mcp_otel.hooks.common import guarded, original_exception
+from mcp_otel.hooks.patching import Patch, Replace
+from mcp_otel.model import MEMORY, STDIO, Transport
+from mcp_otel.telemetry import Telemetry, active_operation, active_request
+from mcp_otel.transport import constant_hint, transport_hint, url_hint
+
+__all__ = [
+    "FASTMCP_MAJORS",
+    "NATIVE",
+    "PROPAGATION_ONLY",
+    "installed_fastmcp_version",
+    "patches",
+    "uninstall",
+]
+
+_log = logging.getLogger(__name__)
+
+FASTMCP_MAJORS = (2, 3, 4)
+"""fastmcp major versions the hooks are applied to (2.x and 4.x are tested)."""
+
+NATIVE = "native"
+"""fastmcp's default telemetry mode: its own MCP spans."""
+
+PROPAGATION_ONLY = "propagation_only"
+"""The fastmcp telemetry mode mcp-otel puts fastmcp in: ``_meta`` propagation, no fastmcp spans."""
+
+# SDK ClientSession → the transport it was built on (fastmcp builds it in a background task).
+_session_transports: weakref.WeakKeyDictionary[Any, Transport] = weakref.WeakKeyDictionary()
+# fastmcp Client → tokens of the transport hints set in the tasks that entered it (nested ``async with``).
+_client_tokens: weakref.WeakKeyDictionary[Any, list[Token[Transport | None] | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def installed_fastmcp_version() -> tuple[int, ...] | None:
+    """The installed ``fastmcp`` distribution's version as integers (``(4, 1, 6)``), or ``None``."""
+    try:
+        version = metadata.version("fastmcp")
+    except metadata.PackageNotFoundError:
+        return None
+    parts: list[int] = []
+    for part in version.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
+
+
+def patches(telemetry: Telemetry) -> list[Patch | Replace]:
+    """The wrappers mcp-otel installs on the standalone ``fastmcp`` package, bound to ``telemetry``.
+
+    Empty when fastmcp is not installed or its major version is not one of :data:`FASTMCP_MAJORS`. Apply
+    them together with the mcp hooks (:func:`mcp_otel.hooks.hooks_for_installed_mcp`), which produce the
+    spans.
+    """
+    version = installed_fastmcp_version()
+    if version is None:
+        return []
+    if version[0] not in FASTMCP_MAJORS:
+        _log.warning(
+            "mcp-otel: fastmcp %s is not supported (need 2.x or 4.x); fastmcp-specific hooks not applied "
+            "(its SDK spans still are)",
+            ".".join(map(str, version)),
+        )
+        return []
+    stdio = constant_hint(STDIO)
+    memory = constant_hint(MEMORY)
+    out: list[Patch | Replace] = [
+        # transport functions fastmcp imported by name (2.x: one transports module; 4.x: a package)
+        Patch("fastmcp.server.server", "stdio_server", stdio),
+        Patch("fastmcp.server.low_level", "stdio_server", stdio),
+        Patch("fastmcp.client.transports", "stdio_client", stdio),
+        Patch("fastmcp.client.transports", "sse_client", url_hint("sse")),
+        Patch("fastmcp.client.transports", "streamable_http_client", url_hint("http")),
+        Patch("fastmcp.client.transports", "create_client_server_memory_streams", memory),
+        Patch("fastmcp.client.transports.stdio", "stdio_client", stdio),
+        Patch("fastmcp.client.transports.sse", "sse_client", url_hint("sse")),
+        Patch("fastmcp.client.transports.http", "streamable_http_client", url_hint("http")),
+        Patch("fastmcp.client.transports.memory", "create_client_server_memory_streams", memory),
+        # the Client's session runs in a background task: carry its transport to the caller's task
+        Patch("mcp.client.session", "ClientSession.__init__", _remember_session_transport),
+        Patch("fastmcp.client.client", "Client.__aenter__", _client_enter),
+        Patch("fastmcp.client.client", "Client.initialize", _in_session_transport),
+        Patch("fastmcp.client.client", "Client._negotiate", _in_session_transport),
+        Patch("fastmcp.client.client", "Client.__aexit__", _client_exit),
+    ]
+    if version[0] >= 3:
+        out.append(Patch("fastmcp.server.server", "FastMCP.call_tool", _call_tool))
+        if telemetry.config.sdk_spans == SDK_SPANS_ENRICH:
+            out.append(Patch("fastmcp.server.low_level", "seam_span", _adopt_seam_span))
+        else:
+            out.append(Patch("fastmcp.telemetry", "telemetry_mode", _propagation_only))
+            out.append(Patch("fastmcp.server.telemetry", "telemetry_mode", _propagation_only))
+    return out
+
+
+def uninstall() -> None:
+    """Forget per-client state (call after the patches were restored)."""
+    _session_transports.clear()
+    _client_tokens.clear()
+
+
+# --- fastmcp's native telemetry
+
+
+def _propagation_only(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Wrapper of ``telemetry_mode()``: ``native`` becomes ``propagation_only``; ``off`` stays ``off``."""
+    mode = wrapped(*args, **kwargs)
+    return PROPAGATION_ONLY if mode == NATIVE else mode
+
+
+def _adopt_seam_span(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``enrich`` mode: the SERVER span fastmcp opens per request is adopted by mcp-otel's operation."""
+    return _adopting(wrapped(*args, **kwargs))
+
+
+@contextmanager
+def _adopting(manager: Any) -> Iterator[Any]:
+    with manager as span:
+        op = active_operation()
+        if op is not None and op.pending_adoption and op.kind is SpanKind.SERVER:
+            guarded("fastmcp.adopt", op.adopt_span, span)
+        yield span
+
+
+# --- the exception a tool raised
+
+
+async def _call_tool(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    except Exception as exc:
+        # The tool runs in the innermost call (``run_middleware=False``); outer calls re-raise the same error.
+        if not kwargs.get("run_middleware", True) and not _is_protocol_error(exc):
+            request = active_request()
+            if request is not None:
+                guarded("fastmcp.tool_exception", request.record_exception, original_exception(exc))
+        raise
+
+
+def _is_protocol_error(exc: BaseException) -> bool:
+    """An ``MCPError`` (mcp 2.x) / ``McpError`` (1.x): a JSON-RPC error response, recorded as such."""
+    return any(cls.__name__ in ("MCPError", "McpError") for cls in type(exc).__mro__)
+
+
+# --- the fastmcp Client's transport, in the task that sends the requests
+
+
+def _remember_session_transport(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrapper of ``ClientSession.__init__``: remember the transport the session is built on.
+
+    fastmcp builds the session inside the transport's context, in a task of its own (the Client's session
+    runner, or the stdio transport's connection task), where the transport hooks set the hint.
+    """
+    result = wrapped(*args, **kwargs)
+    try:
+        hint = transport_hint.get()
+        if hint is not None:
+            _session_transports[instance] = hint
+    except Exception:
+        log_failure_once("fastmcp.session_transport")
+    return result
+
+
+async def _client_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = await wrapped(*args, **kwargs)
+    token: Token[Transport | None] | None = None
+    try:
+        hint = _session_transports.get(_session_of(instance))
+        if hint is not None and transport_hint.get() is None:
+            token = transport_hint.set(hint)
+        _client_tokens.setdefault(instance, []).append(token)
+    except Exception:
+        log_failure_once("fastmcp.client_enter")
+    return result
+
+
+async def _client_exit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _reset_hint(instance)
+
+
+async def _in_session_transport(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Run a Client method (the connect-time handshake, in the session task) with the session's transport."""
+    token: Token[Transport | None] | None = None
+    try:
+        hint = _session_transports.get(_session_of(instance))
+        if hint is not None and transport_hint.get() is None:
+            token = transport_hint.set(hint)
+    except Exception:
+        log_failure_once("fastmcp.client_handshake")
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        if token is not None:
+            with contextlib.suppress(ValueError):
+                transport_hint.reset(token)
+
+
+def _session_of(client: Any) -> Any:
+    try:
+        return client.session  # the SDK ClientSession (raises while not connected)
+    except Exception:
+        return None
+
+
+def _reset_hint(client: Any) -> None:
+    try:
+        tokens = _client_tokens.get(client)
+        token = tokens.pop() if tokens else None
+        if token is not None:
+            transport_hint.reset(token)
+    except ValueError:  # exited in another context than the one that entered: nothing of ours to undo there
+        pass
+    except Exception:
+        log_failure_once("fastmcp.client_exit")
