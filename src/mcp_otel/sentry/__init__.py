@@ -1,0 +1,178 @@
+"""mcp-otel → Sentry: MCP spans in Sentry's MCP Insights, linked errors and release-health sessions.
+
+Install with the ``sentry`` extra (``pip install "mcp-otel[sentry]"``), then::
+
+    import sentry_sdk
+    from sentry_sdk.integrations.mcp import MCPIntegration
+
+    import mcp_otel.sentry
+    from mcp_otel import McpInstrumentor
+
+    sentry_sdk.init(dsn="...", traces_sample_rate=1.0, release="my-server@1.0.0",
+                    disabled_integrations=[MCPIntegration()])
+    mcp_sentry = mcp_otel.sentry.setup()
+    McpInstrumentor().instrument(capture_content=mcp_sentry.capture_content)
+
+Everything goes through the client ``sentry_sdk.init`` created (DSN or Spotlight, sampling, release,
+environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires three parts, each usable on its own:
+
+- spans: :class:`SentrySpanProcessor` (MCP spans → Sentry transactions and spans) or, with ``otlp=True``,
+  :class:`SentryOtlpSpanProcessor` for sentry-sdk's ``OTLPIntegration`` (``sentry.op`` on the OTLP spans);
+- errors: :class:`ErrorCapture` (each tool/handler exception → one error event, linked to its span);
+- release health: :class:`ReleaseHealth` (each MCP session → one Sentry session).
+
+See ``docs/sentry.md`` for the mapping table and the recommended ``sentry_sdk.init`` settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+from mcp_otel.sentry.errors import MECHANISM, ErrorCapture
+from mcp_otel.sentry.health import ReleaseHealth
+from mcp_otel.sentry.mapping import (
+    OP_MCP_CLIENT,
+    ORIGIN,
+    MappingOptions,
+    SentrySpan,
+    is_mcp_span,
+    map_span,
+    sentry_attributes,
+    sentry_name,
+    sentry_op,
+)
+from mcp_otel.sentry.options import SentryMcpOptions
+from mcp_otel.sentry.otlp import (
+    SentryOtlpSpanExporter,
+    SentryOtlpSpanProcessor,
+    otlp_endpoint,
+    otlp_exporter,
+)
+from mcp_otel.sentry.processor import SentrySpanProcessor
+
+__all__ = [
+    "MECHANISM",
+    "OP_MCP_CLIENT",
+    "ORIGIN",
+    "ErrorCapture",
+    "MappingOptions",
+    "McpSentry",
+    "ReleaseHealth",
+    "SentryMcpOptions",
+    "SentryOtlpSpanExporter",
+    "SentryOtlpSpanProcessor",
+    "SentrySpan",
+    "SentrySpanProcessor",
+    "is_mcp_span",
+    "map_span",
+    "otlp_endpoint",
+    "otlp_exporter",
+    "sentry_attributes",
+    "sentry_name",
+    "sentry_op",
+    "setup",
+]
+
+
+@dataclass
+class McpSentry:
+    """What :func:`setup` installed; :meth:`close` removes it again.
+
+    Attributes:
+        options: the settings shared by all parts.
+        processor: the span processor added to the tracer provider.
+        errors: the error capture (``None`` when disabled).
+        health: the release-health listener (``None`` when disabled).
+    """
+
+    options: SentryMcpOptions
+    processor: SpanProcessor
+    errors: ErrorCapture | None
+    health: ReleaseHealth | None
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether Sentry may receive tool arguments or results (resolved against the current client).
+
+        Pass it to ``McpInstrumentor().instrument(capture_content=...)``: mcp-otel records content on spans
+        only when asked, and Sentry can only receive what the spans carry.
+        """
+        resolved = self.options.resolve()
+        return resolved.record_inputs or resolved.record_outputs
+
+    def close(self) -> None:
+        """Stop sending: disable the span processor, remove the listeners (the Sentry client stays)."""
+        self.processor.shutdown()
+        if self.errors is not None:
+            self.errors.uninstall()
+        if self.health is not None:
+            self.health.uninstall()
+
+
+def setup(
+    tracer_provider: TracerProvider | None = None,
+    *,
+    record_inputs: bool | None = None,
+    record_outputs: bool | None = None,
+    send_user_info: bool | None = None,
+    resource_uri_in_name: bool = True,
+    capture_errors: bool = True,
+    release_health: bool = True,
+    client_sessions: bool = False,
+    drop_sentry_mcp_events: bool = True,
+    otlp: bool = False,
+) -> McpSentry:
+    """Connect mcp-otel to the Sentry client (``sentry_sdk.init``, before or after this call).
+
+    Args:
+        tracer_provider: the SDK provider mcp-otel's spans go to (default: the global one; an SDK
+            ``TracerProvider`` is created and made global when there is none).
+        record_inputs: send tool arguments / prompt variables (default: ``send_default_pii`` or
+            ``data_collection.gen_ai.inputs``).
+        record_outputs: send tool results (default: ``send_default_pii`` or
+            ``data_collection.gen_ai.outputs``).
+        send_user_info: send client address/port, the resource URI attribute and the session distinct id
+            (default: ``send_default_pii`` or ``data_collection.user_info``).
+        resource_uri_in_name: name ``resources/read`` transactions with the URI (Sentry's rule); ``False``
+            for the low-cardinality ``resources/read``.
+        capture_errors: capture tool and handler exceptions as error events.
+        release_health: report MCP sessions as release-health sessions.
+        client_sessions: also report MCP sessions this process opens as a client.
+        drop_sentry_mcp_events: drop the duplicate spans and error events of sentry-sdk's ``MCPIntegration``
+            (better: disable it, see ``docs/sentry.md``).
+        otlp: spans go to Sentry over OTLP (``OTLPIntegration``): add :class:`SentryOtlpSpanProcessor`
+            instead of :class:`SentrySpanProcessor`.
+    """
+    options = SentryMcpOptions(
+        record_inputs=record_inputs,
+        record_outputs=record_outputs,
+        send_user_info=send_user_info,
+        resource_uri_in_name=resource_uri_in_name,
+    )
+    provider = tracer_provider if tracer_provider is not None else _global_sdk_provider()
+    processor: SpanProcessor = SentryOtlpSpanProcessor(options) if otlp else SentrySpanProcessor(options)
+    provider.add_span_processor(processor)
+    errors = None
+    if capture_errors:
+        errors = ErrorCapture(options, drop_sentry_mcp_events=drop_sentry_mcp_events)
+        errors.install()
+    health = None
+    if release_health:
+        health = ReleaseHealth(options, client_sessions=client_sessions)
+        health.install()
+    return McpSentry(options=options, processor=processor, errors=errors, health=health)
+
+
+def _global_sdk_provider() -> TracerProvider:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        return provider
+    created = TracerProvider()
+    trace.set_tracer_provider(created)
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    return created

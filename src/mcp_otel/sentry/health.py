@@ -1,0 +1,311 @@
+"""Release health: each MCP server session becomes one Sentry session; sessionless servers report requests.
+
+:class:`ReleaseHealth` is an mcp-otel listener. A server-side MCP session (stdio, in-memory, stateful
+streamable HTTP, SSE) is one Sentry *application-mode* session, started when the MCP session starts and sent
+once when it ends, with the release and environment of the Sentry client. Its outcome:
+
+==============  =========================================================================================
+``exited``      the session closed normally and no request failed
+``errored``     it closed normally but a tool error or a handler exception happened (sent as ``exited`` with
+                ``errors`` > 0, which is how Sentry's release health counts an errored session)
+``crashed``     an exception (not a transport error) ended the session
+``abnormal``    the transport dropped without a close: the session ended with a connection error, its SDK
+                object was discarded without a close, or the process exited while it was open
+==============  =========================================================================================
+
+Stateless streamable HTTP servers and the 2026-07-28 protocol have no protocol sessions: each request they
+handle is one *request-mode* session, aggregated per minute by sentry-sdk (``exited`` / ``errored``).
+
+No PII: the distinct id (``did``) and the IP address are sent only when user data is allowed
+(``send_default_pii`` / ``data_collection.user_info`` / ``send_user_info=True``), and then they are the HTTP
+client's address. The MCP client's ``name/version`` is sent as user agent. Sessions are sent only while
+sentry-sdk's ``auto_session_tracking`` is on (its default) and a ``release`` is set (Sentry drops sessions
+without one).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import sentry_sdk
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+from sentry_sdk.session import Session as SentrySession
+
+from mcp_otel._guard import log_failure_once
+from mcp_otel.listeners import McpListener, add_listener, remove_listener
+from mcp_otel.model import Session, Transport, is_sessionless
+from mcp_otel.sentry.options import SentryMcpOptions, client_options_of
+from mcp_otel.telemetry import CANCELLED
+
+if TYPE_CHECKING:
+    from mcp_otel.telemetry import Operation
+
+EXITED = "exited"
+"""Outcome: closed normally, no failed request."""
+ERRORED = "errored"
+"""Outcome: closed normally after a tool error or handler exception."""
+CRASHED = "crashed"
+"""Outcome: an exception ended the session."""
+ABNORMAL = "abnormal"
+"""Outcome: the transport dropped without a close."""
+
+MAX_SESSIONS = 100_000
+"""At most this many open sessions are tracked (beyond that, new ones are not reported)."""
+
+
+@dataclass
+class _Tracked:
+    kind: SpanKind
+    started: datetime
+    transport: Transport
+    sessionless: bool
+    errors: int = 0
+    address: str | None = None
+    session: Session | None = None
+    finalizer: Any = field(default=None, repr=False)
+
+
+class ReleaseHealth(McpListener):
+    """Listener that reports MCP sessions as Sentry release-health sessions (see the module docs).
+
+    Args:
+        options: whether user data may be sent (default: follow the Sentry client).
+        client_sessions: also report the sessions this process opens as an MCP *client* (off: an agent
+            talking to several MCP servers would report one Sentry session per server connection).
+    """
+
+    def __init__(self, options: SentryMcpOptions | None = None, *, client_sessions: bool = False) -> None:
+        self.options = options or SentryMcpOptions()
+        self.client_sessions = client_sessions
+        self._lock = threading.Lock()
+        self._sessions: dict[int, _Tracked] = {}
+        self._installed = False
+
+    def install(self) -> None:
+        """Start listening (and end the sessions still open at interpreter exit as ``abnormal``)."""
+        add_listener(self)
+        if not self._installed:
+            self._installed = True
+            atexit.register(self._at_exit)
+
+    def uninstall(self) -> None:
+        """Stop listening and forget open sessions (they are not reported)."""
+        remove_listener(self)
+        if self._installed:
+            self._installed = False
+            atexit.unregister(self._at_exit)
+        with self._lock:
+            tracked = list(self._sessions.values())
+            self._sessions.clear()
+        for item in tracked:
+            if item.finalizer is not None:
+                item.finalizer.detach()
+
+    def open_sessions(self) -> int:
+        """How many reported sessions are open now."""
+        with self._lock:
+            return sum(1 for t in self._sessions.values() if self._reported(t))
+
+    # -- listener callbacks --------------------------------------------------------------------------------
+
+    def on_session_start(self, key: Any, kind: SpanKind, transport: Transport) -> None:
+        """Track the session ``key``; on mcp 1.x a stateless HTTP request has its own (sessionless) one."""
+        try:
+            ident = id(key)
+            # mcp 1.x stateless streamable HTTP runs one ServerSession per request, without a session id
+            sessionless = transport.kind == "http" and transport.session_id is None
+            tracked = _Tracked(kind, _now(), transport, sessionless)
+            with self._lock:
+                if len(self._sessions) >= MAX_SESSIONS:
+                    return
+                self._sessions[ident] = tracked
+            try:
+                tracked.finalizer = weakref.finalize(key, self._abandoned, ident, tracked)
+                tracked.finalizer.atexit = False  # the exit hook reports open sessions itself
+            except TypeError:  # a key without weak references: no abandonment detection
+                pass
+        except Exception:
+            log_failure_once("sentry.health.on_session_start")
+
+    def on_operation_end(self, operation: Operation) -> None:
+        """Count a failed request against its session, or report a sessionless request."""
+        try:
+            self._operation_end(operation)
+        except Exception:
+            log_failure_once("sentry.health.on_operation_end")
+
+    def on_session_end(self, key: Any, kind: SpanKind, session: Session, error: BaseException | None) -> None:
+        """Report the session ``key``: ``exited``, ``errored``, ``crashed`` or ``abnormal``."""
+        try:
+            with self._lock:
+                tracked = self._sessions.pop(id(key), None)
+            if tracked is None:
+                return
+            if tracked.finalizer is not None:
+                tracked.finalizer.detach()
+            tracked.session = session
+            if self._reported(tracked):
+                self._send(tracked, outcome(error, tracked.errors))
+        except Exception:
+            log_failure_once("sentry.health.on_session_end")
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _reported(self, tracked: _Tracked) -> bool:
+        if tracked.sessionless:
+            return False
+        if tracked.kind is SpanKind.CLIENT and not self.client_sessions:
+            return False
+        session = tracked.session
+        return not (session is not None and is_sessionless(session.protocol_version))
+
+    def _operation_end(self, operation: Operation) -> None:
+        message = operation.message
+        key = message.session_key
+        with self._lock:
+            tracked = self._sessions.get(id(key)) if key is not None else None
+        failed = _failed(operation)
+        sessionless_protocol = is_sessionless(message.session.protocol_version)
+        if tracked is not None:
+            if message.session.protocol_version is not None:
+                tracked.session = message.session
+            if tracked.address is None:  # HTTP: the peer is known per request, not at session start
+                tracked.address = message.transport.client_address or tracked.transport.client_address
+            if not tracked.sessionless and not sessionless_protocol:
+                if failed:
+                    tracked.errors += 1
+                return
+            if tracked.kind is not SpanKind.SERVER:
+                return
+        if operation.kind is not SpanKind.SERVER or message.direction is not None:
+            return  # only requests this process handled as a server count as request sessions
+        self._send_request(operation, failed)
+
+    def _abandoned(self, ident: int, tracked: _Tracked) -> None:
+        """The SDK dropped a session object that was never closed: the transport went away."""
+        try:
+            with self._lock:
+                if self._sessions.get(ident) is not tracked:
+                    return
+                del self._sessions[ident]
+            if self._reported(tracked):
+                self._send(tracked, ABNORMAL)
+        except Exception:
+            log_failure_once("sentry.health.abandoned")
+
+    def _at_exit(self) -> None:
+        try:
+            with self._lock:
+                tracked = list(self._sessions.values())
+                self._sessions.clear()
+            sent = False
+            for item in tracked:
+                if item.finalizer is not None:
+                    item.finalizer.detach()
+                if self._reported(item):
+                    self._send(item, ABNORMAL)
+                    sent = True
+            client = sentry_sdk.get_client()
+            if sent and client.is_active():
+                client.flush(timeout=2.0)
+        except Exception:
+            log_failure_once("sentry.health.at_exit")
+
+    def _send(self, tracked: _Tracked, result: str) -> None:
+        client = sentry_sdk.get_client()
+        base = self._base(client)
+        if base is None:
+            return
+        mapping = self.options.resolve(client)
+        address = tracked.address or tracked.transport.client_address
+        user_agent = _user_agent(tracked.session)
+        session = SentrySession(
+            started=tracked.started,
+            did=address if mapping.send_user_info and address else None,
+            ip_address=address if mapping.send_user_info and address else None,
+            user_agent=user_agent,
+            **base,
+        )
+        _close(session, result, tracked.errors)
+        client.capture_session(session)
+
+    def _send_request(self, operation: Operation, failed: bool) -> None:
+        client = sentry_sdk.get_client()
+        base = self._base(client)
+        if base is None:
+            return
+        span = operation.span
+        started = None
+        if isinstance(span, ReadableSpan) and span.start_time is not None:
+            started = datetime.fromtimestamp(span.start_time / 1e9, timezone.utc)
+        session = SentrySession(started=started, session_mode="request", **base)
+        _close(session, ERRORED if failed else EXITED, 1 if failed else 0)
+        client.capture_session(session)
+
+    def _base(self, client: Any) -> dict[str, Any] | None:
+        options = client_options_of(client)
+        if not options or options.get("auto_session_tracking") is False:
+            return None
+        release = options.get("release")
+        if not release:
+            return None
+        return {"release": str(release), "environment": options.get("environment")}
+
+
+def outcome(error: BaseException | None, errors: int) -> str:
+    """The outcome of a session that ended with ``error`` after ``errors`` failed requests."""
+    if error is None:
+        return ERRORED if errors else EXITED
+    if not isinstance(error, Exception) or is_transport_error(error):
+        return ABNORMAL  # cancelled / shut down, or the connection broke
+    return CRASHED
+
+
+def is_transport_error(error: BaseException) -> bool:
+    """Whether ``error`` (or every member of an exception group) is a broken or closed connection."""
+    members = getattr(error, "exceptions", None)
+    if isinstance(members, (list, tuple)) and members:
+        return all(isinstance(m, BaseException) and is_transport_error(m) for m in members)
+    if isinstance(error, (ConnectionError, EOFError)):
+        return True
+    try:
+        import anyio
+    except ImportError:  # pragma: no cover - mcp depends on anyio
+        return False
+    return isinstance(error, (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream))
+
+
+def _close(session: SentrySession, result: str, errors: int) -> None:
+    now = _now()
+    session.update(duration=max((now - session.started).total_seconds(), 0.0), timestamp=now)
+    if result == CRASHED:
+        session.update(errors=max(errors, 1))
+        session.close("crashed")
+    elif result == ABNORMAL:
+        session.update(errors=errors)
+        session.close("abnormal")
+    else:
+        session.update(errors=errors if result == ERRORED else 0)
+        session.close("exited")
+
+
+def _failed(operation: Operation) -> bool:
+    error_type = operation.error_type
+    return error_type is not None and error_type != CANCELLED
+
+
+def _user_agent(session: Session | None) -> str | None:
+    peer = session.client if session is not None else None
+    if peer is None or not peer.name:
+        return None
+    return f"{peer.name}/{peer.version}" if peer.version else peer.name
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,207 @@
+"""``SentrySpanProcessor``: finished MCP spans → Sentry transactions and spans, through the user's client.
+
+Every MCP message this process receives (a SERVER span: a request or notification it handles) becomes a
+Sentry transaction, as in Sentry's JavaScript SDK, even when an in-process client's span is its parent; so
+does every other MCP span without a running MCP parent. MCP spans this process sends while handling one (a
+server→client request or notification sent while a tool runs) become child spans of its transaction. Trace
+and span ids are the OTel ones, so Sentry errors and other services' spans join the same trace.
+
+The transactions are started with ``Scope.start_transaction`` and finished with explicit timestamps, so
+everything the user configured on the client applies: DSN or Spotlight, ``traces_sample_rate`` /
+``traces_sampler`` (a remote parent's sampled flag is inherited, as Sentry does), ``release``,
+``environment``, scope data, event processors and ``before_send_transaction``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import sentry_sdk
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
+from sentry_sdk.tracing import Span as SentrySdkSpan
+from sentry_sdk.tracing import Transaction
+
+from mcp_otel._guard import log_failure_once
+from mcp_otel.semconv import attributes as attr
+from mcp_otel.sentry.mapping import DEFAULT_SCOPES, MappingOptions, SentrySpan, is_mcp_span, map_span
+from mcp_otel.sentry.options import SentryMcpOptions
+
+_log = logging.getLogger("mcp_otel.sentry")
+MAX_OPEN_SPANS = 10_000
+"""At most this many running MCP spans are tracked for nesting; beyond that, spans become transactions."""
+
+
+@dataclass
+class _Finished:
+    span: ReadableSpan
+    children: list[_Finished] = field(default_factory=list)
+
+
+class SentrySpanProcessor(SpanProcessor):
+    """An OpenTelemetry span processor that sends mcp-otel's MCP spans to Sentry as transactions and spans.
+
+    Add it to the SDK ``TracerProvider`` mcp-otel uses (``mcp_otel.sentry.setup()`` does). It sends nothing
+    while no Sentry client is active, and it never raises into the instrumented code.
+
+    Args:
+        options: what content and user data to send (default: follow the Sentry client's settings).
+        scopes: instrumentation scopes whose spans are mapped (default: mcp-otel's ``mcp_otel`` and mcp 2.x's
+            ``mcp-python-sdk``, which mcp-otel enriches with ``sdk_spans="enrich"``).
+    """
+
+    def __init__(
+        self, options: SentryMcpOptions | None = None, *, scopes: tuple[str, ...] = DEFAULT_SCOPES
+    ) -> None:
+        self.options = options or SentryMcpOptions()
+        self.scopes = frozenset(scopes)
+        self.enabled = True
+        self._lock = threading.Lock()
+        self._open: dict[int, list[_Finished]] = {}
+        self._warned_streaming = False
+
+    # -- SpanProcessor ------------------------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        """Remember a running MCP span, so MCP spans that end inside it become its Sentry child spans."""
+        try:
+            if not self.enabled or not self._is_ours(span):
+                return
+            context = span.get_span_context()
+            with self._lock:
+                if len(self._open) < MAX_OPEN_SPANS:
+                    self._open[context.span_id] = []
+        except Exception:
+            log_failure_once("sentry.processor.on_start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Send a finished MCP span (with the MCP spans that ended inside it), or keep it for its parent."""
+        try:
+            if not self._is_ours(span):
+                return
+            context = span.get_span_context()
+            node: _Finished | None = None
+            with self._lock:
+                children = self._open.pop(context.span_id, None) if context is not None else None
+                node = _Finished(span, children or [])
+                parent = span.parent
+                entry = span.kind in (SpanKind.SERVER, SpanKind.CONSUMER)  # received: its own transaction
+                if parent is not None and not parent.is_remote and not entry:
+                    siblings = self._open.get(parent.span_id)
+                    if siblings is not None:
+                        siblings.append(node)
+                        return
+            if self.enabled and is_mcp_span(span):
+                self._send(node)
+        except Exception:
+            log_failure_once("sentry.processor.on_end")
+
+    def shutdown(self) -> None:
+        """Stop sending and forget running spans (the Sentry client is the user's: it is not closed)."""
+        self.enabled = False
+        with self._lock:
+            self._open.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the Sentry client's transport (at most ``timeout_millis``)."""
+        try:
+            client = sentry_sdk.get_client()
+            if client.is_active():
+                client.flush(timeout=timeout_millis / 1000)
+        except Exception:
+            log_failure_once("sentry.processor.force_flush")
+        return True
+
+    # -- sending ------------------------------------------------------------------------------------------
+
+    def _is_ours(self, span: ReadableSpan) -> bool:
+        scope = span.instrumentation_scope
+        return scope is not None and scope.name in self.scopes
+
+    def _send(self, node: _Finished) -> None:
+        client = sentry_sdk.get_client()
+        if not client.is_active():
+            return
+        if _span_streaming(client.options):
+            if not self._warned_streaming:
+                self._warned_streaming = True
+                _log.warning(
+                    "mcp-otel: sentry-sdk runs in span streaming mode (trace_lifecycle='stream'), which has "
+                    "no transaction API; MCP spans are not sent by SentrySpanProcessor. Use the OTLP path "
+                    "(mcp_otel.sentry.setup(otlp=True)) instead."
+                )
+            return
+        options = self.options.resolve(client)
+        mapped = map_span(node.span, options)
+        scope = sentry_sdk.get_current_scope()
+        transaction = Transaction(
+            name=mapped.name,
+            op=mapped.op,
+            source=mapped.source,
+            origin=mapped.origin,
+            trace_id=mapped.trace_id,
+            span_id=mapped.span_id,
+            parent_span_id=mapped.parent_span_id,
+            parent_sampled=mapped.parent_sampled,
+            same_process_as_parent=not mapped.parent_is_remote,
+            start_timestamp=mapped.start,
+        )
+        started = scope.start_transaction(
+            transaction,
+            instrumenter=client.options.get("instrumenter", "sentry"),
+            custom_sampling_context={"mcp": _sampling_context(node.span, mapped)},
+        )
+        if not isinstance(started, Transaction) or not started.sampled:
+            return
+        _fill(started, mapped)
+        instrumenter = client.options.get("instrumenter", "sentry")
+        for child in node.children:
+            _add_child(started, child, options, instrumenter)
+        started.finish(scope=scope, end_timestamp=mapped.end)
+
+
+def _add_child(parent: SentrySdkSpan, node: _Finished, options: MappingOptions, instrumenter: str) -> None:
+    if not is_mcp_span(node.span):
+        return
+    mapped = map_span(node.span, options)
+    child = parent.start_child(
+        instrumenter=instrumenter,
+        op=mapped.op,
+        name=mapped.name,
+        origin=mapped.origin,
+        span_id=mapped.span_id,
+        start_timestamp=mapped.start,
+    )
+    _fill(child, mapped)
+    for grandchild in node.children:
+        _add_child(child, grandchild, options, instrumenter)
+    child.finish(end_timestamp=mapped.end)
+
+
+def _fill(span: SentrySdkSpan, mapped: SentrySpan) -> None:
+    for key, value in mapped.data.items():
+        span.set_data(key, value)
+    span.set_status(mapped.status)
+
+
+def _sampling_context(span: ReadableSpan, mapped: SentrySpan) -> dict[str, Any]:
+    """What ``traces_sampler`` sees under ``sampling_context["mcp"]``."""
+    attributes = span.attributes or {}
+    return {
+        "op": mapped.op,
+        "name": mapped.name,
+        "method": attributes.get(attr.MCP_METHOD_NAME),
+        "span_kind": span.kind.name.lower(),
+    }
+
+
+def _span_streaming(options: Any) -> bool:
+    try:
+        from sentry_sdk.tracing_utils import has_span_streaming_enabled
+    except ImportError:  # sentry-sdk without span streaming
+        return False
+    return bool(has_span_streaming_enabled(options))

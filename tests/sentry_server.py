@@ -1,0 +1,160 @@
+"""The MCP server the Sentry tests run: set up like a user would (``sentry_sdk.init`` + mcp-otel + Sentry).
+
+In-process tests import :func:`build_server`. Run as a script it serves stdio, configured by environment:
+
+===========================  ===================================================================
+``SENTRY_TEST_DSN``          DSN of the receiver (required)
+``SENTRY_TEST_MODE``         ``native`` (transactions, default) or ``otlp`` (``OTLPIntegration``)
+``SENTRY_TEST_SERVER``       ``tools`` (default: demo server + the tools below) or ``crash`` (mcp 1.x
+                             lowlevel server, ``raise_exceptions=True``: ``prompts/get crash`` ends the
+                             session)
+``SENTRY_TEST_PII``          ``1``: ``send_default_pii=True`` (default off)
+``SENTRY_TEST_SENTRY_MCP``   ``0``: disable sentry-sdk's own ``MCPIntegration`` (default: left on, as a user
+                             who did not read the docs would, to check there is no double capture)
+``SENTRY_TEST_IGNORE``       an exception class name for ``ignore_errors``
+===========================  ===================================================================
+
+Tools on top of the demo server's (``add``, ``forecast``, ``fail``, prompt ``greet``, resource ``demo://info``):
+``echo(text)`` returns ``text``; ``explode(text)`` raises ``RuntimeError`` (its message does not contain
+``text``); ``logged(text)`` sends a log notification to the client, then returns; ``capture(text)`` captures a
+``LookupError`` with ``sentry_sdk.capture_exception`` itself and returns.
+"""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, as under pytest
+
+from support.compat import IS_MCP1  # noqa: E402
+from support.servers import load_demo  # noqa: E402
+
+if IS_MCP1:
+    from mcp.server.fastmcp import Context
+else:
+    from mcp.server.mcpserver import Context
+
+RELEASE = "mcp-otel-tests@1.0.0"
+ENVIRONMENT = "test"
+EXPLODE_MESSAGE = "tool exploded"
+LOG_TEXT = "logged from a tool"
+CAPTURED_MESSAGE = "captured by the tool itself"
+
+
+def build_server() -> Any:
+    """The demo server plus ``echo``, ``explode``, ``logged`` and ``capture`` (build after instrumenting)."""
+    server = load_demo().build_server()
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return ``text``."""
+        return text
+
+    @server.tool()
+    def explode(text: str) -> str:
+        """Raise ``RuntimeError`` (the message does not repeat ``text``)."""
+        raise RuntimeError(EXPLODE_MESSAGE)
+
+    @server.tool()
+    async def logged(text: str, ctx: Context) -> str:  # type: ignore[type-arg]
+        """Send a log notification (server → client), then return."""
+        await ctx.info(LOG_TEXT)
+        return "logged"
+
+    @server.tool()
+    def capture(text: str) -> str:
+        """Capture an exception with the Sentry SDK directly (inside the MCP handler) and return."""
+        import sentry_sdk
+
+        try:
+            raise LookupError(CAPTURED_MESSAGE)
+        except LookupError as exc:
+            sentry_sdk.capture_exception(exc)
+        return "captured"
+
+    return server
+
+
+def build_crash_server() -> Any:
+    """A mcp 1.x lowlevel server whose ``prompts/get`` handler raises ``RuntimeError``.
+
+    Run with ``raise_exceptions=True``, the exception leaves ``Server.run`` and ends the session (a crash).
+    """
+    import mcp.types as types
+    from mcp.server.lowlevel import Server
+
+    server: Any = Server("sentry-crash")
+
+    @server.list_prompts()  # type: ignore[misc]
+    async def list_prompts() -> list[types.Prompt]:
+        return [types.Prompt(name="crash")]
+
+    @server.get_prompt()  # type: ignore[misc]
+    async def get_prompt(name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+        raise RuntimeError(EXPLODE_MESSAGE)
+
+    return server
+
+
+def init_sentry(dsn: str, *, pii: bool, sentry_mcp: bool, mode: str, ignore: str | None) -> None:
+    """``sentry_sdk.init`` the way the docs recommend (plus the test switches)."""
+    import sentry_sdk
+
+    options: dict[str, Any] = {
+        "dsn": dsn,
+        "release": RELEASE,
+        "environment": ENVIRONMENT,
+        "traces_sample_rate": 1.0,
+        "send_default_pii": pii,
+    }
+    if not sentry_mcp:
+        from sentry_sdk.integrations.mcp import MCPIntegration
+
+        options["disabled_integrations"] = [MCPIntegration()]
+    if mode == "otlp":
+        from sentry_sdk.integrations.otlp import OTLPIntegration
+
+        options["integrations"] = [OTLPIntegration()]
+    if ignore:
+        options["ignore_errors"] = [ignore]
+    sentry_sdk.init(**options)
+
+
+def main() -> None:
+    import anyio
+
+    import mcp_otel.sentry
+    from mcp_otel import McpInstrumentor
+
+    mode = os.environ.get("SENTRY_TEST_MODE", "native")
+    init_sentry(
+        os.environ["SENTRY_TEST_DSN"],
+        pii=os.environ.get("SENTRY_TEST_PII") == "1",
+        sentry_mcp=os.environ.get("SENTRY_TEST_SENTRY_MCP", "1") != "0",
+        mode=mode,
+        ignore=os.environ.get("SENTRY_TEST_IGNORE") or None,
+    )
+    handle = mcp_otel.sentry.setup(otlp=mode == "otlp")
+    McpInstrumentor().instrument(capture_content=handle.capture_content)
+
+    if os.environ.get("SENTRY_TEST_SERVER") == "crash":
+        from mcp.server.stdio import stdio_server
+
+        lowlevel = build_crash_server()
+
+        async def run() -> None:
+            async with stdio_server() as (read, write):
+                await lowlevel.run(
+                    read, write, lowlevel.create_initialization_options(), raise_exceptions=True
+                )
+
+        with contextlib.suppress(BaseException):  # the crash is the point; exit so Sentry flushes
+            anyio.run(run)
+        return
+    build_server().run("stdio")
+
+
+if __name__ == "__main__":
+    main()
