@@ -17,12 +17,15 @@ In-process tests import :func:`build_server`. Run as a script it serves stdio, c
 Tools on top of the demo server's (``add``, ``forecast``, ``fail``, prompt ``greet``, resource ``demo://info``):
 ``echo(text)`` returns ``text``; ``explode(text)`` raises ``RuntimeError`` (its message does not contain
 ``text``); ``logged(text)`` sends a log notification to the client, then returns; ``capture(text)`` captures a
-``LookupError`` with ``sentry_sdk.capture_exception`` itself and returns.
+``LookupError`` with ``sentry_sdk.capture_exception`` itself and returns. :func:`connect` opens a client
+session to it over any harness transport.
 """
 
 import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +123,24 @@ def init_sentry(dsn: str, *, pii: bool, sentry_mcp: bool, mode: str, ignore: str
     if ignore:
         options["ignore_errors"] = [ignore]
     sentry_sdk.init(**options)
+
+
+@contextlib.asynccontextmanager
+async def connect(transport: str, dsn: str | None, env: dict[str, str] | None = None) -> AsyncIterator[Any]:
+    """An initialized client session (``support.harness.Conn``) to this server over ``transport``.
+
+    In-process transports build the server here (Sentry is whatever the test process set up); ``stdio`` runs
+    this file as a subprocess that sends to ``dsn``, with ``env`` added to its environment.
+    """
+    from support.harness import ServerSpec, open_client
+
+    spec = ServerSpec(build_server, Path(__file__).resolve())
+    server_env = {"SENTRY_TEST_DSN": dsn or "", **(env or {})}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with open_client(
+            transport, spec, tmp_path=Path(tmp), env=server_env, instrument_subprocess=False
+        ) as conn:
+            yield conn
 
 
 def main() -> None:

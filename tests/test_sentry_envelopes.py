@@ -13,9 +13,8 @@ import gc
 import json
 import logging
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from mcp_otel.sentry import McpSentry  # noqa: E402
 from mcp_otel.sentry.health import ReleaseHealth  # noqa: E402
 from sentry_receiver import SentryReceiver  # noqa: E402
 from support.compat import CLIENT_NAME, CLIENT_VERSION, IS_MCP1  # noqa: E402
-from support.harness import Conn, ServerSpec, open_client  # noqa: E402
+from support.harness import Conn  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
@@ -102,18 +101,9 @@ def sentry_setup(receiver: SentryReceiver) -> Iterator[Callable[..., McpSentry]]
         sentry_sdk.get_global_scope().set_client(None)
 
 
-@contextlib.asynccontextmanager
-async def connect(
-    transport: str, receiver: SentryReceiver, env: dict[str, str] | None = None
-) -> AsyncIterator[Conn]:
-    """A client session to ``tests/sentry_server.py``'s server over ``transport``."""
-    spec = ServerSpec(sentry_server.build_server, SERVER_SCRIPT)
-    server_env = {"SENTRY_TEST_DSN": receiver.dsn, **(env or {})}
-    with tempfile.TemporaryDirectory() as tmp:
-        async with open_client(
-            transport, spec, tmp_path=Path(tmp), env=server_env, instrument_subprocess=False
-        ) as conn:
-            yield conn
+def connect(transport: str, receiver: SentryReceiver, env: dict[str, str] | None = None) -> Any:
+    """A client session to ``tests/sentry_server.py``'s server (a stdio server sends to ``receiver``)."""
+    return sentry_server.connect(transport, receiver.dsn, env)
 
 
 def finish(transport: str) -> None:

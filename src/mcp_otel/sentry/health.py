@@ -214,6 +214,11 @@ class ReleaseHealth(McpListener):
             client = sentry_sdk.get_client()
             if sent and client.is_active():
                 client.flush(timeout=2.0)
+                if getattr(client, "transport", None) is None:
+                    # DSN-less Spotlight mode: sentry-sdk's flush() skips the session flusher
+                    flusher = getattr(client, "session_flusher", None)
+                    if flusher is not None:
+                        flusher.flush()
         except Exception:
             log_failure_once("sentry.health.at_exit")
 
