@@ -2,7 +2,8 @@
 
 ::
 
-    OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 python examples/http_server.py [--port 8000] [--stateless]
+    export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318
+    python examples/http_server.py [--port 8000] [--stateless]
 
 Serves MCP at ``http://127.0.0.1:PORT/mcp`` (stateful sessions, ``Mcp-Session-Id``, unless ``--stateless``)
 until interrupted (Ctrl-C / SIGTERM), then flushes its telemetry. Each request gets a SERVER span with the

@@ -11,8 +11,8 @@ Import it first thing in your program (``examples/http_server.py`` and ``example
 The endpoint comes from the standard variables, read by the OTLP exporters themselves:
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default ``http://localhost:4318``; ``/v1/traces`` and ``/v1/metrics`` are
 appended) or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``, plus
-``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``. mcp-otel's own options are ``OTEL_INSTRUMENTATION_MCP_*``
-variables (see the README's configuration table).
+``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``. mcp-otel's own options are
+``OTEL_INSTRUMENTATION_MCP_*`` variables (see the README's configuration table).
 
 Run on its own, it sends the spans of one in-memory call of the demo server (``examples/demo_server.py``)::
 
@@ -63,7 +63,7 @@ def setup_telemetry(service_name: str = "mcp-server") -> Telemetry:
     """Install global SDK providers exporting over OTLP/HTTP and instrument MCP with them.
 
     Args:
-        service_name: ``service.name`` unless ``OTEL_SERVICE_NAME`` (or ``OTEL_RESOURCE_ATTRIBUTES``) sets one.
+        service_name: ``service.name``, unless ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` set one.
     """
     resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
