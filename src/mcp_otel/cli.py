@@ -6,13 +6,22 @@
 ``tools/call add``, ``tools/call fail``, ``prompts/get greet``, ``resources/read demo://info``) while the
 client process is instrumented too, then prints the spans of both processes as a tree
 (:func:`mcp_otel.tree.render_tree`), or exports them to an OTLP/HTTP endpoint with ``--otlp``.
+
+``mcp-otel trace [--otlp URL] [--call TOOL [--args JSON]] [--timeout SECONDS] [--verbose] -- COMMAND...``
+runs any stdio MCP server command — a Python server (``python server.py``, ``python -m pkg``, ``server.py``)
+under ``python -m mcp_otel.bootstrap``, anything else as it is (then only the client's spans are shown) —
+connects to it as an instrumented client, performs ``initialize`` and every list method the server has the
+capability for (``tools/list``, ``prompts/list``, ``resources/list``, ``resources/templates/list``),
+optionally calls one tool, and prints the trace tree the same way (:func:`run_trace`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -24,6 +33,12 @@ from typing import IO, Any, TextIO
 from mcp_otel.version import __version__
 
 __all__ = [
+    "TRACE_CLIENT_NAME",
+    "TRACE_CLIENT_SERVICE",
+    "TRACE_ROOT_SPAN",
+    "TraceError",
+    "server_command",
+    "run_trace",
     "DEMO_CLIENT_NAME",
     "DEMO_CLIENT_SERVICE",
     "DEMO_ROOT_SPAN",
@@ -47,6 +62,15 @@ DEMO_CLIENT_SERVICE = "mcp-otel-demo-client"
 DEMO_SERVER_SERVICE = "mcp-otel-demo-server"
 """``service.name`` of the demo's server process."""
 
+TRACE_ROOT_SPAN = "mcp-otel trace"
+"""Name of the client-side span that encloses a ``mcp-otel trace`` session."""
+
+TRACE_CLIENT_NAME = "mcp-otel-trace"
+"""``clientInfo.name`` that ``mcp-otel trace`` sends in ``initialize``."""
+
+TRACE_CLIENT_SERVICE = "mcp-otel-trace-client"
+"""``service.name`` of the ``mcp-otel trace`` client."""
+
 _SRC_DIR = Path(__file__).resolve().parent.parent
 _STDERR_TAIL_LINES = 30
 
@@ -54,6 +78,11 @@ _STDERR_TAIL_LINES = 30
 class DemoError(Exception):
     """The demo could not run: server not found or failed to start, a call failed or returned a wrong
     result, or the time limit passed. The message says which."""
+
+
+class TraceError(Exception):
+    """``mcp-otel trace`` could not run: bad arguments, the server did not start, a request failed or the
+    time limit passed. The message says which."""
 
 
 def mcp_major_version() -> int:
@@ -171,7 +200,7 @@ class _ClientTelemetry:
     memory: Any  # InMemorySpanExporter, or None when exporting over OTLP
 
 
-def _client_telemetry(otlp: str | None) -> _ClientTelemetry:
+def _client_telemetry(otlp: str | None, service_name: str = DEMO_CLIENT_SERVICE) -> _ClientTelemetry:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -182,11 +211,11 @@ def _client_telemetry(otlp: str | None) -> _ClientTelemetry:
 
     if otlp is not None:
         try:
-            telemetry = create_telemetry(otlp=otlp, service_name=DEMO_CLIENT_SERVICE)
+            telemetry = create_telemetry(otlp=otlp, service_name=service_name)
         except BootstrapError as exc:
             raise DemoError(str(exc)) from exc
         return _ClientTelemetry(telemetry.tracer_provider, telemetry.meter_provider, None)
-    resource = Resource.create({SERVICE_NAME: DEMO_CLIENT_SERVICE})
+    resource = Resource.create({SERVICE_NAME: service_name})
     tracer_provider = TracerProvider(resource=resource)
     memory = InMemorySpanExporter()
     tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -306,6 +335,208 @@ def run_demo(
     return 0
 
 
+# --- mcp-otel trace
+
+
+_PYTHON_NAME = re.compile(r"python(\d+(\.\d+)*)?(\.exe)?")
+
+
+def server_command(command: Sequence[str], destination: Sequence[str]) -> tuple[list[str], bool]:
+    """The argv that runs the MCP server ``command`` under mcp-otel, and whether it is traced.
+
+    ``python script.py …``, ``python -m module …`` and ``script.py …`` run under
+    ``python -m mcp_otel.bootstrap`` with ``destination`` (``["--spans-file", PATH]`` or ``["--otlp", URL]``):
+    an interpreter given by path (``.venv/bin/python``) is kept, a bare name (``python``, ``python3``) or
+    ``script.py`` uses this interpreter (which has mcp-otel). Other commands are returned as they are.
+
+    Raises:
+        TraceError: when ``command`` is empty.
+    """
+    if not command:
+        raise TraceError("give the server command after '--', e.g. -- python server.py")
+    first = command[0]
+    if _PYTHON_NAME.fullmatch(Path(first).name) and len(command) >= 2:
+        python = first if os.sep in first or (os.altsep and os.altsep in first) else sys.executable
+        target = list(command[1:])
+    elif first.endswith(".py"):
+        python, target = sys.executable, list(command)
+    else:
+        return list(command), False
+    if not (target[0].endswith(".py") or (target[0] == "-m" and len(target) >= 2)):
+        return list(command), False  # interpreter options, -c …: run it as given
+    return [python, "-m", "mcp_otel.bootstrap", *destination, "--", *target], True
+
+
+def _capabilities(client: Any) -> Any:
+    """The server's ``ServerCapabilities`` (mcp 2.x ``Client.server_capabilities``, 1.x session getter)."""
+    getter = getattr(client, "get_server_capabilities", None)
+    return getter() if callable(getter) else getattr(client, "server_capabilities", None)
+
+
+async def _explore(
+    params: Any, errlog: TextIO, call: tuple[str, dict[str, Any]] | None
+) -> tuple[str, list[str], Any]:
+    """Initialize, run every list method the server has the capability for, call the tool if asked.
+
+    Returns the protocol version, one summary line per request and the tool result (``None`` without
+    ``call``).
+    """
+    from mcp.types import Implementation
+
+    client_info = Implementation(name=TRACE_CLIENT_NAME, version=__version__)
+    lines: list[str] = []
+    result: Any = None
+    async with _connect(params, errlog, client_info) as (client, protocol_version):
+        caps = _capabilities(client)
+        lists = (
+            ("tools/list", "tools", "list_tools", "tools", "name"),
+            ("prompts/list", "prompts", "list_prompts", "prompts", "name"),
+            ("resources/list", "resources", "list_resources", "resources", "uri"),
+            ("resources/templates/list", "resources", "list_resource_templates", "resourceTemplates", "uri"),
+        )
+        for method, capability, function, field, label in lists:
+            if caps is not None and getattr(caps, capability, None) is None:
+                lines.append(f"{method}: skipped (no {capability} capability)")
+                continue
+            listed = await getattr(client, function)()
+            items = getattr(listed, field, None)
+            if items is None:
+                items = getattr(listed, "resource_templates", None) or []
+            names = [_label(item, label) for item in items]
+            lines.append(f"{method}: {len(items)}" + (f" ({', '.join(names)})" if names else ""))
+        if call is not None:
+            name, arguments = call
+            result = await client.call_tool(name, arguments)
+            status = "isError" if _is_error(result) else "ok"
+            lines.append(f"tools/call {name}: {status}: {_first_text(result)[:200]}")
+    return protocol_version, lines, result
+
+
+def _label(item: Any, field: str) -> str:
+    """How a listed item is shown: its name, or its URI (template) for resources."""
+    for key in (field, "uri_template", "uriTemplate", "name"):
+        value = getattr(item, key, None)
+        if value is not None:
+            return str(value)
+    return "?"
+
+
+def run_trace(
+    command: Sequence[str],
+    *,
+    otlp: str | None = None,
+    call: str | None = None,
+    arguments: str | None = None,
+    timeout: float = 60.0,
+    verbose: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Run ``command`` (a stdio MCP server) under mcp-otel, explore it as a client, print the span tree.
+
+    Args:
+        command: the server command (see :func:`server_command`).
+        otlp: export both processes' spans to this OTLP/HTTP endpoint instead of printing the tree.
+        call: a tool to call after listing.
+        arguments: the tool's arguments, a JSON object (default ``{}``).
+        timeout: limit in seconds for starting the server and all requests.
+        verbose: also print the server's stderr.
+        out: where to print (default ``sys.stdout``).
+
+    Returns:
+        0 on success (also when the tool answered with an ``isError`` result).
+
+    Raises:
+        TraceError: bad arguments, the server did not start, a request failed, or ``timeout`` passed.
+    """
+    import anyio
+    from mcp import StdioServerParameters
+    from opentelemetry.trace import SpanKind
+
+    from mcp_otel.spanfile import read_spans, span_to_dict
+    from mcp_otel.tree import render_tree
+
+    out = sys.stdout if out is None else out
+    tool_call: tuple[str, dict[str, Any]] | None = None
+    if arguments is not None and call is None:
+        raise TraceError("--args needs --call TOOL")
+    if call is not None:
+        try:
+            parsed = json.loads(arguments) if arguments is not None else {}
+        except ValueError as exc:
+            raise TraceError(f"--args is not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise TraceError("--args must be a JSON object, e.g. '{\"a\": 2}'")
+        tool_call = (call, parsed)
+    try:
+        mcp_major_version()
+    except DemoError as exc:
+        raise TraceError(str(exc)) from exc
+    from mcp_otel import McpInstrumentor
+
+    try:
+        telemetry = _client_telemetry(otlp, TRACE_CLIENT_SERVICE)
+    except DemoError as exc:
+        raise TraceError(str(exc)) from exc
+    with tempfile.TemporaryDirectory(prefix="mcp-otel-trace-") as tmp:
+        spans_file = Path(tmp) / "server-spans.jsonl"
+        destination = ["--otlp", otlp] if otlp is not None else ["--spans-file", str(spans_file)]
+        argv, traced = server_command(command, destination)
+        env = dict(os.environ)
+        if traced:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SRC_DIR), env.get("PYTHONPATH")) if p)
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=env)
+
+        instrumentor = McpInstrumentor()
+        instrumentor.instrument(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        )
+        tracer = telemetry.tracer_provider.get_tracer("mcp_otel.cli", __version__)
+        with (Path(tmp) / "server-stderr.log").open("w+", encoding="utf-8", errors="replace") as errlog:
+            try:
+                with tracer.start_as_current_span(TRACE_ROOT_SPAN, kind=SpanKind.INTERNAL) as root:
+                    trace_id = format(root.get_span_context().trace_id, "032x")
+
+                    async def session() -> tuple[str, list[str], Any]:
+                        with anyio.fail_after(timeout):
+                            return await _explore(params, errlog, tool_call)
+
+                    protocol_version, lines, _ = anyio.run(session)
+            except Exception as exc:
+                leaf = _leaf(exc)
+                if isinstance(leaf, TimeoutError):
+                    reason = f"no result within {timeout:g} s"
+                else:
+                    reason = (
+                        f"the server did not start or a request failed: {str(leaf) or type(leaf).__name__}"
+                    )
+                raise TraceError(f"{reason}\nserver stderr:\n{_tail(errlog)}") from exc
+            finally:
+                instrumentor.uninstrument()
+                telemetry.tracer_provider.shutdown()
+                telemetry.meter_provider.shutdown()
+            server_log = _tail(errlog)
+
+        shown = " ".join(command)
+        header = (
+            f"mcp-otel trace: mcp {importlib.metadata.version('mcp')}, protocol {protocol_version}, {shown}"
+        )
+        print(header, file=out)
+        for line in lines:
+            print(f"  {line}", file=out)
+        if not traced:
+            print("  (not a Python server: ran as it is, only the client's spans are shown)", file=out)
+        if telemetry.memory is None:
+            print(f"exported the spans of trace {trace_id} to {otlp}", file=out)
+        else:
+            server_spans = list(read_spans(spans_file)) if traced else []
+            client_spans = [span_to_dict(span) for span in telemetry.memory.get_finished_spans()]
+            print(f"{len(server_spans)} server spans, {len(client_spans)} client spans\n", file=out)
+            print(render_tree([*client_spans, *server_spans]), end="", file=out)
+        if verbose:
+            print(f"\nserver stderr:\n{server_log}", file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-otel", description="OpenTelemetry for MCP servers and clients."
@@ -329,6 +560,27 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="time limit (default: 60)"
     )
     demo.add_argument("-v", "--verbose", action="store_true", help="also print the server's stderr")
+    trace = commands.add_parser(
+        "trace",
+        help="run any stdio MCP server command, explore it as a client, print the spans",
+        description="Run a stdio MCP server command under mcp-otel (a Python server under the bootstrap, "
+        "anything else as it is), connect as an instrumented client, initialize, run every list method the "
+        "server supports, optionally call one tool, and print the spans as a tree.",
+        usage="mcp-otel trace [-h] [--otlp URL] [--call TOOL [--args JSON]] [--timeout SECONDS] [-v] "
+        "-- COMMAND [ARG ...]",
+    )
+    trace.add_argument(
+        "--otlp", metavar="URL", help="export the spans to this OTLP/HTTP endpoint instead of printing"
+    )
+    trace.add_argument("--call", metavar="TOOL", help="call this tool after listing")
+    trace.add_argument("--args", metavar="JSON", help="the tool's arguments, a JSON object (default {})")
+    trace.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="time limit (default: 60)"
+    )
+    trace.add_argument("-v", "--verbose", action="store_true", help="also print the server's stderr")
+    trace.add_argument(
+        "server_command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the server command, after '--'"
+    )
     return parser
 
 
@@ -339,12 +591,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments without the program name (default ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 1 when the demo fails (the reason is printed on stderr).
+        The exit status: 0 on success, 1 when the demo or the trace fails (the reason is printed on stderr).
 
     Raises:
         SystemExit: status 2 for invalid arguments, 0 for ``--help``/``--version``.
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "trace":
+        command = list(args.server_command)
+        if command[:1] == ["--"]:
+            command = command[1:]
+        if not command:
+            parser.error("trace: give the server command after '--', e.g. -- python server.py")
+        try:
+            return run_trace(
+                command,
+                otlp=args.otlp,
+                call=args.call,
+                arguments=args.args,
+                timeout=args.timeout,
+                verbose=args.verbose,
+            )
+        except TraceError as exc:
+            print(f"mcp-otel trace: error: {exc}", file=sys.stderr)
+            return 1
     if args.command == "demo":
         try:
             return run_demo(args.server, otlp=args.otlp, timeout=args.timeout, verbose=args.verbose)

@@ -1,0 +1,184 @@
+"""``mcp-otel trace -- COMMAND``: any stdio MCP server, explored by an instrumented client, printed as a tree.
+
+Each test runs ``python -m mcp_otel.cli trace …`` in a real subprocess against ``examples/demo_server.py``
+(a Python server: run under the bootstrap, both sides traced) or the lowlevel test server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcp_otel.cli import server_command
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO = REPO_ROOT / "examples" / "demo_server.py"
+LOWLEVEL = Path(__file__).resolve().parent / "support" / "lowlevel_stdio.py"
+TIMEOUT = 120
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    base["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT / "src"), base.get("PYTHONPATH")) if p)
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_otel.cli", "trace", *args],
+        capture_output=True,
+        text=True,
+        env=base,
+        timeout=TIMEOUT,
+        cwd=REPO_ROOT,
+    )
+
+
+def _span_lines(output: str) -> list[tuple[str, str]]:
+    """(name, kind) of every span line of the printed tree."""
+    found = re.findall(r"^\s*- (.+?)  (CLIENT|SERVER|INTERNAL)  ", output, flags=re.MULTILINE)
+    return [(name, kind) for name, kind in found]
+
+
+def test_trace_a_python_server_with_a_tool_call() -> None:
+    proc = _run("--call", "add", "--args", '{"a": 2, "b": 3}', "--", "python", str(DEMO))
+
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("mcp-otel trace: mcp ")
+    for line in (
+        "  tools/list: 3 (add, forecast, fail)",
+        "  prompts/list: 1 (greet)",
+        "  resources/list: 1 (demo://info)",
+        "  resources/templates/list: 0",
+        "  tools/call add: ok: 5",
+    ):
+        assert line + "\n" in out, out
+    spans = _span_lines(out)
+    assert spans[0] == ("mcp-otel trace", "INTERNAL")
+    for method in (
+        "initialize",
+        "tools/list",
+        "prompts/list",
+        "resources/list",
+        "resources/templates/list",
+        "tools/call add",
+    ):
+        assert spans.count((method, "CLIENT")) == 1, (method, out)
+        assert spans.count((method, "SERVER")) == 1, (method, out)
+    assert re.search(r"- tools/call add  SERVER .*\[remote parent\]", out), out
+    assert "client=mcp-otel-trace/" in out
+    assert len(re.findall(r"^trace [0-9a-f]{32} ", out, flags=re.MULTILINE)) == 1  # one trace
+
+
+def test_trace_a_tool_error_is_reported_not_fatal() -> None:
+    proc = _run("--call", "fail", "--args", '{"reason": "x"}', "--", sys.executable, str(DEMO))
+
+    assert proc.returncode == 0, proc.stderr
+    assert "  tools/call fail: isError: " in proc.stdout
+    assert re.search(r"- tools/call fail  SERVER  \S+ ms  ERROR", proc.stdout), proc.stdout
+
+
+def test_trace_skips_lists_the_server_has_no_capability_for() -> None:
+    """The lowlevel test server has tools and prompts but no resources."""
+    proc = _run("--", "python", str(LOWLEVEL))
+
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "  tools/list: 1 (work)\n" in out
+    assert "  resources/list: skipped (no resources capability)\n" in out
+    assert "  resources/templates/list: skipped (no resources capability)\n" in out
+    names = {name for name, _ in _span_lines(out)}
+    assert "resources/list" not in names and "prompts/list" in names
+
+
+def test_trace_a_non_python_command_shows_the_client_spans() -> None:
+    command = f"exec {shlex.quote(sys.executable)} {shlex.quote(str(DEMO))}"
+    proc = _run("--", "sh", "-c", command)
+
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "only the client's spans are shown" in out
+    assert "0 server spans" in out
+    kinds = {kind for _, kind in _span_lines(out)}
+    assert kinds == {"INTERNAL", "CLIENT"}
+    assert ("tools/list", "CLIENT") in _span_lines(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--call", "add", "--args", "{not json", "--", "python", str(DEMO)], "--args is not valid JSON"),
+        (["--call", "add", "--args", "[1, 2]", "--", "python", str(DEMO)], "--args must be a JSON object"),
+        (["--args", "{}", "--", "python", str(DEMO)], "--args needs --call TOOL"),
+    ],
+)
+def test_trace_rejects_bad_arguments(args: list[str], message: str) -> None:
+    proc = _run(*args)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"mcp-otel trace: error: {message}"), proc.stderr
+
+
+def test_trace_needs_a_command() -> None:
+    proc = _run("--")
+    assert proc.returncode == 2
+    assert "give the server command after '--'" in proc.stderr
+
+
+def test_trace_a_server_that_fails_to_start() -> None:
+    proc = _run("--timeout", "30", "--", "python", "-c", "import sys; sys.exit(3)")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("mcp-otel trace: error: "), proc.stderr
+
+
+def test_server_command() -> None:
+    destination = ["--spans-file", "/tmp/s.jsonl"]
+    boot = ["-m", "mcp_otel.bootstrap", *destination, "--"]
+    assert server_command(["python", "s.py", "x"], destination) == (
+        [sys.executable, *boot, "s.py", "x"],
+        True,
+    )
+    assert server_command(["/v/bin/python3", "-m", "pkg"], destination) == (
+        ["/v/bin/python3", *boot, "-m", "pkg"],
+        True,
+    )
+    assert server_command(["s.py"], destination) == ([sys.executable, *boot, "s.py"], True)
+    assert server_command(["python", "-u", "s.py"], destination) == (["python", "-u", "s.py"], False)
+    assert server_command(["npx", "server"], destination) == (["npx", "server"], False)
+
+
+@pytest.fixture
+def receiver() -> Iterator[object]:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="needs the OTLP/HTTP exporter")
+    from test_examples import OtlpReceiver
+
+    server = OtlpReceiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_trace_otlp_exports_both_processes(receiver: object) -> None:
+    from test_examples import OtlpReceiver
+
+    assert isinstance(receiver, OtlpReceiver)
+    proc = _run(
+        "--otlp", receiver.url, "--call", "add", "--args", '{"a": 1, "b": 1}', "--", "python", str(DEMO)
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    match = re.search(r"exported the spans of trace ([0-9a-f]{32}) to ", proc.stdout)
+    assert match, proc.stdout
+    spans = receiver.spans()
+    calls = {(s["kind"], s["service"]) for s in spans if s["name"] == "tools/call add"}
+    assert calls == {("CLIENT", "mcp-otel-trace-client"), ("SERVER", "demo_server")}
+    assert {s["trace_id"] for s in spans if s["name"] == "tools/call add"} == {match.group(1)}
