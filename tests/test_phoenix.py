@@ -8,9 +8,10 @@ ports, a temporary ``PHOENIX_WORKING_DIR`` (SQLite) and its telemetry off.
 The exchange: ``examples/http_server.py`` (the demo server over stateful streamable HTTP, instrumented, in
 its own process) called by an instrumented SDK client in the test process; both export to Phoenix under one
 project. Read back from ``/v1/projects/<project>/spans``: the names, the parent links across the two
-processes, the attributes (including ``session.id``, which Phoenix groups sessions by — ``/v1/sessions/<id>``) and the
-status survive. Phoenix keeps no OpenTelemetry span kind (CLIENT/SERVER): its ``span_kind`` is the
-OpenInference kind, which it infers from the GenAI attributes — ``TOOL`` for ``tools/call`` spans.
+processes, the attributes (including ``session.id``, which Phoenix groups sessions by:
+``/v1/sessions/<id>``) and the status survive. Phoenix keeps no OpenTelemetry span kind (CLIENT/SERVER):
+its ``span_kind`` is the OpenInference kind, which it infers from the GenAI attributes: ``TOOL`` for
+``tools/call`` spans.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ READ_TIMEOUT = 60.0
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get(PHOENIX_PYTHON_ENV),
-    reason=f"{PHOENIX_PYTHON_ENV} is not set (python of a virtualenv with arize-phoenix, see docs/phoenix.md)",
+    reason=f"{PHOENIX_PYTHON_ENV} is not set (python of a venv with arize-phoenix, see docs/phoenix.md)",
 )
 
 
