@@ -241,6 +241,7 @@ async def test_user_telemetry_off_stays_off(
     spans = to_dicts(span_exporter.get_finished_spans())
     assert set(REQUESTS) <= set(_server_names(spans))
     _assert_one_span_per_request(spans)
+    _assert_linked(spans)  # mcp-otel's own _meta propagation
 
 
 @needs_native_telemetry
