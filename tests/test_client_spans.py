@@ -1,0 +1,179 @@
+"""CLIENT spans of mcp-otel on every transport: names, kind, attributes, request ids, session and transport
+attributes, and the client's status rules (every JSON-RPC error code, ``isError`` → ``tool_error``).
+
+The server is ``issue3_support.build_server()``; the stdio server runs in a subprocess instrumented by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import issue3_support as s3
+from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES
+from support.compat import IS_MCP1
+
+pytestmark = pytest.mark.anyio
+
+#: JSON-RPC error codes the completion handler answers with; every one is an error on the client.
+ERROR_CODES = (-32700, -32600, -32601, -32602, -32002, -32603, -32000, -32001)
+
+
+def _client_side(spans: list[s3.Span]) -> list[s3.Span]:
+    """CLIENT request spans, in start order (the server sends no requests in these exchanges)."""
+    return s3.request_spans(spans, "CLIENT")
+
+
+async def test_one_client_span_per_request(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """Name ``{method} {target}``, kind CLIENT, scope mcp_otel, per-operation attributes and statuses."""
+    async with s3.connect(transport, tmp_path) as conn:
+        sent = await s3.standard_exchange(conn)
+    spans = s3.collect(span_exporter, conn)
+    client = _client_side(spans)
+    assert [c["name"] for c in client] == s3.handshake_names(conn) + sent, s3.describe(spans)
+    for span in client:
+        attrs = span["attributes"]
+        method, _, target = span["name"].partition(" ")
+        assert span["kind"] == "CLIENT" and span["scope"] == s3.OTEL_SCOPE, span
+        assert attrs[s3.METHOD] == method, span
+        if method == "tools/call":
+            assert attrs[s3.TOOL_NAME] == target, span
+            assert attrs[s3.OPERATION_NAME] == "execute_tool", span
+        else:
+            assert s3.TOOL_NAME not in attrs and s3.OPERATION_NAME not in attrs, span
+        if method == "prompts/get":
+            assert attrs[s3.PROMPT_NAME] == target == "greet", span
+        else:
+            assert s3.PROMPT_NAME not in attrs, span
+        if method == "resources/read":
+            assert attrs[s3.RESOURCE_URI_KEY] == s3.RESOURCE_URI, span
+        else:
+            assert s3.RESOURCE_URI_KEY not in attrs, span
+        if span["name"] == "tools/call fail":
+            assert attrs[s3.ERROR_TYPE] == "tool_error", span
+            assert span["status"] == "ERROR", span
+            assert s3.STATUS_CODE not in attrs, span
+        else:
+            assert span["status"] == "UNSET", span
+            assert s3.ERROR_TYPE not in attrs and s3.STATUS_CODE not in attrs, span
+    sdk = [x for x in spans if x["scope"] == s3.SDK_SCOPE]
+    assert sdk == [], f"spans of the mcp SDK's own tracer while instrumented: {s3.describe(sdk)}"
+
+
+async def test_request_ids_match_the_server(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """``jsonrpc.request.id`` of each CLIENT span equals the id the server saw (its SERVER child's)."""
+    if transport == "direct":
+        pytest.skip(
+            "mcp 2.x direct dispatch (Client(server), DirectDispatcher) sends no JSON-RPC message: no id"
+        )
+    async with s3.connect(transport, tmp_path) as conn:
+        await s3.standard_exchange(conn)
+    spans = s3.collect(span_exporter, conn)
+    client = _client_side(spans)
+    ids = [c["attributes"].get(s3.REQUEST_ID) for c in client]
+    assert all(isinstance(i, str) for i in ids), f"client spans without jsonrpc.request.id: {ids}"
+    assert len(set(ids)) == len(ids), f"request ids repeat: {ids}"
+    for span in client:
+        servers = s3.children(spans, span, span["name"], "SERVER")
+        assert len(servers) == 1, f"{span['name']}: SERVER children {s3.describe(servers)}"
+        assert servers[0]["attributes"][s3.REQUEST_ID] == span["attributes"][s3.REQUEST_ID], span["name"]
+
+
+async def test_session_and_transport_attributes(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """After the handshake: protocol version, server identity, ``network.transport``, ``server.*`` over HTTP,
+    and ``mcp.session.id`` on stateful streamable HTTP only (equal to the server's and to the header)."""
+    async with s3.connect(transport, tmp_path) as conn:
+        await s3.standard_exchange(conn)
+    spans = s3.collect(span_exporter, conn)
+    client = _client_side(spans)[len(s3.handshake_names(conn)) :]
+    assert client, s3.describe(spans)
+    expected_transport = s3.client_transport_attributes(conn)
+    server_side_ids = {x["attributes"].get(s3.SESSION_ID) for x in s3.request_spans(spans, "SERVER")}
+    for span in client:
+        attrs = span["attributes"]
+        where = f"{span['name']} over {transport}: {attrs}"
+        assert attrs.get(s3.PROTOCOL_VERSION) == conn.protocol_version, where
+        assert attrs.get(s3.SERVER_NAME_KEY) == s3.SERVER_NAME, where
+        assert attrs.get(s3.SERVER_VERSION_KEY) == s3.SERVER_VERSION, where
+        for key in (s3.NETWORK_TRANSPORT, s3.SERVER_ADDRESS, s3.SERVER_PORT):
+            assert attrs.get(key) == expected_transport.get(key), f"{key}: {where}"
+        if transport == "http":
+            assert conn.http_session_ids, "the client saw no mcp-session-id header"
+            assert attrs.get(s3.SESSION_ID) == conn.http_session_ids[0], where
+            assert server_side_ids == {conn.http_session_ids[0]}, server_side_ids
+        elif transport == "sse":
+            if s3.SESSION_ID in attrs:  # optional on the SSE client; if set, it is the server's
+                assert server_side_ids == {attrs[s3.SESSION_ID]}, where
+        else:
+            assert s3.SESSION_ID not in attrs, where
+
+
+async def test_handshake_span_records_what_the_server_said(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """The ``initialize`` / ``server/discover`` CLIENT span carries the negotiated protocol version and the
+    server's name and version from its result."""
+    async with s3.connect(transport, tmp_path) as conn:
+        pass
+    spans = s3.collect(span_exporter, conn)
+    name = s3.handshake_names(conn)[-1]
+    span = s3.only(spans, name, "CLIENT")
+    attrs = span["attributes"]
+    assert attrs.get(s3.METHOD) == name
+    assert attrs.get(s3.PROTOCOL_VERSION) == conn.protocol_version, attrs
+    assert attrs.get(s3.SERVER_NAME_KEY) == s3.SERVER_NAME, attrs
+    assert attrs.get(s3.SERVER_VERSION_KEY) == s3.SERVER_VERSION, attrs
+    assert span["status"] == "UNSET", span
+
+
+async def test_every_jsonrpc_error_code_is_a_client_error(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """A JSON-RPC error response: ``error.type`` = ``rpc.response.status_code`` = the code and ERROR with the
+    error message on the CLIENT span, for every code — while the server skips the caller's mistakes."""
+    async with s3.connect(transport, tmp_path) as conn:
+        got = [await conn.complete_error(code) for code in ERROR_CODES]
+    assert got == list(ERROR_CODES)
+    spans = s3.collect(span_exporter, conn)
+    client = [c for c in _client_side(spans) if c["name"] == "completion/complete"]
+    assert len(client) == len(ERROR_CODES), s3.describe(spans)
+    for code, span in zip(ERROR_CODES, client, strict=True):
+        attrs = span["attributes"]
+        assert attrs.get(s3.STATUS_CODE) == str(code), attrs
+        assert attrs.get(s3.ERROR_TYPE) == str(code), attrs
+        assert span["status"] == "ERROR", span
+        assert span["status_description"] == f"completion asked for {code}", span
+        (server,) = s3.children(spans, span, "completion/complete", "SERVER")
+        assert server["attributes"].get(s3.STATUS_CODE) == str(code), server
+        if code in SERVER_NON_ERROR_CODES:
+            assert server["status"] == "UNSET" and s3.ERROR_TYPE not in server["attributes"], server
+        else:
+            assert server["status"] == "ERROR" and server["attributes"].get(s3.ERROR_TYPE) == str(code), (
+                server
+            )
+
+
+async def test_unknown_method_is_a_client_error(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """A request for a method the server does not have (sent with ``ClientSession.send_request``): one CLIENT
+    span named by the method, ``error.type`` = the code the server answered (-32601; mcp 1.x servers answer
+    -32602), ERROR."""
+    async with s3.connect(transport, tmp_path) as conn:
+        code = await conn.raw_request_error("issue3/no-such-method", {})
+    assert code == (-32602 if IS_MCP1 else -32601)
+    spans = s3.collect(span_exporter, conn)
+    span = s3.only(spans, "issue3/no-such-method", "CLIENT")
+    attrs = span["attributes"]
+    assert attrs.get(s3.METHOD) == "issue3/no-such-method", attrs
+    assert attrs.get(s3.ERROR_TYPE) == str(code), attrs
+    assert attrs.get(s3.STATUS_CODE) == str(code), attrs
+    assert span["status"] == "ERROR", span
