@@ -81,7 +81,7 @@ class McpOtelConfig:
             TypeError: a keyword has a value of the wrong type (the environment never raises).
         """
         env = os.environ if environ is None else environ
-        capture = kwargs.get("capture_content")
+        capture = _kw_bool(kwargs, "capture_content")
         if capture is None:
             capture = _env_bool(env, ENV_CAPTURE_CONTENT, None)
         if capture is None:
@@ -96,15 +96,17 @@ class McpOtelConfig:
             redactor = _env_callable(env, ENV_CONTENT_REDACTOR)
         elif not callable(redactor):
             raise TypeError("content_redactor must be a callable (key, value) -> str | None")
-        uri_in_name = kwargs.get("resource_uri_in_span_name")
+        uri_in_name = _kw_bool(kwargs, "resource_uri_in_span_name")
         if uri_in_name is None:
             uri_in_name = _env_bool(env, ENV_RESOURCE_URI_IN_SPAN_NAME, False)
         excluded = kwargs.get("excluded_methods")
         if excluded is None:
             excluded = _env_list(env, ENV_EXCLUDED_METHODS)
-        elif isinstance(excluded, str):
-            raise TypeError("excluded_methods must be an iterable of method names, not a string")
-        metrics = kwargs.get("metrics")
+        else:
+            excluded = [] if isinstance(excluded, str) else list(excluded)  # a generator is read once
+            if not all(isinstance(m, str) for m in excluded) or isinstance(kwargs["excluded_methods"], str):
+                raise TypeError("excluded_methods must be an iterable of method names (str)")
+        metrics = _kw_bool(kwargs, "metrics")
         if metrics is None:
             metrics = _env_bool(env, ENV_METRICS, True)
         sdk_spans = kwargs.get("sdk_spans")
@@ -112,7 +114,7 @@ class McpOtelConfig:
             sdk_spans = _env_choice(env, ENV_SDK_SPANS, SDK_SPANS_POLICIES, SDK_SPANS_OWN)
         elif sdk_spans not in SDK_SPANS_POLICIES:
             raise TypeError(f"sdk_spans must be one of {', '.join(SDK_SPANS_POLICIES)}")
-        session_id_attribute = kwargs.get("session_id_attribute")
+        session_id_attribute = _kw_bool(kwargs, "session_id_attribute")
         if session_id_attribute is None:
             session_id_attribute = _env_bool(env, ENV_SESSION_ID_ATTRIBUTE, True)
         return cls(
@@ -125,6 +127,13 @@ class McpOtelConfig:
             session_id_attribute=bool(session_id_attribute),
             sdk_spans=str(sdk_spans),
         )
+
+
+def _kw_bool(kwargs: Mapping[str, Any], name: str) -> bool | None:
+    value = kwargs.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
 
 
 def _env_bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
