@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,16 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from support.harness import DEMO_SCRIPT, LOWLEVEL_SCRIPT, TRANSPORTS, Conn, ServerSpec, open_client
+from support.harness import (
+    DEMO_SCRIPT,
+    IN_PROCESS,
+    LOWLEVEL_SCRIPT,
+    TRANSPORTS,
+    Conn,
+    ServerSpec,
+    open_client,
+)
+from support.scenario import Run, run_client_errors, run_demo, run_lowlevel
 from support.servers import LOWLEVEL_NAME, build_demo, build_lowlevel
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -161,3 +170,63 @@ def connect(
             yield conn
 
     return _connect
+
+
+# --------------------------------------------------------------------------------------------------------
+# One instrumented exchange per transport, shared by every test that only inspects its spans.
+
+
+async def _instrumented_run(
+    transport: str,
+    server: str,
+    scenario: Callable[[Conn], Awaitable[Any]],
+    tracer_provider: TracerProvider,
+    workdir: Path,
+) -> Run:
+    """Instrument (default options), run ``scenario`` over ``transport``, uninstrument; keep the spans."""
+    from mcp_otel import McpInstrumentor
+
+    exporter = InMemorySpanExporter()
+    previous, _ROUTER.target = _ROUTER.target, SimpleSpanProcessor(exporter)
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    instrumentor = McpInstrumentor()
+    try:
+        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+        async with open_client(transport, SERVERS[server], exporter=exporter, tmp_path=workdir) as conn:
+            results = await scenario(conn)
+        spans = conn.spans()
+    finally:
+        instrumentor.uninstrument()
+        _ROUTER.target = previous
+        meter_provider.shutdown()
+    return Run(transport=transport, conn=conn, results=results, spans=spans)
+
+
+@pytest.fixture(scope="session", params=TRANSPORTS)
+async def demo_run(
+    request: pytest.FixtureRequest, tracer_provider: TracerProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Run:
+    """``support.scenario.run_demo`` against the demo server, instrumented, once per transport."""
+    transport: str = request.param
+    workdir = tmp_path_factory.mktemp(f"demo-{transport}")
+    return await _instrumented_run(transport, "demo", run_demo, tracer_provider, workdir)
+
+
+@pytest.fixture(scope="session", params=[t for t in TRANSPORTS if t in (*IN_PROCESS, "stdio")])
+async def lowlevel_run(
+    request: pytest.FixtureRequest, tracer_provider: TracerProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Run:
+    """``support.scenario.run_lowlevel`` against the lowlevel server (in-process and stdio), once each."""
+    transport: str = request.param
+    workdir = tmp_path_factory.mktemp(f"lowlevel-{transport}")
+    return await _instrumented_run(transport, "lowlevel", run_lowlevel, tracer_provider, workdir)
+
+
+@pytest.fixture(scope="session", params=TRANSPORTS)
+async def client_errors_run(
+    request: pytest.FixtureRequest, tracer_provider: TracerProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Run:
+    """``support.scenario.run_client_errors`` against the demo server, once per transport."""
+    transport: str = request.param
+    workdir = tmp_path_factory.mktemp(f"client-errors-{transport}")
+    return await _instrumented_run(transport, "demo", run_client_errors, tracer_provider, workdir)

@@ -2,6 +2,8 @@
 
 Every test runs the real demo server (``examples/demo_server.py``) or the lowlevel server of
 ``support.servers`` behind each transport the installed mcp offers (``support.harness.TRANSPORTS``).
+Tests that only inspect the spans of the default exchange share one instrumented session per transport
+(the ``demo_run`` / ``lowlevel_run`` fixtures); tests with their own options or requests open their own.
 Transport-specific attributes (``mcp.transport``, ``network.*``, ``mcp.session.id``, client identity) are in
 ``test_transports.py``.
 """
@@ -19,16 +21,19 @@ from support.compat import IS_MCP1, OTEL_SCOPE
 from support.harness import IN_PROCESS, TRANSPORTS, Conn
 from support.scenario import (
     ADD_ARGS,
+    CLIENT_ERROR_CASES,
     CONTENT_KEYS,
     FAIL_ARGS,
     FAIL_MESSAGE,
+    LOWLEVEL_CODES,
     NOT_SERVER_ERRORS,
     PROMPT_VARIABLE_PREFIX,
     RESOURCE_URI,
+    Run,
     method_of,
     run_demo,
 )
-from support.servers import CRASH_MESSAGE, MCP_ERROR_CODE, USER_SPAN
+from support.servers import CRASH_MESSAGE, LOWLEVEL_NAME, MCP_ERROR_CODE, USER_SPAN
 from support.spans import Span, by_id, describe, named, one, sdk_spans, server_request_spans
 
 pytestmark = pytest.mark.anyio
@@ -36,7 +41,6 @@ pytestmark = pytest.mark.anyio
 IN_PROCESS_TRANSPORTS = [t for t in TRANSPORTS if t in IN_PROCESS]
 #: Transports whose server runs in the test process, so ``instrument()`` keywords apply to it.
 SAME_PROCESS_TRANSPORTS = [t for t in TRANSPORTS if t != "stdio"]
-LOWLEVEL_TRANSPORTS = [t for t in TRANSPORTS if t in (*IN_PROCESS, "stdio")]
 
 
 async def _demo_spans(connect: Callable[..., Any], transport: str, **kwargs: Any) -> tuple[Conn, list[Span]]:
@@ -63,10 +67,8 @@ def _exception_events(span: Span) -> list[dict[str, Any]]:
 # One SERVER span per request, with the right name and kind, and nothing from the SDK.
 
 
-async def test_one_server_span_per_request(
-    instrumented: Any, connect: Callable[..., Any], transport: str
-) -> None:
-    conn, spans = await _demo_spans(connect, transport)
+async def test_one_server_span_per_request(demo_run: Run) -> None:
+    conn, spans = demo_run.conn, demo_run.spans
     server = server_request_spans(spans)
     names = [s["name"] for s in server]
     assert names == conn.sent, (
@@ -82,19 +84,14 @@ async def test_one_server_span_per_request(
     assert "initialize" not in names or not conn.modern
 
 
-async def test_no_sdk_spans_while_instrumented(
-    instrumented: Any, connect: Callable[..., Any], transport: str
-) -> None:
+async def test_no_sdk_spans_while_instrumented(demo_run: Run) -> None:
     """mcp 2.x emits its own spans (scope ``mcp-python-sdk``); instrumented, it must emit none."""
-    _, spans = await _demo_spans(connect, transport)
+    spans = demo_run.spans
     assert sdk_spans(spans) == [], f"mcp SDK spans while instrumented: {describe(sdk_spans(spans))}"
 
 
-async def test_method_name_and_request_id(
-    instrumented: Any, connect: Callable[..., Any], transport: str
-) -> None:
-    _, spans = await _demo_spans(connect, transport)
-    server = server_request_spans(spans)
+async def test_method_name_and_request_id(demo_run: Run) -> None:
+    server = server_request_spans(demo_run.spans)
     ids: list[int] = []
     for s in server:
         attrs = s["attributes"]
@@ -106,8 +103,8 @@ async def test_method_name_and_request_id(
     assert ids == sorted(ids), f"request ids not in send order: {ids}"
 
 
-async def test_operation_attributes(instrumented: Any, connect: Callable[..., Any], transport: str) -> None:
-    _, spans = await _demo_spans(connect, transport)
+async def test_operation_attributes(demo_run: Run) -> None:
+    spans = demo_run.spans
     add = _server_span(spans, "tools/call add")
     assert add["attributes"]["gen_ai.tool.name"] == "add"
     assert add["attributes"]["gen_ai.operation.name"] == "execute_tool"
@@ -126,11 +123,8 @@ async def test_operation_attributes(instrumented: Any, connect: Callable[..., An
             assert "gen_ai.prompt.name" not in s["attributes"], s
 
 
-async def test_no_content_captured_by_default(
-    instrumented: Any, connect: Callable[..., Any], transport: str
-) -> None:
-    _, spans = await _demo_spans(connect, transport)
-    for s in server_request_spans(spans):
+async def test_no_content_captured_by_default(demo_run: Run) -> None:
+    for s in server_request_spans(demo_run.spans):
         for key in s["attributes"]:
             assert key not in CONTENT_KEYS, f"{s['name']}: {key} captured by default"
             assert not key.startswith(PROMPT_VARIABLE_PREFIX), f"{s['name']}: {key} captured by default"
@@ -151,11 +145,8 @@ async def test_resource_uri_in_span_name_opt_in(
 # Status.
 
 
-async def test_successful_requests_leave_status_unset(
-    instrumented: Any, connect: Callable[..., Any], transport: str
-) -> None:
-    _, spans = await _demo_spans(connect, transport)
-    for s in server_request_spans(spans):
+async def test_successful_requests_leave_status_unset(demo_run: Run) -> None:
+    for s in server_request_spans(demo_run.spans):
         if s["name"] == "tools/call fail":
             continue
         assert s["status"] == "UNSET", f"{s['name']}: status {s['status']} {s['status_description']!r}"
@@ -163,9 +154,9 @@ async def test_successful_requests_leave_status_unset(
         assert "rpc.response.status_code" not in s["attributes"], s
 
 
-async def test_tool_error(instrumented: Any, connect: Callable[..., Any], transport: str) -> None:
-    conn, spans = await _demo_spans(connect, transport)
-    fail = _server_span(spans, "tools/call fail", conn)
+async def test_tool_error(demo_run: Run) -> None:
+    assert demo_run.results.fail["isError"] is True
+    fail = _server_span(demo_run.spans, "tools/call fail", demo_run.conn)
     assert fail["status"] == "ERROR"
     assert fail["attributes"]["error.type"] == "tool_error"
     assert "rpc.response.status_code" not in fail["attributes"]
@@ -190,22 +181,13 @@ async def test_tool_error_result_unchanged(
     assert instrumented_result == plain
 
 
-@pytest.mark.parametrize(
-    ("method", "params"),
-    [
-        pytest.param("no/such/method", {}, id="unknown-method"),
-        pytest.param("tools/call", {"arguments": {}}, id="invalid-params"),
-        pytest.param("resources/subscribe", {"uri": RESOURCE_URI}, id="no-handler"),
-    ],
-)
-async def test_client_errors_are_not_server_errors(
-    instrumented: Any, connect: Callable[..., Any], transport: str, method: str, params: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize("case", CLIENT_ERROR_CASES)
+async def test_client_errors_are_not_server_errors(client_errors_run: Run, case: str) -> None:
     """Codes the caller caused (-32601, -32602, …): status code recorded, no ``error.type``, status UNSET."""
-    async with connect(transport) as conn:
-        code = await conn.request_error(method, params)
+    method, _ = CLIENT_ERROR_CASES[case]
+    code = client_errors_run.results[case]
     assert code in NOT_SERVER_ERRORS, f"server answered {method} with {code}"
-    span = _server_span(conn.spans(), method, conn)
+    span = _server_span(client_errors_run.spans, method, client_errors_run.conn)
     attrs = span["attributes"]
     assert attrs["mcp.method.name"] == method
     assert attrs["rpc.response.status_code"] == str(code)
@@ -213,16 +195,12 @@ async def test_client_errors_are_not_server_errors(
     assert span["status"] == "UNSET"
 
 
-@pytest.mark.parametrize("code", [*NOT_SERVER_ERRORS, MCP_ERROR_CODE, -32000, -32001])
-async def test_mcp_error_classification(
-    instrumented: Any, connect: Callable[..., Any], lowlevel_transport: str, code: int
-) -> None:
+@pytest.mark.parametrize("code", LOWLEVEL_CODES)
+async def test_mcp_error_classification(lowlevel_run: Run, code: int) -> None:
     """A lowlevel handler raising ``McpError``/``MCPError(code)``: the server-side exclusion list decides."""
     name = f"code:{code}"
-    async with connect(lowlevel_transport, server="lowlevel") as conn:
-        got = await conn.expect_error(f"prompts/get {name}", conn.session.get_prompt(name, {}))
-    assert got == code
-    span = _server_span(conn.spans(), f"prompts/get {name}", conn)
+    assert lowlevel_run.results.codes[name] == code
+    span = _server_span(lowlevel_run.spans, f"prompts/get {name}", lowlevel_run.conn)
     attrs = span["attributes"]
     assert attrs["rpc.response.status_code"] == str(code)
     if code in NOT_SERVER_ERRORS:
@@ -233,13 +211,10 @@ async def test_mcp_error_classification(
         assert span["status"] == "ERROR"
 
 
-async def test_plain_exception_in_lowlevel_handler(
-    instrumented: Any, connect: Callable[..., Any], lowlevel_transport: str
-) -> None:
+async def test_plain_exception_in_lowlevel_handler(lowlevel_run: Run) -> None:
     """``RuntimeError`` from a lowlevel handler: ``error.type`` is its class name, with an exception event."""
-    async with connect(lowlevel_transport, server="lowlevel") as conn:
-        code = await conn.expect_error("prompts/get crash", conn.session.get_prompt("crash", {}))
-    span = _server_span(conn.spans(), "prompts/get crash", conn)
+    code = lowlevel_run.results.codes["crash"]
+    span = _server_span(lowlevel_run.spans, "prompts/get crash", lowlevel_run.conn)
     attrs = span["attributes"]
     assert attrs["rpc.response.status_code"] == str(code)
     assert attrs["error.type"] == "RuntimeError"
@@ -250,16 +225,20 @@ async def test_plain_exception_in_lowlevel_handler(
     assert CRASH_MESSAGE in events[0]["attributes"]["exception.message"]
 
 
-async def test_mcp_error_in_lowlevel_handler(
-    instrumented: Any, connect: Callable[..., Any], lowlevel_transport: str
-) -> None:
-    async with connect(lowlevel_transport, server="lowlevel") as conn:
-        code = await conn.expect_error("prompts/get mcp-error", conn.session.get_prompt("mcp-error", {}))
-    assert code == MCP_ERROR_CODE
-    span = _server_span(conn.spans(), "prompts/get mcp-error", conn)
+async def test_mcp_error_in_lowlevel_handler(lowlevel_run: Run) -> None:
+    assert lowlevel_run.results.codes["mcp-error"] == MCP_ERROR_CODE
+    span = _server_span(lowlevel_run.spans, "prompts/get mcp-error", lowlevel_run.conn)
     assert span["attributes"]["rpc.response.status_code"] == str(MCP_ERROR_CODE)
     assert span["attributes"]["error.type"] == str(MCP_ERROR_CODE)
     assert span["status"] == "ERROR"
+
+
+async def test_lowlevel_server_spans(lowlevel_run: Run) -> None:
+    """The lowlevel server's exchange: one SERVER span per request, named after the server it came from."""
+    names = [s["name"] for s in server_request_spans(lowlevel_run.spans)]
+    assert names == lowlevel_run.conn.sent, describe(lowlevel_run.spans)
+    for s in server_request_spans(lowlevel_run.spans):
+        assert s["attributes"].get("mcp.server.name") == LOWLEVEL_NAME, s
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -325,15 +304,10 @@ async def test_client_span_is_the_parent(
             assert span["parent_is_remote"] is True
 
 
-async def test_spans_opened_by_a_tool_are_children(
-    instrumented: Any, connect: Callable[..., Any], lowlevel_transport: str
-) -> None:
-    async with connect(lowlevel_transport, server="lowlevel") as conn:
-        await conn.list_tools()
-        result = await conn.call_tool("work", {})
-    assert result.get("isError") is not True, result
-    spans = conn.spans()
-    server = _server_span(spans, "tools/call work", conn)
+async def test_spans_opened_by_a_tool_are_children(lowlevel_run: Run) -> None:
+    assert lowlevel_run.results.work.get("isError") is not True, lowlevel_run.results.work
+    spans = lowlevel_run.spans
+    server = _server_span(spans, "tools/call work", lowlevel_run.conn)
     user = one(spans, USER_SPAN)
     assert user["trace_id"] == server["trace_id"]
     assert user["parent_span_id"] == server["span_id"], describe(spans)
@@ -347,12 +321,6 @@ def _json_attr(span: Span, key: str) -> Any:
     value = span["attributes"].get(key)
     assert isinstance(value, str), f"{span['name']}: {key}={value!r} (want a JSON string)"
     return json.loads(value)
-
-
-@pytest.fixture(params=LOWLEVEL_TRANSPORTS)
-def lowlevel_transport(request: pytest.FixtureRequest) -> str:
-    """Transports the lowlevel test server runs on: in-process and stdio."""
-    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture(params=IN_PROCESS_TRANSPORTS)

@@ -33,7 +33,7 @@ from support.harness import (
     mcp_transport_value,
     serve_http,
 )
-from support.scenario import client_info_after_initialize, run_demo
+from support.scenario import Run, client_info_after_initialize
 from support.servers import build_demo
 from support.spans import Span, describe, server_request_spans, to_dicts
 
@@ -42,16 +42,20 @@ pytestmark = pytest.mark.anyio
 NETWORK_TRANSPORT = {"stdio": "pipe", "http": "tcp", "http-stateless": "tcp", "sse": "tcp"}
 
 
-async def _demo_server_spans(connect: Callable[..., Any], transport: str) -> tuple[Any, list[Span]]:
-    async with connect(transport) as conn:
-        await run_demo(conn)
-    spans = server_request_spans(conn.spans())
-    assert [s["name"] for s in spans] == conn.sent, describe(conn.spans())
+def _demo_server_spans(run: Run) -> tuple[Any, list[Span]]:
+    """The shared instrumented demo exchange (``demo_run``): the client and its SERVER spans."""
+    conn = run.conn
+    spans = server_request_spans(run.spans)
+    # Exactly-one-per-request is test_server_spans' job; here every request just needs its span.
+    missing = sorted(set(conn.sent) - {s["name"] for s in spans})
+    assert not missing, f"no SERVER span for {missing}: {describe(conn.spans())}"
+    assert spans[0]["name"] == conn.sent[0], describe(conn.spans())
     return conn, spans
 
 
-async def test_transport_attributes(instrumented: Any, connect: Callable[..., Any], transport: str) -> None:
-    _, spans = await _demo_server_spans(connect, transport)
+async def test_transport_attributes(demo_run: Run) -> None:
+    transport = demo_run.transport
+    _, spans = _demo_server_spans(demo_run)
     for s in spans:
         attrs = s["attributes"]
         where = f"{s['name']} over {transport}"
@@ -68,9 +72,10 @@ async def test_transport_attributes(instrumented: Any, connect: Callable[..., An
                 assert key not in attrs, f"{where}: {key}={attrs[key]!r}"
 
 
-async def test_session_id(instrumented: Any, connect: Callable[..., Any], transport: str) -> None:
+async def test_session_id(demo_run: Run) -> None:
     """``mcp.session.id`` is the id the client saw, on every span incl. ``initialize``; else absent."""
-    conn, spans = await _demo_server_spans(connect, transport)
+    transport = demo_run.transport
+    conn, spans = _demo_server_spans(demo_run)
     if has_session_id(transport):
         assert conn.session_id, f"harness: the client saw no session id over {transport}"
         for s in spans:
@@ -81,9 +86,10 @@ async def test_session_id(instrumented: Any, connect: Callable[..., Any], transp
             assert "mcp.session.id" not in s["attributes"], f"{s['name']} over {transport}: {s['attributes']}"
 
 
-async def test_protocol_version(instrumented: Any, connect: Callable[..., Any], transport: str) -> None:
+async def test_protocol_version(demo_run: Run) -> None:
     """``mcp.protocol.version`` is the negotiated version (the 2.x sessionless modes: 2026-07-28)."""
-    conn, spans = await _demo_server_spans(connect, transport)
+    transport = demo_run.transport
+    conn, spans = _demo_server_spans(demo_run)
     assert conn.protocol_version
     if not IS_MCP1 and transport in ("direct", "http-stateless"):
         assert conn.protocol_version == MODERN_PROTOCOL_VERSION
@@ -93,10 +99,9 @@ async def test_protocol_version(instrumented: Any, connect: Callable[..., Any], 
         )
 
 
-async def test_client_and_server_identity(
-    instrumented: Any, connect: Callable[..., Any], transport: str
-) -> None:
-    _, spans = await _demo_server_spans(connect, transport)
+async def test_client_and_server_identity(demo_run: Run) -> None:
+    transport = demo_run.transport
+    _, spans = _demo_server_spans(demo_run)
     handshake = spans[0]
     for s in spans:
         attrs = s["attributes"]
