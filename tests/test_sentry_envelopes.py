@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,7 +99,7 @@ def sentry_setup(receiver: SentryReceiver) -> Iterator[Callable[..., McpSentry]]
         client = sentry_sdk.get_client()
         if client.is_active():
             client.close(timeout=2.0)
-        sentry_sdk.get_global_scope().set_client(None)
+        sentry_sdk.Scope.get_global_scope().set_client(None)
 
 
 def connect(transport: str, receiver: SentryReceiver, env: dict[str, str] | None = None) -> Any:
@@ -529,7 +530,7 @@ def test_abandoned_and_open_sessions_are_abnormal(receiver: SentryReceiver) -> N
     finally:
         health.uninstall()
         sentry_sdk.get_client().close(timeout=2.0)
-        sentry_sdk.get_global_scope().set_client(None)
+        sentry_sdk.Scope.get_global_scope().set_client(None)
 
 
 def test_no_sessions_without_auto_session_tracking(
@@ -570,6 +571,7 @@ def test_distinct_id_only_with_user_info(
 
 def test_otlp_integration_spans_carry_sentry_op(receiver: SentryReceiver) -> None:
     """stdio server with ``OTLPIntegration()``: its exporter sends mcp-otel's spans marked for Sentry."""
+    pytest.importorskip("sentry_sdk.integrations.otlp", reason="OTLPIntegration needs sentry-sdk >= 2.45")
 
     async def run() -> None:
         async with connect("stdio", receiver, {"SENTRY_TEST_MODE": "otlp"}) as conn:
@@ -630,7 +632,7 @@ def test_otlp_exporter_sends_the_mapped_spans(receiver: SentryReceiver) -> None:
         instrumentor.uninstrument()
         provider.shutdown()
         sentry_sdk.get_client().close(timeout=2.0)
-        sentry_sdk.get_global_scope().set_client(None)
+        sentry_sdk.Scope.get_global_scope().set_client(None)
     receiver.wait_for(lambda r: any(s["name"] == "resources/read demo://info" for s in r.otlp_spans()))
     headers = [{k.lower(): v for k, v in h.items()} for _, p, h in receiver.requests if "otlp" in p][0]
     assert headers["x-sentry-auth"].startswith("Sentry sentry_key=publickey")
@@ -690,3 +692,39 @@ def test_sentry_mcp_integration_does_not_duplicate(receiver: SentryReceiver) -> 
         e["exception"]["values"][-1]["mechanism"] == {"type": "mcp", "handled": False}
         for e in errors(receiver)
     )
+
+
+# -- the documented setup ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("otlp", [False, True], ids=["transactions", "otlp"])
+def test_example_setup(otlp: bool, receiver: SentryReceiver) -> None:
+    """``examples/sentry_setup.py`` over stdio, as its docstring runs it."""
+    if otlp:
+        pytest.importorskip("sentry_sdk.integrations.otlp", reason="OTLPIntegration needs sentry-sdk >= 2.45")
+    from support.harness import ServerSpec, open_client
+
+    example = TESTS.parent / "examples" / "sentry_setup.py"
+    env = {"SENTRY_DSN": receiver.dsn, "MCP_OTEL_SENTRY_OTLP": "1" if otlp else "0"}
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = ServerSpec(sentry_server.build_server, example)
+            async with open_client(
+                "stdio", spec, tmp_path=Path(tmp), env=env, instrument_subprocess=False
+            ) as conn:
+                await conn.call_tool("add", {"a": 1, "b": 2})
+                await conn.call_tool("fail", {"reason": "r"})
+
+    anyio.run(run)
+    if otlp:
+        receiver.wait_for(lambda r: any(s["name"] == "tools/call fail" for s in r.otlp_spans()))
+        span = next(s for s in receiver.otlp_spans() if s["name"] == "tools/call fail")["attributes"]
+        assert span["sentry.op"] == "mcp.server" and span["mcp.tool.name"] == "fail"
+    else:
+        receiver.wait_for(has_transaction("tools/call fail"))
+        assert trace_of(transactions(receiver)["tools/call fail"])["status"] == "internal_error"
+    receiver.wait_for(lambda r: bool(sessions(r)) and bool(errors(r)))
+    (event,) = errors(receiver)
+    assert exception_types(event)[-1] == "ValueError"
+    assert sessions(receiver)[0]["attrs"]["release"] == "demo-weather@1.0.0"

@@ -563,7 +563,7 @@ def test_otlp_endpoint_from_dsn() -> None:
 
 
 def test_otlp_endpoint_needs_a_dsn() -> None:
-    sentry_sdk.get_global_scope().set_client(None)
+    sentry_sdk.Scope.get_global_scope().set_client(None)
     with pytest.raises(ValueError, match="no DSN"):
         otlp_endpoint()
 

@@ -2,7 +2,7 @@
 
 The ``spotlight`` fixture runs the Spotlight sidecar headless on 127.0.0.1 (a free port) and reads back the
 envelopes it saved (``SPOTLIGHT_CAPTURE=1``). It installs the pinned package with npm into
-``$MCP_OTEL_SPOTLIGHT_DIR`` (default ``~/.cache/mcp-otel/spotlight-<version>``) when it is not there yet —
+``$MCP_OTEL_SPOTLIGHT_DIR`` (default ``<temp dir>/mcp-otel-spotlight-<version>``) when it is not there yet —
 ``.ci/run`` does that ahead of the tests — and skips only when npm itself is missing.
 
 Two workarounds, both from the reference notes: Spotlight 4.11.8 answers every request with HTTP 500 when
@@ -83,11 +83,11 @@ net.Socket.prototype.connect = function (...args) {
 
 
 def spotlight_dir() -> Path:
-    """Where Spotlight is (to be) installed."""
+    """Where Spotlight is (to be) installed: ``$MCP_OTEL_SPOTLIGHT_DIR``, else a directory in the temp dir."""
     configured = os.environ.get(DIR_ENV)
     if configured:
         return Path(configured)
-    return Path.home() / ".cache" / "mcp-otel" / f"spotlight-{SPOTLIGHT_VERSION}"
+    return Path(tempfile.gettempdir()) / f"mcp-otel-spotlight-{SPOTLIGHT_VERSION}"
 
 
 def installed(directory: Path) -> bool:
@@ -110,16 +110,30 @@ def install(directory: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise FileNotFoundError("npm")
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "package.json").write_text(json.dumps(PACKAGE_JSON, indent=2) + "\n")
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-        cwd=directory,
-        check=True,
-        timeout=INSTALL_TIMEOUT,
-    )
+    # install next to the target, then rename: a concurrent run never sees a half-installed tree
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=directory.name + ".", dir=directory.parent))
+    try:
+        (staging / "package.json").write_text(json.dumps(PACKAGE_JSON, indent=2) + "\n")
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+            cwd=staging,
+            check=True,
+            timeout=INSTALL_TIMEOUT,
+        )
+        if not installed(staging):
+            raise RuntimeError(
+                f"npm install did not produce Spotlight {SPOTLIGHT_VERSION} with hono {HONO_VERSION}"
+            )
+        if directory.exists() and not installed(directory):
+            shutil.rmtree(directory)  # a broken earlier install
+        with contextlib.suppress(OSError):  # another run may have finished first
+            staging.rename(directory)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     if not installed(directory):
-        raise RuntimeError(f"npm install in {directory} did not produce Spotlight {SPOTLIGHT_VERSION}")
+        raise RuntimeError(f"Spotlight is not installed in {directory}")
     return directory / RUN_JS
 
 
@@ -366,7 +380,7 @@ def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
         instrumentor.uninstrument()
         handle.close()
         sentry_sdk.get_client().close(timeout=2.0)
-        sentry_sdk.get_global_scope().set_client(None)
+        sentry_sdk.Scope.get_global_scope().set_client(None)
     spotlight.wait_for(lambda s: bool(_sessions(s)) and "tools/call explode" in _server_transactions(s))
     echo = _server_transactions(spotlight)["tools/call echo"]["contexts"]["trace"]["data"]
     assert echo["mcp.transport"] == "http" and echo["network.transport"] == "tcp"
@@ -383,4 +397,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["install"]:
         print(install(spotlight_dir()))
     else:
-        sys.exit(f"usage: {sys.argv[0]} install   (installs Spotlight into ${DIR_ENV} or ~/.cache/mcp-otel)")
+        sys.exit(f"usage: {sys.argv[0]} install   (installs Spotlight into ${DIR_ENV} or the temp dir)")

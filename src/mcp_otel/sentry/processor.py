@@ -137,7 +137,7 @@ class SentrySpanProcessor(SpanProcessor):
             return
         options = self.options.resolve(client)
         mapped = map_span(node.span, options)
-        scope = sentry_sdk.get_current_scope()
+        scope = sentry_sdk.Scope.get_current_scope()
         transaction = Transaction(
             name=mapped.name,
             op=mapped.op,
