@@ -86,7 +86,7 @@ class Phoenix:
 
 @pytest.fixture(scope="module")
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
-    python = os.environ[PHOENIX_PYTHON_ENV]
+    python = os.path.abspath(os.environ[PHOENIX_PYTHON_ENV])  # not resolve(): keep the venv's symlink
     assert Path(python).is_file(), f"{PHOENIX_PYTHON_ENV}={python} does not exist"
     workdir = tmp_path_factory.mktemp("phoenix")
     port, grpc_port = _free_port(), _free_port()
