@@ -179,7 +179,8 @@ class ReleaseHealth(McpListener):
                 tracked.address = message.transport.client_address or tracked.transport.client_address
             if not tracked.sessionless and not sessionless_protocol:
                 if failed:
-                    tracked.errors += 1
+                    with self._lock:
+                        tracked.errors += 1
                 return
             if tracked.kind is not SpanKind.SERVER:
                 return
