@@ -68,7 +68,9 @@ _in_flight: weakref.WeakKeyDictionary[Any, Operation] = weakref.WeakKeyDictionar
 _clock = SessionClock()
 _TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
+_CANCELLED = "notifications/cancelled"
 _HANDLER_MARK = "_mcp_otel_instrumented"
+_PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 
 
 def patches(telemetry: Telemetry) -> list[Patch | Replace]:
@@ -82,7 +84,7 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.shared.session", "RequestResponder.respond", _respond),
         Patch("mcp.shared.session", "BaseSession.send_request", _send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession._received_request", _client_received_request(telemetry)),
-        Patch("mcp.shared.session", "RequestResponder.cancel", _cancel),
+        Patch("mcp.shared.session", "RequestResponder.cancel", _cancel(telemetry)),
         Patch("mcp.shared.session", "BaseSession.__aenter__", _session_enter),
         Patch("mcp.shared.session", "BaseSession.__aexit__", _session_exit(telemetry)),
         Patch("mcp.shared.session", "BaseSession.send_notification", _send_notification(telemetry)),
@@ -144,14 +146,19 @@ def _server_peer(server_session: Any) -> Peer | None:
     )
 
 
-def _session_for(server_session: Any, transport: Transport) -> Session:
+def _session_for(server_session: Any, transport: Transport, http_request: Any = None) -> Session:
     session = _sessions.get(server_session)
     if session is None:
         params = server_session.client_params
+        version = params.protocolVersion if params is not None else None
+        if version is None and http_request is not None:
+            # Stateless HTTP: a fresh ServerSession per POST never saw initialize; the client sends the
+            # negotiated version with every request.
+            version = http_request.headers.get(_PROTOCOL_VERSION_HEADER)
         session = Session(
             client=_peer(params.clientInfo) if params is not None else None,
             server=_server_peer(server_session),
-            protocol_version=params.protocolVersion if params is not None else None,
+            protocol_version=version,
             session_id=transport.session_id,
         )
         if params is not None:  # cache once initialized
@@ -207,8 +214,9 @@ def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
         op: Operation | None = None
         try:
             message, req, server_session = _request_args(*args, **kwargs)
-            transport = transport_of(_http_request(message))
-            session = _session_for(server_session, transport)
+            http_request = _http_request(message)
+            transport = transport_of(http_request)
+            session = _session_for(server_session, transport, http_request)
             op = telemetry.start_server_request(_inbound(message, req, session, transport, server_session))
             if op is not None:
                 op.key = message
@@ -218,7 +226,10 @@ def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.handle_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.handle_request")
+        try:
+            return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.handle_request")
+        finally:
+            _in_flight.pop(message, None)
 
     return wrapper
 
@@ -336,7 +347,8 @@ def _send_request(telemetry: Telemetry) -> Callable[..., Any]:
                 session, transport = _client_sessions.get(instance, NO_SESSION), client_transport()
             else:
                 session, transport = server_side_context()
-            message = _message(request.root, instance._request_id, session, transport, session_key=instance)
+            root = getattr(request, "root", request)  # a bare request model is accepted too
+            message = _message(root, instance._request_id, session, transport, session_key=instance)
             op = telemetry.start_client_request(message)
         except Exception:
             log_failure_once("v1.send_request")
@@ -450,11 +462,47 @@ def _session_exit(telemetry: Telemetry) -> Callable[..., Any]:
 # --- notifications and cancellation
 
 
-async def _cancel(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    op = _in_flight.pop(instance, None)
-    if op is not None:
-        guarded("v1.cancel", op.record_cancelled, None)
-    return await wrapped(*args, **kwargs)
+def _cancel(telemetry: Telemetry) -> Callable[..., Any]:
+    """``RequestResponder.cancel``: mcp 1.x consumes ``notifications/cancelled`` in its receive loop and calls
+    this, so the notification's SERVER span is opened here and the cancelled request's span marked."""
+
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        notify_op: Operation | None = None
+        try:
+            request_op = _in_flight.pop(instance, None)
+            if request_op is not None:
+                request_op.record_cancelled(None)
+                notification = _receive_loop_notification(sys._getframe(1))
+                params = getattr(getattr(notification, "root", None), "params", None)
+                meta = getattr(params, "meta", None)
+                received = request_op.message
+                message = Message(
+                    method=_CANCELLED,
+                    request_id=None,
+                    name=None,
+                    uri=None,
+                    carrier=meta.model_extra if meta is not None else None,
+                    session=received.session,
+                    transport=received.transport,
+                    direction=_TO_SERVER,
+                    session_key=received.session_key,
+                )
+                notify_op = telemetry.start_server_request(message)
+        except Exception:
+            log_failure_once("v1.cancel")
+        if notify_op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(notify_op, lambda: wrapped(*args, **kwargs), "v1.cancel")
+
+    return wrapper
+
+
+def _receive_loop_notification(frame: Any) -> Any:
+    """The ``notifications/cancelled`` being processed by ``BaseSession._receive_loop`` (its local
+    ``notification``), for its ``_meta``; ``None`` when the SDK's code differs."""
+    while frame is not None and frame.f_code.co_name != "_receive_loop":
+        frame = frame.f_back
+    return frame.f_locals.get("notification") if frame is not None else None
 
 
 def _send_notification(telemetry: Telemetry) -> Callable[..., Any]:

@@ -74,6 +74,8 @@ _sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any, Session]] = weakr
 # ClientSession → (server_info, protocol_version, Session).
 _client_sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Session]] = weakref.WeakKeyDictionary()
 _clock = SessionClock()
+# JSONRPCDispatcher of a ClientSession → that session (notifications it sends travel client → server).
+_client_dispatchers: weakref.WeakKeyDictionary[Any, weakref.ref[Any]] = weakref.WeakKeyDictionary()
 
 
 class SilentTracer(trace.Tracer):
@@ -145,6 +147,9 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
             "_tracer",
             (lambda original: EnrichingTracer(original)) if enrich else (lambda original: SilentTracer()),
         ),
+        # the SDK's injection overwrites a traceparent the caller put in _meta: ours keeps existing keys
+        Replace("mcp.shared.jsonrpc_dispatcher", "inject_trace_context", lambda original: inject),
+        Patch("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.notify", _dispatcher_notify(telemetry)),
         Patch("mcp.client.session", "ClientSession.send_request", _client_send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession.send_discover", _client_send_discover(telemetry)),
         Patch("mcp.server.session", "ServerSession.send_request", _server_send_request(telemetry)),
@@ -153,7 +158,7 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.client.session", "ClientSession._on_notify", _client_on_notify(telemetry)),
         Patch("mcp.client.session", "ClientSession.send_notification", _client_send_notification(telemetry)),
         Patch("mcp.server.session", "ServerSession._notify", _server_notify(telemetry)),
-        Patch("mcp.server.session", "ServerSession.report_progress", _report_progress(telemetry)),
+        Patch("mcp.server.session", "ServerSession.report_progress", _report_progress),
         # session lifetime
         Patch("mcp.server.connection", "Connection.for_loop", _connection_for_loop),
         Patch("mcp.server.runner", "aclose_shielded", _connection_close(telemetry)),
@@ -184,6 +189,7 @@ def uninstall() -> None:
     """Forget per-session state."""
     _sessions.clear()
     _client_sessions.clear()
+    _client_dispatchers.clear()
     _clock.clear()
 
 
@@ -296,9 +302,9 @@ async def _observe(request: Operation, runner: Any, dctx: Any, described: Messag
         guarded("v2.error", request.set_error_response, _INVALID_PARAMS, "Invalid request parameters")
         raise
     except anyio.get_cancelled_exc_class():
-        cancel = getattr(dctx, "cancel_requested", None)
-        if cancel is not None and cancel.is_set():
-            guarded("v2.cancelled", request.record_cancelled, None)
+        # A notifications/cancelled, the caller's task going away (in-process), or a closed response stream
+        # (stateless HTTP): the request did not complete.
+        guarded("v2.cancelled", request.record_cancelled, None)
         raise
     except Exception as exc:
         # The dispatcher answers an unmapped exception with code 0 on JSON-RPC streams and -32603 elsewhere.
@@ -406,13 +412,14 @@ def _client_send_discover(telemetry: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         op: Operation | None = None
         try:
+            version = args[0] if args else kwargs.get("version")
             message = Message(
                 method="server/discover",
                 request_id=None,
                 name=None,
                 uri=None,
                 carrier=None,
-                session=_client_session_for(instance),
+                session=Session(protocol_version=version if isinstance(version, str) else None),
                 transport=_client_side_transport(instance),
                 session_key=instance,
             )
@@ -421,7 +428,9 @@ def _client_send_discover(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.client_send_discover")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: _send(op, wrapped(*args, **kwargs)), "v2.client_send_discover")
+        return await run_operation(
+            op, lambda: _send(op, wrapped(*args, **kwargs), instance), "v2.client_send_discover"
+        )
 
     return wrapper
 
@@ -456,12 +465,23 @@ async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
     elif op.method == "tools/call":
         guarded("v2.client_result", op.set_result, False, lambda: _typed_tool_result_content(result))
     elif op.method == "initialize" and client_session is not None:
-        guarded("v2.client_init", _update_client_session, op, client_session)
+        guarded("v2.client_init", _update_client_session, op, client_session, result)
     return result
 
 
-def _update_client_session(op: Operation, client_session: Any) -> None:
-    op.update_session(_client_session_for(client_session).attributes())
+def _update_client_session(op: Operation, client_session: Any, result: Any) -> None:
+    # The SDK adopts the result only after send_request returns: describe the session from the result.
+    server_info = getattr(result, "server_info", None)
+    version = getattr(result, "protocol_version", None)
+    if isinstance(result, Mapping):  # server/discover returns the raw result
+        server_info = result.get("serverInfo")
+        version = version or op.message.session.protocol_version
+    session = Session(
+        server=_peer(server_info),
+        protocol_version=version,
+        session_id=_client_side_transport(client_session).current_session_id(),
+    )
+    op.update_session(session.attributes())
 
 
 def _typed_tool_result_content(result: Any) -> Any:
@@ -539,6 +559,9 @@ def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
 
 async def _client_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = await wrapped(*args, **kwargs)
+    dispatcher = getattr(instance, "_dispatcher", None)
+    if dispatcher is not None:
+        guarded("v2.client_dispatcher", _client_dispatchers.__setitem__, dispatcher, weakref.ref(instance))
     guarded(
         "v2.client_session_start", _clock.start, instance, _client_side_transport(instance), SpanKind.CLIENT
     )
@@ -562,6 +585,68 @@ def _client_exit(telemetry: Telemetry) -> Callable[..., Any]:
 
 
 # --- notifications
+
+
+def _dispatcher_notify(telemetry: Telemetry) -> Callable[..., Any]:
+    """Every JSON-RPC notification either side sends: inject the trace context into its ``_meta`` (the SDK
+    does so only for requests) and, unless a typed hook already opened its span (same method), open one —
+    progress reported through the dispatch context and the SDK's own courtesy ``notifications/cancelled``
+    pass only here."""
+
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            method, params = _notify_args(*args, **kwargs)
+            active = active_operation()
+            if active is None or active.kind is not SpanKind.CLIENT or active.method != method:
+                owner = _client_dispatchers.get(instance)
+                client = owner() if owner is not None else None
+                if client is not None:
+                    session, transport = _client_session_for(client), _client_side_transport(client)
+                    direction, key = _TO_SERVER, client
+                else:
+                    (session, transport), direction, key = (
+                        server_side_context(),
+                        _TO_CLIENT,
+                        server_side_key(),
+                    )
+                message = _notification_message(method, params, session, transport, direction, key)
+                op = telemetry.start_client_request(message)
+        except Exception:
+            log_failure_once("v2.dispatcher_notify")
+        if op is None:
+            return await wrapped(*_with_meta(args, kwargs), **kwargs)
+        return await run_operation(op, lambda: wrapped(*_with_meta(args, kwargs), **kwargs), "v2.notify")
+
+    return wrapper
+
+
+def _notify_args(method: str, params: Any = None, *_: Any, **__: Any) -> tuple[str, Any]:
+    return method, params
+
+
+def _with_meta(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """``args`` of ``notify(method, params, ...)`` with the current trace context in a copy of ``params``
+    (``kwargs`` is updated in place when ``params`` was passed by keyword)."""
+    try:
+        carrier: dict[str, Any] = {}
+        inject(carrier)
+        if not carrier:
+            return args
+        params = args[1] if len(args) >= 2 else kwargs.get("params")
+        new = dict(params) if isinstance(params, Mapping) else {}
+        meta = dict(new.get("_meta") or {})
+        inject(meta)  # keeps any key the sender set
+        new["_meta"] = meta
+        if len(args) >= 2:
+            return (args[0], new, *args[2:])
+        if "params" in kwargs:
+            kwargs["params"] = new
+            return args
+        return (*args, new)
+    except Exception:
+        log_failure_once("v2.notify_inject")
+        return args
 
 
 def _notification_message(
@@ -629,17 +714,6 @@ def _client_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
     return wrapper
 
 
-def _with_trace_context(notification: Any) -> Any:
-    """A copy of a typed notification with the current trace context in ``params._meta``."""
-    carrier: dict[str, Any] = {}
-    inject(carrier)
-    if not carrier:
-        return notification
-    data = notification.model_dump(by_alias=True, mode="json", exclude_none=True)
-    inject(data.setdefault("params", {}).setdefault("_meta", {}))  # keeps any key the caller set
-    return type(notification).model_validate(data, by_name=False)
-
-
 def _send_notification(
     telemetry: Telemetry,
     context: Callable[[Any], tuple[Session, Transport]],
@@ -663,18 +737,8 @@ def _send_notification(
         if op is None:
             return await wrapped(*args, **kwargs)
 
-        async def send() -> Any:
-            call_args = args
-            try:
-                if args:
-                    call_args = (_with_trace_context(args[0]), *args[1:])
-                else:
-                    kwargs["notification"] = _with_trace_context(kwargs["notification"])
-            except Exception:
-                log_failure_once(f"{where}.inject")
-            return await wrapped(*call_args, **kwargs)
-
-        return await run_operation(op, send, where)
+        # the dispatcher hook injects the trace context while this span is current
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), where)
 
     return wrapper
 
@@ -699,26 +763,17 @@ def _server_notify(telemetry: Telemetry) -> Callable[..., Any]:
     )
 
 
-def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
-    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        op: Operation | None = None
-        try:
-            progress, total = _progress_args(*args, **kwargs)
-            request = active_request()
-            if request is not None:
-                request.record_progress(progress, total)
-            session, transport = server_side_context()
-            message = _notification_message(
-                "notifications/progress", None, session, transport, _TO_CLIENT, server_side_key()
-            )
-            op = telemetry.start_client_request(message)
-        except Exception:
-            log_failure_once("v2.report_progress")
-        if op is None:
-            return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.report_progress")
-
-    return wrapper
+async def _report_progress(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """An ``mcp.progress`` event on the request being handled (the notification's span is opened by the
+    dispatcher hook, on the JSON-RPC path)."""
+    try:
+        progress, total = _progress_args(*args, **kwargs)
+        request = active_request()
+        if request is not None:
+            request.record_progress(progress, total)
+    except Exception:
+        log_failure_once("v2.report_progress")
+    return await wrapped(*args, **kwargs)
 
 
 def _progress_args(
