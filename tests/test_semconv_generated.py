@@ -440,7 +440,7 @@ def test_signals() -> None:
         and isinstance(v, str)
         and not k.startswith(("SENTRY_OP_", "SENTRY_ORIGIN_"))
     }
-    extensions = sentry_keys | {"mcp_otel.notification.direction"}
+    extensions = sentry_keys | {"mcp_otel.notification.direction", "session.id"}
     assert signals.MCP_CLIENT_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_CLIENT_SPAN_ATTRIBUTES
     assert signals.MCP_SERVER_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_SERVER_SPAN_ATTRIBUTES
     assert {"gen_ai.prompt.variable", "mcp.request.argument"} == signals.TEMPLATE_ATTRIBUTE_PREFIXES
