@@ -394,11 +394,6 @@ def test_bad_keyword_type_raises(options: dict[str, Any], instrument: Callable[.
         {"excluded_methods": [1, 2]},
     ],
 )
-@pytest.mark.xfail(
-    reason="mcp_otel.config does not type-check bool keywords and method names yet (change proposed)",
-    raises=pytest.fail.Exception,
-    strict=False,
-)
 def test_bad_bool_and_list_keyword_types_raise(options: dict[str, Any]) -> None:
     """A string where a bool is expected would silently mean ``True``: it must be refused."""
     with pytest.raises(TypeError):
