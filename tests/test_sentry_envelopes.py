@@ -713,8 +713,11 @@ def test_example_setup(otlp: bool, receiver: SentryReceiver) -> None:
             async with open_client(
                 "stdio", spec, tmp_path=Path(tmp), env=env, instrument_subprocess=False
             ) as conn:
-                await conn.call_tool("add", {"a": 1, "b": 2})
-                await conn.call_tool("fail", {"reason": "r"})
+                try:
+                    await conn.call_tool("add", {"a": 1, "b": 2})
+                    await conn.call_tool("fail", {"reason": "r"})
+                except Exception as exc:
+                    raise AssertionError(f"server stderr:\n{conn.server_stderr()}") from exc
 
     anyio.run(run)
     if otlp:
