@@ -24,7 +24,17 @@ MCP_MATRIX: dict[str, tuple[str, ...]] = {
     "2.0": ("mcp==2.0.1",),
     "2.3": ("mcp==2.3.0",),
 }
-TEST_SESSIONS = [f"tests-{label}" for label in MCP_MATRIX]
+#: Standalone fastmcp over an mcp line: (pins installed with their dependencies, pins installed over them with
+#: --no-deps). fastmcp 4.1.6 needs certifi>=2026.10.19 (through fastmcp-slim[server]); where the index lacks
+#: it, 4.1.2 brings the dependencies and 4.1.6 goes over it without them (docs/fastmcp.md).
+FASTMCP_MATRIX: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fastmcp2": ((*MCP_MATRIX["1.30"], "fastmcp>=2.14,<2.15"), ()),
+    "fastmcp4": ((*MCP_MATRIX["2.3"], "fastmcp==4.1.2"), ("fastmcp==4.1.6", "fastmcp-slim==4.1.6")),
+}
+FASTMCP_TESTS = ("tests/test_fastmcp.py", "tests/test_lifecycle.py")
+#: Arize Phoenix, in a virtualenv of its own (tests/test_phoenix.py, docs/phoenix.md).
+PHOENIX = "arize-phoenix==20.26.1"
+TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
 
 nox.options.sessions = [*TEST_SESSIONS, "lint"]
 
@@ -55,6 +65,42 @@ def _register(label: str, pins: tuple[str, ...]) -> None:
 
 for _label, _pins in MCP_MATRIX.items():
     _register(_label, _pins)
+
+
+def _register_fastmcp(label: str, pins: tuple[str, ...], no_deps: tuple[str, ...]) -> None:
+    @nox.session(name=f"tests-{label}")
+    def tests(session: nox.Session) -> None:
+        _install(session, *pins)
+        if no_deps:
+            session.install("--no-deps", *no_deps)
+        session.run(
+            "python",
+            "-c",
+            "import importlib.metadata as m; print('mcp', m.version('mcp'), 'fastmcp', m.version('fastmcp'))",
+        )
+        # fastmcp's own tests and the patch/restore checks (with fastmcp installed the instrumentor applies
+        # its hooks too); ``nox -s tests-fastmcp4 -- tests`` runs the whole suite.
+        session.run("pytest", *(session.posargs or FASTMCP_TESTS))
+
+    tests.__doc__ = f"pytest with standalone fastmcp: {' '.join(pins + no_deps)}"
+
+
+for _label, (_pins, _no_deps) in FASTMCP_MATRIX.items():
+    _register_fastmcp(_label, _pins, _no_deps)
+
+
+@nox.session(name="tests-phoenix")
+def tests_phoenix(session: nox.Session) -> None:
+    """Export to Arize Phoenix (its own virtualenv) and read the spans back (tests/test_phoenix.py)."""
+    _install(session, *MCP_MATRIX["2.3"])
+    venv = Path(session.create_tmp()).absolute() / "phoenix-venv"
+    python = venv / "bin" / "python"
+    interpreter = str(Path(session.bin) / "python")
+    session.run("uv", "venv", "-q", "--allow-existing", "--python", interpreter, str(venv), external=True)
+    session.run("uv", "pip", "install", "-q", "--python", str(python), PHOENIX, external=True)
+    session.run(
+        "pytest", "tests/test_phoenix.py", *session.posargs, env={"MCP_OTEL_PHOENIX_PYTHON": str(python)}
+    )
 
 
 @nox.session

@@ -68,8 +68,9 @@ def _counts(points: Points, skip_methods: tuple[str, ...] = ()) -> Counter[froze
 
 
 def _server_protocol_version(conn: s3.Conn) -> str | None:
-    # mcp 1.x stateless HTTP serves each POST with a fresh ServerSession that never saw initialize.
-    return None if IS_MCP1 and conn.transport == "http-stateless" else conn.protocol_version
+    # mcp 1.x stateless HTTP serves each POST with a fresh ServerSession that never saw initialize: the
+    # version comes from the client's mcp-protocol-version header.
+    return conn.protocol_version
 
 
 def _expected_operations(conn: s3.Conn, side: str) -> Counter[frozenset[tuple[str, Any]]]:
@@ -103,6 +104,8 @@ def _expected_operations(conn: s3.Conn, side: str) -> Counter[frozenset[tuple[st
             # mcp 1.x hands an inbound notification to the session without its HTTP request: only the
             # session's transport is known, not the request's HTTP version.
             initialized.pop(attr.NETWORK_PROTOCOL_VERSION, None)
+            if conn.transport == "http-stateless":  # ... nor the version header (fresh ServerSession)
+                initialized.pop(attr.MCP_PROTOCOL_VERSION, None)
         out[frozenset(initialized.items())] += 1
     return out
 

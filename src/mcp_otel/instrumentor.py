@@ -11,7 +11,7 @@ from opentelemetry.metrics import get_meter
 from opentelemetry.trace import get_tracer
 
 from mcp_otel.config import McpOtelConfig
-from mcp_otel.hooks import hooks_for_installed_mcp
+from mcp_otel.hooks import framework_hooks, hooks_for_installed_mcp
 from mcp_otel.hooks.patching import Patcher
 from mcp_otel.package import _instruments
 from mcp_otel.telemetry import Telemetry
@@ -46,6 +46,7 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     _patcher: Patcher | None = None
     _hooks: Any = None
+    _frameworks: tuple[Any, ...] = ()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The instrumented distribution and its supported range: ``mcp >= 1.15, < 3``."""
@@ -67,10 +68,15 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = get_tracer(SCOPE_NAME, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = get_meter(SCOPE_NAME, __version__, meter_provider=kwargs.get("meter_provider"))
         telemetry = Telemetry(tracer, meter, config)
-        patcher = Patcher(hooks.patches(telemetry))
+        frameworks = tuple(framework_hooks())
+        patches = hooks.patches(telemetry)
+        for framework in frameworks:
+            patches.extend(framework.patches(telemetry))
+        patcher = Patcher(patches)
         patcher.start()
         self._patcher = patcher
         self._hooks = hooks
+        self._frameworks = frameworks
         stale = patcher.stale_aliases()
         if stale:
             _log.warning(
@@ -86,3 +92,6 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         hooks, self._hooks = self._hooks, None
         if hooks is not None:
             hooks.uninstall()
+        frameworks, self._frameworks = self._frameworks, ()
+        for framework in frameworks:
+            framework.uninstall()

@@ -1,6 +1,8 @@
-"""SDK hooks, one module per mcp generation (``v1`` for mcp 1.x, ``v2`` for mcp 2.x).
+"""SDK hooks, one module per mcp generation (``v1`` for mcp 1.x, ``v2`` for mcp 2.x), plus one per framework
+built on mcp (``fastmcp`` for the standalone fastmcp package).
 
-Only :func:`hooks_for_installed_mcp` asks which mcp version is installed; everything else is version-neutral.
+Only :func:`hooks_for_installed_mcp` asks which mcp version is installed, and :func:`framework_hooks` which
+frameworks are; everything else is version-neutral.
 """
 
 from __future__ import annotations
@@ -33,3 +35,17 @@ def hooks_for_installed_mcp() -> ModuleType | None:
 
         return v2
     return None
+
+
+def framework_hooks() -> list[ModuleType]:
+    """Hook modules of the installed frameworks built on mcp (the standalone ``fastmcp`` distribution).
+
+    Each has ``patches(telemetry)`` (applied with the mcp hooks) and ``uninstall()``.
+    """
+    try:
+        metadata.version("fastmcp")
+    except metadata.PackageNotFoundError:
+        return []
+    from mcp_otel.hooks import fastmcp
+
+    return [fastmcp]

@@ -68,6 +68,7 @@ from mcp_otel.transport import (
 _TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
 _INTERNAL_ERROR = -32603
+_SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
 _INVALID_PARAMS = -32602
 # Connection → (client_params, protocol_version, session_id, Session): rebuilt when any of the three changes.
 _sessions: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any, Session]] = weakref.WeakKeyDictionary()
@@ -473,8 +474,9 @@ def _update_client_session(op: Operation, client_session: Any, result: Any) -> N
     # The SDK adopts the result only after send_request returns: describe the session from the result.
     server_info = getattr(result, "server_info", None)
     version = getattr(result, "protocol_version", None)
-    if isinstance(result, Mapping):  # server/discover returns the raw result
-        server_info = result.get("serverInfo")
+    if isinstance(result, Mapping):  # server/discover returns the raw result, server info in its _meta
+        meta = result.get("_meta")
+        server_info = meta.get(_SERVER_INFO_META) if isinstance(meta, Mapping) else None
         version = version or op.message.session.protocol_version
     session = Session(
         server=_peer(server_info),
