@@ -151,6 +151,11 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         # the SDK's injection overwrites a traceparent the caller put in _meta: ours keeps existing keys
         Replace("mcp.shared.jsonrpc_dispatcher", "inject_trace_context", lambda original: inject),
         Patch("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.notify", _dispatcher_notify(telemetry)),
+        Patch(
+            "mcp.server._streamable_http_modern",
+            "_SingleExchangeDispatchContext.notify",
+            _dispatcher_notify(telemetry),
+        ),
         Patch("mcp.client.session", "ClientSession.send_request", _client_send_request(telemetry)),
         Patch("mcp.client.session", "ClientSession.send_discover", _client_send_discover(telemetry)),
         Patch("mcp.server.session", "ServerSession.send_request", _server_send_request(telemetry)),
@@ -159,7 +164,7 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
         Patch("mcp.client.session", "ClientSession._on_notify", _client_on_notify(telemetry)),
         Patch("mcp.client.session", "ClientSession.send_notification", _client_send_notification(telemetry)),
         Patch("mcp.server.session", "ServerSession._notify", _server_notify(telemetry)),
-        Patch("mcp.server.session", "ServerSession.report_progress", _report_progress),
+        Patch("mcp.server.session", "ServerSession.report_progress", _report_progress(telemetry)),
         # session lifetime
         Patch("mcp.server.connection", "Connection.for_loop", _connection_for_loop),
         Patch("mcp.server.runner", "aclose_shielded", _connection_close(telemetry)),
@@ -465,7 +470,7 @@ async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
         guarded("v2.client_result", op.set_result, True, None)
     elif op.method == "tools/call":
         guarded("v2.client_result", op.set_result, False, lambda: _typed_tool_result_content(result))
-    elif op.method == "initialize" and client_session is not None:
+    elif op.method in ("initialize", "server/discover") and client_session is not None:
         guarded("v2.client_init", _update_client_session, op, client_session, result)
     return result
 
@@ -765,17 +770,29 @@ def _server_notify(telemetry: Telemetry) -> Callable[..., Any]:
     )
 
 
-async def _report_progress(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """An ``mcp.progress`` event on the request being handled (the notification's span is opened by the
-    dispatcher hook, on the JSON-RPC path)."""
-    try:
-        progress, total = _progress_args(*args, **kwargs)
-        request = active_request()
-        if request is not None:
-            request.record_progress(progress, total)
-    except Exception:
-        log_failure_once("v2.report_progress")
-    return await wrapped(*args, **kwargs)
+def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
+    """An ``mcp.progress`` event on the request being handled and a CLIENT span for the notification (on
+    every path: the dispatcher hooks inject its context but open no second span)."""
+
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op: Operation | None = None
+        try:
+            progress, total = _progress_args(*args, **kwargs)
+            request = active_request()
+            if request is not None:
+                request.record_progress(progress, total)
+            session, transport = server_side_context()
+            message = _notification_message(
+                "notifications/progress", None, session, transport, _TO_CLIENT, server_side_key()
+            )
+            op = telemetry.start_client_request(message)
+        except Exception:
+            log_failure_once("v2.report_progress")
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.report_progress")
+
+    return wrapper
 
 
 def _progress_args(
