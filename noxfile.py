@@ -15,6 +15,7 @@ nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = False
 
 ROOT = Path(__file__).resolve().parent
+LIFETIME_TESTS = "tests/test_session_lifetime.py"
 
 #: mcp pins per session, with what each era needs next to it.
 MCP_MATRIX: dict[str, tuple[str, ...]] = {
@@ -52,7 +53,13 @@ def _tests(session: nox.Session, pins: tuple[str, ...]) -> None:
     _install(session, *pins)
     session.run("python", "-c", "import mcp, importlib.metadata as m; print('mcp', m.version('mcp'))")
     # pytest exit code 5 (no tests collected) fails the session like any other non-zero code.
-    session.run("pytest", *session.posargs)
+    if session.posargs:
+        session.run("pytest", *session.posargs)
+        return
+    # Most tests wait on subprocesses and sockets: three workers on two cores. The session-lifetime test
+    # counts objects in its own process, so it runs alone afterwards.
+    session.run("pytest", "-n", "3", "--ignore", LIFETIME_TESTS)
+    session.run("pytest", LIFETIME_TESTS)
 
 
 def _register(label: str, pins: tuple[str, ...]) -> None:

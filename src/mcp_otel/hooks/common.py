@@ -115,8 +115,8 @@ class SessionClock:
         started, transport = entry
         failure = error if isinstance(error, Exception) else None
         telemetry.record_session(kind, started, session, transport, failure)
-        if listeners.listeners():
-            listeners.notify("on_session_end", key, kind, session, failure)
+        if listeners.listeners():  # listeners see how it really ended (cancellation, SystemExit …)
+            listeners.notify("on_session_end", key, kind, session, error)
 
     def clear(self) -> None:
         """Forget every running session (uninstrument)."""
