@@ -276,7 +276,7 @@ def configure(config: str) -> Setup:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             logfire.instrument_mcp()
-        setup.notes.extend(str(w.message).split(".")[0][:90] for w in caught)
+        setup.notes.extend(" ".join(str(w.message).split())[:90] for w in caught)
         from opentelemetry import trace
 
         setup.tracer_provider = trace.get_tracer_provider()
