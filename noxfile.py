@@ -20,7 +20,7 @@ LIFETIME_TESTS = "tests/test_session_lifetime.py"
 #: mcp pins per session, with what each era needs next to it.
 MCP_MATRIX: dict[str, tuple[str, ...]] = {
     # mcp < 1.22 imports a private pydantic helper removed in pydantic 2.14.0
-    "1.15": ("mcp==1.15.0", "pydantic<2.14"),
+    "1.15": ("mcp==1.15.0", "pydantic<2.14", "pydantic-settings<2.12"),
     "1.30": ("mcp==1.30.0", "pydantic<2.14"),
     "2.0": ("mcp==2.0.1",),
     "2.3": ("mcp==2.3.0",),

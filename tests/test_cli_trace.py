@@ -91,10 +91,16 @@ def test_trace_skips_lists_the_server_has_no_capability_for() -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "  tools/list: 1 (work)\n" in out
-    assert "  resources/list: skipped (no resources capability)\n" in out
-    assert "  resources/templates/list: skipped (no resources capability)\n" in out
     names = {name for name, _ in _span_lines(out)}
-    assert "resources/list" not in names and "prompts/list" in names
+    assert "prompts/list" in names
+    if "no resources capability" in out:
+        assert "  resources/list: skipped (no resources capability)\n" in out
+        assert "  resources/templates/list: skipped (no resources capability)\n" in out
+        assert "resources/list" not in names
+    else:  # mcp 1.15's lowlevel Server advertises resources without handlers: asked, -32601, skipped
+        assert "  resources/list: skipped (method not found)\n" in out
+        assert "  resources/templates/list: skipped (method not found)\n" in out
+        assert "error.type=-32601" in out
 
 
 def test_trace_a_non_python_command_shows_the_client_spans() -> None:

@@ -187,6 +187,17 @@ async def test_client_errors_are_not_server_errors(client_errors_run: Run, case:
     method, _ = CLIENT_ERROR_CASES[case]
     code = client_errors_run.results[case]
     assert code in NOT_SERVER_ERRORS, f"server answered {method} with {code}"
+    received = [
+        s
+        for s in server_request_spans(client_errors_run.spans)
+        if s["attributes"].get("mcp.method.name") == method
+    ]
+    if IS_MCP1 and not received:
+        # The client's span records the error (test_client_spans); no server span can exist on 1.x.
+        pytest.skip(
+            "mcp 1.x answers a request that fails its ClientRequest union (unknown method, invalid params) "
+            "with -32602 inside BaseSession._receive_loop, before any handler or hookable method runs"
+        )
     span = _server_span(client_errors_run.spans, method, client_errors_run.conn)
     attrs = span["attributes"]
     assert attrs["mcp.method.name"] == method

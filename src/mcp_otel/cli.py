@@ -367,6 +367,9 @@ def server_command(command: Sequence[str], destination: Sequence[str]) -> tuple[
     return [python, "-m", "mcp_otel.bootstrap", *destination, "--", *target], True
 
 
+_METHOD_NOT_FOUND = -32601
+
+
 def _capabilities(client: Any) -> Any:
     """The server's ``ServerCapabilities`` (mcp 2.x ``Client.server_capabilities``, 1.x session getter)."""
     getter = getattr(client, "get_server_capabilities", None)
@@ -398,7 +401,13 @@ async def _explore(
             if caps is not None and getattr(caps, capability, None) is None:
                 lines.append(f"{method}: skipped (no {capability} capability)")
                 continue
-            listed = await getattr(client, function)()
+            try:
+                listed = await getattr(client, function)()
+            except Exception as exc:  # a capability advertised without its handler (mcp 1.x lowlevel)
+                if getattr(getattr(exc, "error", None), "code", None) != _METHOD_NOT_FOUND:
+                    raise
+                lines.append(f"{method}: skipped (method not found)")
+                continue
             items = getattr(listed, field, None)
             if items is None:
                 items = getattr(listed, "resource_templates", None) or []
