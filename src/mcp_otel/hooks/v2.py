@@ -23,6 +23,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
@@ -143,6 +144,8 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
     return [
         Patch("mcp.server.runner", "ServerRunner._on_request", _on_request(telemetry)),
         Patch("mcp.server.mcpserver.server", "MCPServer.call_tool", _call_tool),
+        # mcp 2.0.x lists the tools itself (through the request path) to validate a stateless tools/call
+        Patch("mcp.server._streamable_http_modern", "_tool_input_schema", _sdk_internal),
         Replace(
             "mcp.shared._otel",
             "_tracer",
@@ -277,6 +280,8 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
 def _on_request(telemetry: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         request: Operation | None = None
+        if _internal.get():
+            return await wrapped(*args, **kwargs)
         try:
             dctx, method, params = _request_args(*args, **kwargs)
             described = _describe(instance, dctx, method, params)
@@ -292,6 +297,18 @@ def _on_request(telemetry: Telemetry) -> Callable[..., Any]:
         )
 
     return wrapper
+
+
+_internal: ContextVar[bool] = ContextVar("mcp_otel_sdk_internal", default=False)
+
+
+async def _sdk_internal(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Requests the SDK makes to itself while this runs are not received requests: no span, no point."""
+    token = _internal.set(True)
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _internal.reset(token)
 
 
 def _request_args(dctx: Any, method: str, params: Any = None, *_: Any, **__: Any) -> tuple[Any, str, Any]:
