@@ -131,7 +131,11 @@ class Telemetry:
         ambient = trace.get_current_span().get_span_context()
         links: tuple[Link, ...] = ()
         if parent is not None:
-            if ambient.is_valid:
+            # in-process peers: the ambient span often is the parent itself, which needs no link
+            if (
+                ambient.is_valid
+                and ambient.span_id != trace.get_current_span(parent).get_span_context().span_id
+            ):
                 links = (Link(ambient),)
         elif not ambient.is_valid and message.http_headers is not None:
             parent = parent_context(message.http_headers)
