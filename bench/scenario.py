@@ -396,13 +396,19 @@ async def connect(path: str, server: Any, url: str | None = None) -> AsyncIterat
         if path == "memory":
             from mcp.shared.memory import create_connected_server_and_client_session
 
-            async with create_connected_server_and_client_session(server) as session:
+            lowlevel = getattr(server, "_mcp_server", server)  # mcp 1.15 takes the lowlevel Server only
+            async with create_connected_server_and_client_session(lowlevel) as session:
                 yield Conn(session)
             return
         if path == "http":
+            from mcp.client import streamable_http
             from mcp.client.session import ClientSession
-            from mcp.client.streamable_http import streamable_http_client
 
+            # streamable_http_client exists from mcp 1.24; older 1.x has only streamablehttp_client
+            streamable_http_client = (
+                getattr(streamable_http, "streamable_http_client", None)
+                or streamable_http.streamablehttp_client
+            )
             assert url is not None
             async with (
                 streamable_http_client(url) as streams,

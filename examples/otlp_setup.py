@@ -91,7 +91,8 @@ async def _call_demo_in_memory() -> str:
     except ImportError:  # mcp 1.x
         from mcp.shared.memory import create_connected_server_and_client_session
 
-        async with create_connected_server_and_client_session(server) as session:
+        lowlevel = getattr(server, "_mcp_server", server)  # mcp 1.15 takes the lowlevel Server only
+        async with create_connected_server_and_client_session(lowlevel) as session:
             result = await session.call_tool("add", {"a": 2, "b": 3})
     return str(result.content[0].text)
 
