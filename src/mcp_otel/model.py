@@ -68,6 +68,7 @@ class Transport:
     http_version: str | None = None
     session_id: str | None = None
     session_source: SessionIdSource | None = None
+    _attributes: Attributes | None = field(default=None, init=False, repr=False, compare=False)
 
     def current_session_id(self) -> str | None:
         """The session id known now: :attr:`session_id`, else what :attr:`session_source` learned."""
@@ -79,8 +80,16 @@ class Transport:
         """The transport attributes of a span: ``mcp.transport``, ``network.*`` and ``client.*``.
 
         Follows the conventions' transport table (stdio → ``pipe``; HTTP/SSE → ``tcp`` + ``http``); in-memory
-        transports have no network attributes.
+        transports have no network attributes. Cached: the dict is shared, callers must not change it.
         """
+        cached = self._attributes
+        if cached is not None:
+            return cached
+        out = self._build_attributes()
+        object.__setattr__(self, "_attributes", out)  # frozen: the cache is the only late-set field
+        return out
+
+    def _build_attributes(self) -> Attributes:
         out: Attributes = {}
         if self.kind is None:
             return out

@@ -262,40 +262,47 @@ class Operation:
             span_name = f"{method} {message.uri}"
         if message.direction is not None:
             attrs[attr.MCP_OTEL_NOTIFICATION_DIRECTION] = message.direction
+        # the metric point needs these too; both dicts are cached per session / transport
+        attrs.update(message.session.attributes())
+        attrs.update(message.transport.attributes())
+        self._attrs = attrs
         self._parent = parent
         self._adopt = adopt
         if adopt:  # ``enrich``: the SDK's span, created inside the call, is adopted by adopt_span()
             self.span: Span = INVALID_SPAN
             self._recording = False
         else:
+            # passed at start so samplers see them, and set (and validated) once
             self.span = telemetry.tracer.start_span(
                 span_name, context=parent, kind=kind, attributes=attrs, links=links
             )
             self._recording = self.span.is_recording()
-        attrs.update(message.session.attributes())
-        attrs.update(message.transport.attributes())
-        self._attrs = attrs
-        if self._recording:
-            self._decorate()
+            if self._recording:
+                self._decorate(self.span.set_attributes)
         self._exception_type: str | None = None
         self._token: Token[Operation | None] | None = None
         self._ctx_token: object | None = None
         self.key: object = None  # the SDK object this request belongs to (hooks match responses with it)
         self._start = time.perf_counter()
 
-    def _decorate(self) -> None:
-        """Put the attributes only recording spans get (ids, URI, content) and all the others on the span."""
+    def _decorate(self, set_attributes: Callable[[Attributes], None]) -> None:
+        """Put what only recording spans get (ids, URI, content) on the span with ``set_attributes``.
+
+        They stay out of ``_attrs``: none of them belongs on a metric point.
+        """
         attrs, message, config = self._attrs, self.message, self._telemetry.config
+        extra: Attributes = {}
         session_id = attrs.get(attr.MCP_SESSION_ID)
         if session_id is not None and config.session_id_attribute:
-            attrs[attr.SESSION_ID] = session_id
+            extra[attr.SESSION_ID] = session_id
         if message.request_id is not None:
-            attrs[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
+            extra[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
         if message.uri is not None:
-            attrs[attr.MCP_RESOURCE_URI] = message.uri
+            extra[attr.MCP_RESOURCE_URI] = message.uri
+        if extra:
+            set_attributes(extra)
         if config.capture_content and message.arguments is not None:
             self._capture_arguments(message.arguments)
-        self.span.set_attributes(attrs)
 
     def _live(self) -> bool:
         """Whether the span takes updates: recording, and (an adopted SDK span) not yet ended by the SDK."""
@@ -315,7 +322,8 @@ class Operation:
         self.span = span
         self._recording = span.is_recording()
         if self._recording:
-            self._decorate()
+            span.set_attributes(self._attrs)
+            self._decorate(span.set_attributes)
 
     def _capture_arguments(self, arguments: Callable[[], Mapping[str, Any] | None]) -> None:
         args = arguments()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from opentelemetry.trace import SpanKind
 
@@ -15,7 +15,6 @@ from mcp_otel.model import Session, Transport
 from mcp_otel.telemetry import Operation, Telemetry, active_request
 from mcp_otel.transport import transport_hint
 
-T = TypeVar("T")
 _SDK_MODULES = ("mcp.", "fastmcp.")
 NAMED_METHODS = frozenset({"tools/call", "prompts/get"})
 NO_SESSION = Session()
@@ -35,23 +34,32 @@ def original_exception(exc: BaseException) -> BaseException:
     return exc
 
 
-async def run_operation(op: Operation, call: Callable[[], Awaitable[T]], where: str) -> T:
-    """Await ``call()`` with ``op``'s span current, then end the span; never raises on its own.
+class running:  # noqa: N801  (used like a function: ``with running(op, where):``)
+    """``with running(op, where): return await call(...)``: ``op``'s span is current inside the block, then
+    deactivated and ended; never raises on its own.
 
-    Exceptions from ``call()`` propagate unchanged; hooks record them before re-raising where they need to.
+    A synchronous context manager rather than a wrapping coroutine: it adds no frame to every resumption of
+    the awaited call. Exceptions from the block propagate unchanged; hooks record them where they need to.
     """
-    try:
-        op.activate()
-    except Exception:
-        log_failure_once(f"{where}.activate")
-    try:
-        return await call()
-    finally:
+
+    __slots__ = ("_op", "_where")
+
+    def __init__(self, op: Operation, where: str) -> None:
+        self._op = op
+        self._where = where
+
+    def __enter__(self) -> None:
         try:
-            op.deactivate()
-            op.end()
+            self._op.activate()
         except Exception:
-            log_failure_once(f"{where}.end")
+            log_failure_once(f"{self._where}.activate")
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._op.deactivate()
+            self._op.end()
+        except Exception:
+            log_failure_once(f"{self._where}.end")
 
 
 def guarded(where: str, func: Callable[..., Any], *args: Any) -> None:

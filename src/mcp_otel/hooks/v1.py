@@ -42,7 +42,7 @@ from mcp_otel.hooks.common import (
     fail_with_exception,
     guarded,
     original_exception,
-    run_operation,
+    running,
     server_side_context,
 )
 from mcp_otel.hooks.patching import Patch, Replace
@@ -227,7 +227,8 @@ def _handle_request(telemetry: Telemetry) -> Callable[..., Any]:
         if op is None:
             return await wrapped(*args, **kwargs)
         try:
-            return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.handle_request")
+            with running(op, "v1.handle_request"):
+                return await wrapped(*args, **kwargs)
         finally:
             _in_flight.pop(message, None)
 
@@ -260,7 +261,8 @@ def _server_received_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.server_received_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.initialize")
+        with running(op, "v1.initialize"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
@@ -354,7 +356,8 @@ def _send_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.send_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: _send(op, instance, wrapped, args, kwargs), "v1.send_request")
+        with running(op, "v1.send_request"):
+            return await _send(op, instance, wrapped, args, kwargs)
 
     return wrapper
 
@@ -425,7 +428,8 @@ def _client_received_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.client_received_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.client_received_request")
+        with running(op, "v1.client_received_request"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
@@ -492,7 +496,8 @@ def _cancel(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.cancel")
         if notify_op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(notify_op, lambda: wrapped(*args, **kwargs), "v1.cancel")
+        with running(notify_op, "v1.cancel"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
@@ -526,7 +531,8 @@ def _send_notification(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.send_notification")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: _notify(wrapped, args, kwargs), "v1.send_notification")
+        with running(op, "v1.send_notification"):
+            return await _notify(wrapped, args, kwargs)
 
     return wrapper
 
@@ -566,7 +572,8 @@ def _received_notification(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v1.received_notification")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v1.received_notification")
+        with running(op, "v1.received_notification"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 

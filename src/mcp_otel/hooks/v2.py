@@ -43,7 +43,7 @@ from mcp_otel.hooks.common import (
     fail_with_exception,
     guarded,
     original_exception,
-    run_operation,
+    running,
     server_side_context,
     server_side_key,
 )
@@ -290,11 +290,8 @@ def _on_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.on_request")
         if request is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(
-            request,
-            lambda: _observe(request, instance, dctx, described, wrapped(*args, **kwargs)),
-            "v2.on_request",
-        )
+        with running(request, "v2.on_request"):
+            return await _observe(request, instance, dctx, described, wrapped(*args, **kwargs))
 
     return wrapper
 
@@ -424,9 +421,8 @@ def _client_send_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.client_send_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(
-            op, lambda: _send(op, wrapped(*args, **kwargs), instance), "v2.client_send_request"
-        )
+        with running(op, "v2.client_send_request"):
+            return await _send(op, wrapped(*args, **kwargs), instance)
 
     return wrapper
 
@@ -451,9 +447,8 @@ def _client_send_discover(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.client_send_discover")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(
-            op, lambda: _send(op, wrapped(*args, **kwargs), instance), "v2.client_send_discover"
-        )
+        with running(op, "v2.client_send_discover"):
+            return await _send(op, wrapped(*args, **kwargs), instance)
 
     return wrapper
 
@@ -469,7 +464,8 @@ def _server_send_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.server_send_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: _send(op, wrapped(*args, **kwargs)), "v2.server_send_request")
+        with running(op, "v2.server_send_request"):
+            return await _send(op, wrapped(*args, **kwargs))
 
     return wrapper
 
@@ -538,7 +534,8 @@ def _client_on_request(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.client_on_request")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: _answer(op, wrapped(*args, **kwargs)), "v2.client_on_request")
+        with running(op, "v2.client_on_request"):
+            return await _answer(op, wrapped(*args, **kwargs))
 
     return wrapper
 
@@ -640,7 +637,8 @@ def _dispatcher_notify(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.dispatcher_notify")
         if op is None:
             return await wrapped(*_with_meta(args, kwargs), **kwargs)
-        return await run_operation(op, lambda: wrapped(*_with_meta(args, kwargs), **kwargs), "v2.notify")
+        with running(op, "v2.notify"):
+            return await wrapped(*_with_meta(args, kwargs), **kwargs)
 
     return wrapper
 
@@ -710,7 +708,8 @@ def _server_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.server_on_notify")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.server_on_notify")
+        with running(op, "v2.server_on_notify"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
@@ -733,7 +732,8 @@ def _client_on_notify(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.client_on_notify")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.client_on_notify")
+        with running(op, "v2.client_on_notify"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
@@ -762,7 +762,8 @@ def _send_notification(
             return await wrapped(*args, **kwargs)
 
         # the dispatcher hook injects the trace context while this span is current
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), where)
+        with running(op, where):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
@@ -807,7 +808,8 @@ def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
             log_failure_once("v2.report_progress")
         if op is None:
             return await wrapped(*args, **kwargs)
-        return await run_operation(op, lambda: wrapped(*args, **kwargs), "v2.report_progress")
+        with running(op, "v2.report_progress"):
+            return await wrapped(*args, **kwargs)
 
     return wrapper
 
