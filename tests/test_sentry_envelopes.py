@@ -445,9 +445,11 @@ def test_before_send_transaction_applies(
     assert "tools/list" not in transactions(receiver)
 
 
-@pytest.mark.skipif(not IS_MCP1, reason="mcp 2.x does not tell how a session ended")
 def test_crashed_session(receiver: SentryReceiver) -> None:
-    """mcp 1.x ``Server.run(raise_exceptions=True)``: a handler exception ends the session → ``crashed``."""
+    """``Server.run(raise_exceptions=True)``: a handler exception ends the session → ``crashed``.
+
+    mcp 1.x sees it leave ``ServerSession``; mcp 2.x in the ``finally`` that closes the connection.
+    """
 
     async def run() -> None:
         async with connect("stdio", receiver, {"SENTRY_TEST_SERVER": "crash"}) as conn:
@@ -466,7 +468,8 @@ def test_crashed_session(receiver: SentryReceiver) -> None:
     anyio.run(run)
     receiver.wait_for(lambda r: bool(sessions(r)) and bool(errors(r)))
     (session,) = sessions(receiver)
-    assert session["status"] == "crashed" and session["errors"] >= 1
+    assert session["status"] == "crashed" and session["errors"] == 1
+    assert session["attrs"]["release"] == sentry_server.RELEASE
     assert [exception_types(e)[-1] for e in errors(receiver)] == ["RuntimeError"]
 
 

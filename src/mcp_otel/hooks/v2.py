@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -564,7 +565,16 @@ def _connection_for_loop(wrapped: Any, instance: Any, args: tuple[Any, ...], kwa
 
 
 def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
+    """``aclose_shielded(connection)``: the server side of a loop-mode connection ends.
+
+    Every mcp 2.x driver (``serve_connection``, the dual-era loop's legacy and modern streams, ``serve_one``)
+    calls it from the ``finally`` around ``dispatcher.run``, so the exception being handled when it is called
+    is the one that ended the connection — a handler exception re-raised under ``raise_exceptions=True``
+    (an exception group), a cancellation, a broken transport — and ``None`` after a normal close.
+    """
+
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        error = sys.exc_info()[1]
         try:
             return await wrapped(*args, **kwargs)
         finally:
@@ -574,7 +584,7 @@ def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
                 session = (
                     cached[3] if cached is not None else Session(protocol_version=connection.protocol_version)
                 )
-                _clock.stop(telemetry, connection, SpanKind.SERVER, session, None)
+                _clock.stop(telemetry, connection, SpanKind.SERVER, session, error)
             except Exception:
                 log_failure_once("v2.session_close")
 
