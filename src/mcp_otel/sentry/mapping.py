@@ -45,12 +45,12 @@ SDK_SCOPE = "mcp-python-sdk"
 DEFAULT_SCOPES = (SCOPE_NAME, SDK_SCOPE)
 """Instrumentation scopes whose MCP spans the Sentry span processors map by default."""
 
-ORIGIN = "auto.ai.mcp.otel"
-"""``sentry.origin`` of the spans and error events mcp-otel sends (``auto.<category>.<integration>``)."""
+ORIGIN = sentry.SENTRY_ORIGIN_AUTO_AI_MCP_OTEL
+"""``sentry.origin`` of the spans and error events mcp-otel sends (``auto.ai.mcp.otel``)."""
 
-OP_MCP_CLIENT = "mcp.client"
-"""Sentry op of a request this process sent as an MCP client (Sentry defines no client op; MCP Insights
-selects ``mcp.server``, so client spans never count as server traffic)."""
+OP_MCP_CLIENT = sentry.SENTRY_OP_MCP_CLIENT
+"""Sentry op of a request this process sent as an MCP client (``mcp.client``; Sentry defines no client op;
+MCP Insights selects ``mcp.server``, so client spans never count as server traffic)."""
 
 STATUS_OK = "ok"
 """Sentry span status of a span that did not fail."""
