@@ -351,9 +351,18 @@ def _record_result(request: Operation, runner: Any, described: Message, result: 
     if not isinstance(result, Mapping):
         return
     if described.method == "tools/call":
-        request.set_result(result.get("isError") is True, lambda: _tool_result_content(result))
+        request.set_result(
+            result.get("isError") is True, lambda: _tool_result_content(result), _count(result.get("content"))
+        )
+    elif described.method == "prompts/get":
+        request.set_prompt_result(_count(result.get("messages")), lambda: result.get("description"))
     elif described.method == "initialize":  # the SDK committed the negotiated session state after the chain
         request.update_session(_session_for(runner, described.transport).attributes())
+
+
+def _count(items: Any) -> int | None:
+    """The number of items of a result's ``content`` / ``messages`` list (``None`` when it is not one)."""
+    return len(items) if isinstance(items, (list, tuple)) else None
 
 
 def _tool_result_content(result: Mapping[str, Any]) -> Any:
@@ -485,9 +494,22 @@ async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
         guarded("v2.client_exception", fail_with_exception, op, exc)
         raise
     if getattr(result, "is_error", None) is True:
-        guarded("v2.client_result", op.set_result, True, None)
+        guarded("v2.client_result", op.set_result, True, None, _count(getattr(result, "content", None)))
     elif op.method == "tools/call":
-        guarded("v2.client_result", op.set_result, False, lambda: _typed_tool_result_content(result))
+        guarded(
+            "v2.client_result",
+            op.set_result,
+            False,
+            lambda: _typed_tool_result_content(result),
+            _count(getattr(result, "content", None)),
+        )
+    elif op.method == "prompts/get":
+        guarded(
+            "v2.client_result",
+            op.set_prompt_result,
+            _count(getattr(result, "messages", None)),
+            lambda: getattr(result, "description", None),
+        )
     elif op.method in ("initialize", "server/discover") and client_session is not None:
         guarded("v2.client_init", _update_client_session, op, client_session, result)
     return result
