@@ -203,8 +203,8 @@ class Operation:
     """One in-flight request: its span (SERVER or CLIENT), its outcome and its duration.
 
     Hooks call :meth:`activate` / :meth:`deactivate` around the handler (server) or the send (client),
-    report the outcome with :meth:`set_result`, :meth:`set_error_response` or :meth:`set_exception`, then
-    :meth:`end`.
+    report the outcome with :meth:`set_result` (a tool result), :meth:`set_prompt_result`,
+    :meth:`set_error_response` or :meth:`set_exception`, then :meth:`end`.
     """
 
     __slots__ = (
