@@ -5,9 +5,8 @@ In-process tests import :func:`build_server`. Run as a script it serves stdio, c
 ===========================  ===================================================================
 ``SENTRY_TEST_DSN``          DSN of the receiver (required)
 ``SENTRY_TEST_MODE``         ``native`` (transactions, default) or ``otlp`` (``OTLPIntegration``)
-``SENTRY_TEST_SERVER``       ``tools`` (default: demo server + the tools below) or ``crash`` (mcp 1.x
-                             lowlevel server, ``raise_exceptions=True``: ``prompts/get crash`` ends the
-                             session)
+``SENTRY_TEST_SERVER``       ``tools`` (default: demo server + the tools below) or ``crash`` (lowlevel
+                             server, ``raise_exceptions=True``: ``prompts/get crash`` ends the session)
 ``SENTRY_TEST_PII``          ``1``: ``send_default_pii=True`` (default off)
 ``SENTRY_TEST_SENTRY_MCP``   ``0``: disable sentry-sdk's own ``MCPIntegration`` (default: left on, as a user
                              who did not read the docs would, to check there is no double capture)
@@ -81,12 +80,22 @@ def build_server() -> Any:
 
 
 def build_crash_server() -> Any:
-    """A mcp 1.x lowlevel server whose ``prompts/get`` handler raises ``RuntimeError``.
+    """A lowlevel server (1.x decorators, 2.x ``on_*`` handlers) whose ``prompts/get`` raises RuntimeError.
 
     Run with ``raise_exceptions=True``, the exception leaves ``Server.run`` and ends the session (a crash).
     """
     import mcp.types as types
     from mcp.server.lowlevel import Server
+
+    if not IS_MCP1:
+
+        async def on_list_prompts(ctx: Any, params: Any) -> Any:
+            return types.ListPromptsResult(prompts=[types.Prompt(name="crash")])
+
+        async def on_get_prompt(ctx: Any, params: Any) -> Any:
+            raise RuntimeError(EXPLODE_MESSAGE)
+
+        return Server("sentry-crash", on_list_prompts=on_list_prompts, on_get_prompt=on_get_prompt)
 
     server: Any = Server("sentry-crash")
 

@@ -64,6 +64,29 @@ async def test_one_client_span_per_request(
     assert sdk == [], f"spans of the mcp SDK's own tracer while instrumented: {s3.describe(sdk)}"
 
 
+async def test_result_shape_on_both_sides(
+    instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
+) -> None:
+    """``tools/call`` and ``prompts/get`` spans, CLIENT and SERVER, record the result's shape (never content):
+    ``mcp.tool.result.is_error``, ``mcp.tool.result.content_count``, ``mcp.prompt.result.message_count``."""
+    async with s3.connect(transport, tmp_path) as conn:
+        await s3.standard_exchange(conn)
+    spans = s3.collect(span_exporter, conn)
+    for kind in ("CLIENT", "SERVER"):
+        shape = {}
+        for name in ("tools/call add", "tools/call fail", "prompts/get greet", "tools/list"):
+            attrs = s3.only(spans, name, kind)["attributes"]
+            shape[name] = {
+                k: v for k, v in attrs.items() if k.startswith(("mcp.tool.result.", "mcp.prompt.result."))
+            }
+        assert shape == {
+            "tools/call add": {"mcp.tool.result.is_error": False, "mcp.tool.result.content_count": 1},
+            "tools/call fail": {"mcp.tool.result.is_error": True, "mcp.tool.result.content_count": 1},
+            "prompts/get greet": {"mcp.prompt.result.message_count": 1},  # no description: content is opt-in
+            "tools/list": {},
+        }, (kind, s3.describe(spans))
+
+
 async def test_request_ids_match_the_server(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:

@@ -333,8 +333,10 @@ def test_sentry_compat() -> None:
         "SENTRY_OP_MCP_SERVER": "mcp.server",
         "SENTRY_OP_NOTIFICATION_CLIENT_TO_SERVER": "mcp.notification.client_to_server",
         "SENTRY_OP_NOTIFICATION_SERVER_TO_CLIENT": "mcp.notification.server_to_client",
+        "SENTRY_OP_MCP_CLIENT": "mcp.client",
         "SENTRY_ORIGIN": "sentry.origin",
         "SENTRY_ORIGIN_AUTO_AI_MCP": "auto.ai.mcp",
+        "SENTRY_ORIGIN_AUTO_AI_MCP_OTEL": "auto.ai.mcp.otel",
     }
     assert {name: getattr(sentry_compat, name) for name in expected} == expected
     assert {m.name: m.value for m in sentry_compat.SentryMcpTransportValues} == {

@@ -204,13 +204,16 @@ def test_mcp_insights_data_errors_and_session(
         trace = trace_of(server[name])
         data = trace["data"]
         assert trace["origin"] == "auto.ai.mcp.otel"
-        assert server[name]["transaction_info"]["source"] in ("route", "custom")
+        assert trace["status"] == ("internal_error" if name == "tools/call explode" else "ok"), name
+        assert server[name]["transaction_info"]["source"] == ("custom" if "demo://" in name else "route")
         assert data["mcp.method.name"] == name.split(" ")[0]
         assert data["mcp.transport"] == MCP_TRANSPORT[transport]
         if transport in NETWORK:
             assert data["network.transport"] == NETWORK[transport]
+        else:
+            assert "network.transport" not in data
         assert data.get("mcp.client.name") == CLIENT_NAME, (name, data)
-        assert isinstance(data.get("mcp.request.id"), str)
+        assert data["mcp.request.id"] == data["jsonrpc.request.id"] and data["mcp.request.id"].isdigit()
         if transport == "http":
             assert data.get("mcp.session.id")
         else:
@@ -220,9 +223,14 @@ def test_mcp_insights_data_errors_and_session(
     ok, failed = trace_of(server["tools/call add"]), trace_of(server["tools/call explode"])
     assert ok["status"] == "ok" and ok["data"]["mcp.tool.name"] == "add"
     assert ok["data"]["mcp.tool.result.is_error"] is False
-    assert failed["status"] == "internal_error"
+    assert ok["data"]["mcp.tool.result.content_count"] == 1
+    assert failed["status"] == "internal_error" and failed["data"]["mcp.tool.name"] == "explode"
     assert failed["data"]["mcp.tool.result.is_error"] is True
-    assert trace_of(server["prompts/get greet"])["data"]["mcp.prompt.name"] == "greet"
+    assert failed["data"]["mcp.tool.result.content_count"] == 1
+    assert failed["data"]["error.type"] == "tool_error"
+    prompt = trace_of(server["prompts/get greet"])["data"]
+    assert prompt["mcp.prompt.name"] == "greet" and prompt["mcp.prompt.result.message_count"] == 1
+    assert "mcp.prompt.result.description" not in prompt  # output: off by default
     resource = trace_of(server["resources/read demo://info"])["data"]
     assert resource["mcp.resource.protocol"] == "demo" and "mcp.resource.uri" not in resource
     if transport != "direct":  # the 2026-07-28 direct path sends no log notifications
@@ -231,8 +239,13 @@ def test_mcp_insights_data_errors_and_session(
             ("mcp.notification.server_to_client", "notifications/message")
         ]
         assert logged["spans"][0]["parent_span_id"] == trace_of(logged)["span_id"]
+        assert logged["spans"][0]["status"] == "ok"
+        assert logged["spans"][0]["data"]["mcp.transport"] == MCP_TRANSPORT[transport]
         received = transactions(receiver, "mcp.notification.client_to_server")
-        assert "notifications/initialized" in received
+        initialized = trace_of(received["notifications/initialized"])
+        assert initialized["status"] == "ok" and initialized["origin"] == "auto.ai.mcp.otel"
+        assert initialized["data"]["mcp.transport"] == MCP_TRANSPORT[transport]
+        assert "mcp.request.id" not in initialized["data"]
 
     # the failing tool: exactly one error event, linked to its transaction by trace and span id
     events = [e for e in errors(receiver) if "RuntimeError" in exception_types(e)]
@@ -316,7 +329,7 @@ def test_streamable_http_stateless_reports_request_sessions(
 # -- content and user data ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["memory", "stdio"])
+@pytest.mark.parametrize("transport", ["memory", "stdio", "http"])
 def test_canary_never_leaves_with_defaults(
     transport: str, receiver: SentryReceiver, sentry_setup: Callable[..., McpSentry]
 ) -> None:
@@ -366,7 +379,10 @@ def test_content_is_sent_when_allowed(
     echo = trace_of(server["tools/call echo"])["data"]
     assert echo["mcp.request.argument.text"] == CANARY
     assert CANARY in echo["mcp.tool.result.content"]
-    assert trace_of(server["prompts/get greet"])["data"]["mcp.request.argument.name"] == CANARY
+    prompt = trace_of(server["prompts/get greet"])["data"]
+    assert prompt["mcp.request.argument.name"] == CANARY
+    assert prompt["mcp.prompt.result.description"] == "A greeting prompt."
+    assert prompt["mcp.prompt.result.message_count"] == 1
     assert trace_of(server["resources/read demo://info"])["data"]["mcp.resource.uri"] == "demo://info"
 
 
@@ -445,9 +461,11 @@ def test_before_send_transaction_applies(
     assert "tools/list" not in transactions(receiver)
 
 
-@pytest.mark.skipif(not IS_MCP1, reason="mcp 2.x does not tell how a session ended")
 def test_crashed_session(receiver: SentryReceiver) -> None:
-    """mcp 1.x ``Server.run(raise_exceptions=True)``: a handler exception ends the session → ``crashed``."""
+    """``Server.run(raise_exceptions=True)``: a handler exception ends the session → ``crashed``.
+
+    mcp 1.x sees it leave ``ServerSession``; mcp 2.x in the ``finally`` that closes the connection.
+    """
 
     async def run() -> None:
         async with connect("stdio", receiver, {"SENTRY_TEST_SERVER": "crash"}) as conn:
@@ -466,7 +484,8 @@ def test_crashed_session(receiver: SentryReceiver) -> None:
     anyio.run(run)
     receiver.wait_for(lambda r: bool(sessions(r)) and bool(errors(r)))
     (session,) = sessions(receiver)
-    assert session["status"] == "crashed" and session["errors"] >= 1
+    assert session["status"] == "crashed" and session["errors"] == 1
+    assert session["attrs"]["release"] == sentry_server.RELEASE
     assert [exception_types(e)[-1] for e in errors(receiver)] == ["RuntimeError"]
 
 
@@ -588,10 +607,15 @@ def test_otlp_integration_spans_carry_sentry_op(receiver: SentryReceiver) -> Non
     otlp_paths = {path for method, path, _ in receiver.requests if method == "POST" and "otlp" in path}
     assert otlp_paths == {"/api/1/integration/otlp/v1/traces/"}
     spans = {s["name"]: s for s in receiver.otlp_spans() if s["scope"] == "mcp_otel"}
+    add = {"mcp.tool.name": "add", "mcp.tool.result.is_error": False, "mcp.tool.result.content_count": 1}
+    explode = {"mcp.tool.name": "explode", "error.type": "tool_error", "mcp.tool.result.is_error": True}
     expected = {
-        "tools/call add": ("mcp.server", {"mcp.tool.name": "add"}),
-        "tools/call explode": ("mcp.server", {"mcp.tool.name": "explode", "error.type": "tool_error"}),
-        "prompts/get greet": ("mcp.server", {"mcp.prompt.name": "greet"}),
+        "tools/call add": ("mcp.server", add),
+        "tools/call explode": ("mcp.server", {**explode, "mcp.tool.result.content_count": 1}),
+        "prompts/get greet": (
+            "mcp.server",
+            {"mcp.prompt.name": "greet", "mcp.prompt.result.message_count": 1},
+        ),
         "resources/read": ("mcp.server", {"mcp.resource.uri": "demo://info"}),
         "notifications/initialized": ("mcp.notification.client_to_server", {}),
         "notifications/message": ("mcp.notification.server_to_client", {}),
@@ -640,7 +664,7 @@ def test_otlp_exporter_sends_the_mapped_spans(receiver: SentryReceiver) -> None:
     server_kind = 2  # SPAN_KIND_SERVER
     add = spans[("tools/call add", server_kind)]
     assert add["sentry.op"] == "mcp.server" and add["mcp.request.id"] == add["jsonrpc.request.id"]
-    assert add["mcp.tool.result.is_error"] is False
+    assert add["mcp.tool.result.is_error"] is False and add["mcp.tool.result.content_count"] == 1
     assert add["mcp.transport"] == "http" and add["network.transport"] == "tcp" and add["mcp.session.id"]
     assert "client.address" not in add and "client.port" not in add
     assert spans[("tools/call explode", server_kind)]["mcp.tool.result.is_error"] is True

@@ -352,6 +352,8 @@ async def test_capture_content(
     fail = _server_span(spans, "tools/call fail")
     assert _json_attr(fail, "gen_ai.tool.call.arguments") == FAIL_ARGS
     assert "gen_ai.tool.call.result" not in fail["attributes"], "result is only captured on success"
+    assert greet["attributes"]["mcp.prompt.result.description"] == "A greeting prompt."
+    assert greet["attributes"]["mcp.prompt.result.message_count"] == 1
 
 
 async def test_capture_content_without_structured_result(
@@ -450,3 +452,6 @@ async def test_capture_keyword_beats_env_var(
     _, spans = await _demo_spans(connect, inproc)
     add = _server_span(spans, "tools/call add")
     assert "gen_ai.tool.call.arguments" not in add["attributes"]
+    greet = _server_span(spans, "prompts/get greet")
+    assert "mcp.prompt.result.description" not in greet["attributes"]
+    assert greet["attributes"]["mcp.prompt.result.message_count"] == 1

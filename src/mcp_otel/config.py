@@ -43,8 +43,9 @@ class McpOtelConfig:
     """Resolved settings of one ``instrument()`` call.
 
     Attributes:
-        capture_content: record tool arguments/results and prompt variables (``gen_ai.tool.call.arguments``,
-            ``gen_ai.tool.call.result``, ``gen_ai.prompt.variable.<key>``). Off by default: user data.
+        capture_content: record tool arguments/results, prompt variables and prompt result descriptions
+            (``gen_ai.tool.call.arguments``, ``gen_ai.tool.call.result``, ``gen_ai.prompt.variable.<key>``,
+            ``mcp.prompt.result.description``). Off by default: user data.
         max_content_length: maximum length, in characters, of each captured content value (after redaction).
         content_redactor: see :data:`ContentRedactor`; ``None`` records values as they are.
         resource_uri_in_span_name: name ``resources/read`` spans ``resources/read {uri}`` (high cardinality;

@@ -35,7 +35,8 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     Keyword arguments of :meth:`instrument` (each also an environment variable, see :mod:`mcp_otel.config`):
         tracer_provider: the ``TracerProvider`` to use (default: the global one).
         meter_provider: the ``MeterProvider`` to use (default: the global one).
-        capture_content (bool): record tool arguments/results and prompt variables (default ``False``).
+        capture_content (bool): record tool arguments/results, prompt variables and prompt result
+            descriptions (default ``False``).
         max_content_length (int): maximum characters per captured value (default 4096).
         content_redactor (callable): ``(attribute_key, value) -> str | None`` applied to captured values.
         resource_uri_in_span_name (bool): name ``resources/read`` spans with the URI (default ``False``).

@@ -203,8 +203,8 @@ class Operation:
     """One in-flight request: its span (SERVER or CLIENT), its outcome and its duration.
 
     Hooks call :meth:`activate` / :meth:`deactivate` around the handler (server) or the send (client),
-    report the outcome with :meth:`set_result`, :meth:`set_error_response` or :meth:`set_exception`, then
-    :meth:`end`.
+    report the outcome with :meth:`set_result` (a tool result), :meth:`set_prompt_result`,
+    :meth:`set_error_response` or :meth:`set_exception`, then :meth:`end`.
     """
 
     __slots__ = (
@@ -380,14 +380,28 @@ class Operation:
             if session_id is not None and self._telemetry.config.session_id_attribute:
                 self.span.set_attribute(attr.SESSION_ID, session_id)
 
-    def set_result(self, is_tool_error: bool, result: Callable[[], Any] | None = None) -> None:
-        """Record a successful JSON-RPC result.
+    def set_result(
+        self,
+        is_tool_error: bool,
+        result: Callable[[], Any] | None = None,
+        content_count: int | None = None,
+    ) -> None:
+        """Record a successful JSON-RPC result of ``tools/call``.
+
+        The result's shape is recorded on a recording ``tools/call`` span whatever the content setting:
+        ``mcp.tool.result.is_error`` and, when given, ``mcp.tool.result.content_count`` (Sentry's MCP keys;
+        no content is read).
 
         Args:
             is_tool_error: the result is a ``CallToolResult`` with ``isError`` → ``error.type=tool_error``
                 and ERROR status (no description: the error text is tool output, recorded only on opt-in).
             result: a callable returning the tool result's JSON value; called only when content capture is on.
+            content_count: the number of content items of the result (``len(result.content)``).
         """
+        if self.method == _TOOLS_CALL and self._live():
+            self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR, is_tool_error)
+            if content_count is not None:
+                self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT, content_count)
         if is_tool_error:
             self._attrs[attr.ERROR_TYPE] = TOOL_ERROR
             if self._live():
@@ -397,6 +411,27 @@ class Operation:
             value = self._telemetry.capture(attr.GEN_AI_TOOL_CALL_RESULT, result())
             if value is not None:
                 self.span.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, value)
+
+    def set_prompt_result(
+        self, message_count: int | None, description: Callable[[], Any] | None = None
+    ) -> None:
+        """Record the shape of a ``prompts/get`` result on a recording span.
+
+        Args:
+            message_count: the number of messages (``mcp.prompt.result.message_count``), always recorded.
+            description: a callable returning the result's description; called only when content capture is
+                on (``mcp.prompt.result.description`` is prompt output), through the redactor and truncation.
+        """
+        if not self._live():
+            return
+        if message_count is not None:
+            self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_COUNT, message_count)
+        if description is not None and self._telemetry.config.capture_content:
+            text = description()
+            if isinstance(text, str) and text:
+                value = self._telemetry.capture(sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, text)
+                if value is not None:
+                    self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, value)
 
     def set_error_response(self, code: int, message: str | None) -> None:
         """Record a JSON-RPC error response with ``code``.

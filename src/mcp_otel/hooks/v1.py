@@ -283,7 +283,9 @@ def _record_response(op: Operation, responder: Any, response: Any) -> None:
         return
     result = getattr(response, "root", response)
     if isinstance(result, types.CallToolResult):
-        op.set_result(bool(result.isError), lambda: _tool_result_content(result))
+        op.set_result(bool(result.isError), lambda: _tool_result_content(result), len(result.content))
+    elif isinstance(result, types.GetPromptResult):
+        op.set_prompt_result(len(result.messages), lambda: result.description)
     elif isinstance(result, types.InitializeResult):
         server_session = responder._session
         params = server_session.client_params
@@ -379,7 +381,9 @@ async def _send(
         raise
     try:
         if isinstance(result, types.CallToolResult):
-            op.set_result(bool(result.isError), lambda: _tool_result_content(result))
+            op.set_result(bool(result.isError), lambda: _tool_result_content(result), len(result.content))
+        elif isinstance(result, types.GetPromptResult):
+            op.set_prompt_result(len(result.messages), lambda: result.description)
         elif isinstance(result, types.InitializeResult) and isinstance(session, ClientSession):
             new = Session(
                 server=_peer(result.serverInfo),

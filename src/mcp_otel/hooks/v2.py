@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -347,9 +348,18 @@ def _record_result(request: Operation, runner: Any, described: Message, result: 
     if not isinstance(result, Mapping):
         return
     if described.method == "tools/call":
-        request.set_result(result.get("isError") is True, lambda: _tool_result_content(result))
+        request.set_result(
+            result.get("isError") is True, lambda: _tool_result_content(result), _count(result.get("content"))
+        )
+    elif described.method == "prompts/get":
+        request.set_prompt_result(_count(result.get("messages")), lambda: result.get("description"))
     elif described.method == "initialize":  # the SDK committed the negotiated session state after the chain
         request.update_session(_session_for(runner, described.transport).attributes())
+
+
+def _count(items: Any) -> int | None:
+    """The number of items of a result's ``content`` / ``messages`` list (``None`` when it is not one)."""
+    return len(items) if isinstance(items, (list, tuple)) else None
 
 
 def _tool_result_content(result: Mapping[str, Any]) -> Any:
@@ -480,9 +490,22 @@ async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
         guarded("v2.client_exception", fail_with_exception, op, exc)
         raise
     if getattr(result, "is_error", None) is True:
-        guarded("v2.client_result", op.set_result, True, None)
+        guarded("v2.client_result", op.set_result, True, None, _count(getattr(result, "content", None)))
     elif op.method == "tools/call":
-        guarded("v2.client_result", op.set_result, False, lambda: _typed_tool_result_content(result))
+        guarded(
+            "v2.client_result",
+            op.set_result,
+            False,
+            lambda: _typed_tool_result_content(result),
+            _count(getattr(result, "content", None)),
+        )
+    elif op.method == "prompts/get":
+        guarded(
+            "v2.client_result",
+            op.set_prompt_result,
+            _count(getattr(result, "messages", None)),
+            lambda: getattr(result, "description", None),
+        )
     elif op.method in ("initialize", "server/discover") and client_session is not None:
         guarded("v2.client_init", _update_client_session, op, client_session, result)
     return result
@@ -561,7 +584,16 @@ def _connection_for_loop(wrapped: Any, instance: Any, args: tuple[Any, ...], kwa
 
 
 def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
+    """``aclose_shielded(connection)``: the server side of a loop-mode connection ends.
+
+    Every mcp 2.x driver (``serve_connection``, the dual-era loop's legacy and modern streams, ``serve_one``)
+    calls it from the ``finally`` around ``dispatcher.run``, so the exception being handled when it is called
+    is the one that ended the connection — a handler exception re-raised under ``raise_exceptions=True``
+    (an exception group), a cancellation, a broken transport — and ``None`` after a normal close.
+    """
+
     async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        error = sys.exc_info()[1]
         try:
             return await wrapped(*args, **kwargs)
         finally:
@@ -571,7 +603,7 @@ def _connection_close(telemetry: Telemetry) -> Callable[..., Any]:
                 session = (
                     cached[3] if cached is not None else Session(protocol_version=connection.protocol_version)
                 )
-                _clock.stop(telemetry, connection, SpanKind.SERVER, session, None)
+                _clock.stop(telemetry, connection, SpanKind.SERVER, session, error)
             except Exception:
                 log_failure_once("v2.session_close")
 

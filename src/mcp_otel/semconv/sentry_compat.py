@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:1bf601cd1d1fa27f
+# Model digest: sha256:d78d2254bf42016d
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
@@ -349,7 +349,7 @@ SENTRY_OP: Final = "sentry.op"
 """Sentry span operation; Sentry's MCP Insights selects spans whose op starts with `mcp.`.
 
 Note: OTel has no op; OTLP spans sent to Sentry must carry it as this attribute, because Sentry infers no
-MCP op. The op values come from sentry-conventions `model/op/mcp.json`.
+MCP op. The op values come from sentry-conventions `model/op/mcp.json`, except `mcp.client`.
 
 Type: enum. Stability: development.
 """
@@ -362,6 +362,11 @@ SENTRY_OP_NOTIFICATION_CLIENT_TO_SERVER: Final = "mcp.notification.client_to_ser
 
 SENTRY_OP_NOTIFICATION_SERVER_TO_CLIENT: Final = "mcp.notification.server_to_client"
 """A notification sent by the server to the client."""
+
+SENTRY_OP_MCP_CLIENT: Final = "mcp.client"
+"""A request this process sent as an MCP client. An mcp-otel extension: Sentry defines no client op, and MCP
+Insights counts only `mcp.server`, so client spans never count as server traffic.
+"""
 
 SENTRY_ORIGIN: Final = "sentry.origin"
 """Which instrumentation created the span, following the pattern `auto.<category>.<integration>`.
@@ -377,6 +382,9 @@ SENTRY_ORIGIN_AUTO_FUNCTION_MCP_SERVER: Final = "auto.function.mcp_server"
 
 SENTRY_ORIGIN_AUTO_MCP_NOTIFICATION: Final = "auto.mcp.notification"
 """Origin used by Sentry's JavaScript SDK for MCP notifications."""
+
+SENTRY_ORIGIN_AUTO_AI_MCP_OTEL: Final = "auto.ai.mcp.otel"
+"""Origin of the spans and error events mcp-otel sends (an mcp-otel value)."""
 
 
 class SentryMcpTransportValues(Enum):
@@ -405,6 +413,10 @@ class SentryOpValues(Enum):
     """A notification sent by the client to the server."""
     NOTIFICATION_SERVER_TO_CLIENT = "mcp.notification.server_to_client"
     """A notification sent by the server to the client."""
+    MCP_CLIENT = "mcp.client"
+    """A request this process sent as an MCP client. An mcp-otel extension: Sentry defines no client op, and
+    MCP Insights counts only `mcp.server`, so client spans never count as server traffic.
+    """
 
 
 class SentryOriginValues(Enum):
@@ -416,6 +428,8 @@ class SentryOriginValues(Enum):
     """Origin used by Sentry's JavaScript SDK for MCP requests."""
     AUTO_MCP_NOTIFICATION = "auto.mcp.notification"
     """Origin used by Sentry's JavaScript SDK for MCP notifications."""
+    AUTO_AI_MCP_OTEL = "auto.ai.mcp.otel"
+    """Origin of the spans and error events mcp-otel sends (an mcp-otel value)."""
 
 
 SENTRY_TO_OTEL: Final[Mapping[str, str]] = MappingProxyType(

@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:1bf601cd1d1fa27f
+# Model digest: sha256:d78d2254bf42016d
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's

@@ -15,11 +15,14 @@ The rules (see ``docs/sentry.md`` for the table):
   ``resource_uri_in_name`` is off; else ``{method}``; fallbacks ``MCP server operation`` /
   ``MCP notification`` / ``MCP client operation`` (Sentry's name templates).
 - status: ``internal_error`` for OTel ERROR spans (tool errors included), ``ok`` otherwise.
-- attributes: every OTel attribute, plus ``mcp.tool.name``, ``mcp.prompt.name``, ``mcp.request.id`` (string),
-  ``mcp.transport``, ``network.transport``, ``mcp.tool.result.is_error``, ``mcp.resource.protocol``;
-  ``mcp.request.argument.<key>`` and ``mcp.tool.result.content`` only with ``record_inputs`` /
-  ``record_outputs`` (the OTel content keys are removed otherwise); ``client.address``, ``client.port`` and
-  ``mcp.resource.uri`` only with ``send_user_info`` (as Sentry's JavaScript SDK gates them).
+- attributes: every attribute of the span (mcp-otel records ``mcp.tool.result.is_error``,
+  ``mcp.tool.result.content_count`` and ``mcp.prompt.result.message_count`` itself), plus ``mcp.tool.name``,
+  ``mcp.prompt.name``, ``mcp.request.id`` (string), ``mcp.transport``, ``network.transport``,
+  ``mcp.tool.result.is_error`` (from ``error.type`` when the span lacks it), ``mcp.resource.protocol``;
+  ``mcp.request.argument.<key>``, ``mcp.tool.result.content`` and ``mcp.prompt.result.description`` only
+  with ``record_inputs`` / ``record_outputs`` (the OTel content keys are removed otherwise);
+  ``client.address``, ``client.port`` and ``mcp.resource.uri`` only with ``send_user_info`` (as Sentry's
+  JavaScript SDK gates them).
 """
 
 from __future__ import annotations
@@ -45,12 +48,12 @@ SDK_SCOPE = "mcp-python-sdk"
 DEFAULT_SCOPES = (SCOPE_NAME, SDK_SCOPE)
 """Instrumentation scopes whose MCP spans the Sentry span processors map by default."""
 
-ORIGIN = "auto.ai.mcp.otel"
-"""``sentry.origin`` of the spans and error events mcp-otel sends (``auto.<category>.<integration>``)."""
+ORIGIN = sentry.SENTRY_ORIGIN_AUTO_AI_MCP_OTEL
+"""``sentry.origin`` of the spans and error events mcp-otel sends (``auto.ai.mcp.otel``)."""
 
-OP_MCP_CLIENT = "mcp.client"
-"""Sentry op of a request this process sent as an MCP client (Sentry defines no client op; MCP Insights
-selects ``mcp.server``, so client spans never count as server traffic)."""
+OP_MCP_CLIENT = sentry.SENTRY_OP_MCP_CLIENT
+"""Sentry op of a request this process sent as an MCP client (``mcp.client``; Sentry defines no client op;
+MCP Insights selects ``mcp.server``, so client spans never count as server traffic)."""
 
 STATUS_OK = "ok"
 """Sentry span status of a span that did not fail."""
@@ -92,6 +95,14 @@ _UNKNOWN = sentry.SentryMcpTransportValues.UNKNOWN.value
 _PROMPT_VARIABLE_PREFIX = attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE + "."
 _ARGUMENT_PREFIX = sentry.SENTRY_MCP_REQUEST_ARGUMENT_TEMPLATE + "."
 _USER_INFO_KEYS = (attr.CLIENT_ADDRESS, attr.CLIENT_PORT, attr.MCP_RESOURCE_URI)
+_OUTPUT_KEYS = frozenset(
+    {
+        attr.GEN_AI_TOOL_CALL_RESULT,
+        sentry.SENTRY_MCP_TOOL_RESULT_CONTENT,
+        sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
+        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,8 @@ class MappingOptions:
         record_inputs: send tool arguments and prompt variables (``mcp.request.argument.<key>`` and the OTel
             ``gen_ai.tool.call.arguments`` / ``gen_ai.prompt.variable.<key>``). They exist only when mcp-otel
             captured them (``capture_content``).
-        record_outputs: send tool results (``mcp.tool.result.content`` and ``gen_ai.tool.call.result``).
+        record_outputs: send tool results (``mcp.tool.result.content`` and ``gen_ai.tool.call.result``) and
+            prompt result descriptions (``mcp.prompt.result.description``).
         send_user_info: send ``client.address``, ``client.port`` and ``mcp.resource.uri`` (Sentry's
             ``send_default_pii`` / ``data_collection.user_info``).
         resource_uri_in_name: name ``resources/read`` spans ``resources/read {uri}`` (Sentry's rule); off:
@@ -257,7 +269,7 @@ def sentry_attributes(
         if _is_input_key(key):
             if options.record_inputs:
                 data[key] = _json_value(value)
-        elif key == attr.GEN_AI_TOOL_CALL_RESULT:
+        elif key in _OUTPUT_KEYS:
             if options.record_outputs:
                 data[key] = _json_value(value)
         elif key in _USER_INFO_KEYS:
@@ -278,11 +290,12 @@ def sentry_attributes(
         if scheme:
             data[sentry.SENTRY_MCP_RESOURCE_PROTOCOL] = scheme
     if method == _TOOLS_CALL:
-        error_type = attributes.get(attr.ERROR_TYPE)
-        if error_type == TOOL_ERROR:
-            data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = True
-        elif ended and not failed and attr.RPC_RESPONSE_STATUS_CODE not in attributes:
-            data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = False
+        # mcp-otel records the result's isError itself; other spans (mcp 2.x's own) get it inferred
+        if not isinstance(attributes.get(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR), bool):
+            if attributes.get(attr.ERROR_TYPE) == TOOL_ERROR:
+                data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = True
+            elif ended and not failed and attr.RPC_RESPONSE_STATUS_CODE not in attributes:
+                data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = False
         if options.record_inputs:
             _tool_arguments(data, attributes.get(attr.GEN_AI_TOOL_CALL_ARGUMENTS))
         if options.record_outputs:
