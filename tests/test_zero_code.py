@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,10 @@ def _instrument_command() -> str:
     found = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
     if found is None:
         pytest.fail("opentelemetry-instrument is not installed next to the test interpreter")
+    if not entry_points(group="opentelemetry_configurator"):
+        pytest.fail(
+            "no SDK configurator (opentelemetry-distro): opentelemetry-instrument would export nothing"
+        )
     return found
 
 
