@@ -2,15 +2,15 @@
 
 Runs unchanged on mcp 1.x (``FastMCP``) and mcp 2.x (``MCPServer``). Start it over stdio::
 
-    python examples/demo_server.py                 # stdio
-    python examples/demo_server.py streamable-http # HTTP on 127.0.0.1:8000/mcp
+    python examples/demo_server.py                                # stdio
+    python examples/demo_server.py streamable-http [--port 8000]  # HTTP (uvicorn) on 127.0.0.1:PORT/mcp
 
 It does not import mcp-otel: instrument it with ``opentelemetry-instrument`` or ``mcp-otel demo``.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 try:  # mcp 2.x
     from mcp.server.mcpserver import MCPServer as _Server
@@ -50,6 +50,21 @@ def build_server() -> _Server:
     return server
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Serve over the transport named on the command line (``stdio`` by default)."""
+    parser = argparse.ArgumentParser(description="The mcp-otel demo MCP server.")
+    parser.add_argument("transport", nargs="?", default="stdio", choices=["stdio", "sse", "streamable-http"])
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1 (default: 8000)")
+    args = parser.parse_args(argv)
+    server = build_server()
+    if args.transport == "stdio":
+        server.run("stdio")
+    elif hasattr(server.settings, "port"):  # mcp 1.x: HTTP options are server settings
+        server.settings.port = args.port
+        server.run(args.transport)
+    else:  # mcp 2.x: run() keywords
+        server.run(args.transport, port=args.port)  # type: ignore[call-arg,unused-ignore]
+
+
 if __name__ == "__main__":
-    transport = sys.argv[1] if len(sys.argv) > 1 else "stdio"
-    build_server().run(transport)  # type: ignore[arg-type]
+    main()

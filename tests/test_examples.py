@@ -7,13 +7,11 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,97 +25,17 @@ pytest.importorskip(
 )
 pytest.importorskip("uvicorn", reason="needs uvicorn")
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+from support.otlp_receiver import OtlpReceiver, running_receiver  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"
 TIMEOUT = 90
-_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: OtlpReceiver
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with self.server.lock:
-            self.server.posts.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class OtlpReceiver(http.server.ThreadingHTTPServer):
-    """A minimal OTLP/HTTP (protobuf) receiver: keeps every export request it gets."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.lock = threading.Lock()
-        self.posts: list[tuple[str, bytes]] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def spans(self) -> list[dict[str, Any]]:
-        """Every received span: name, kind, ids, service and attributes."""
-        out = []
-        with self.lock:
-            posts = [body for path, body in self.posts if path == "/v1/traces"]
-        for body in posts:
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            for resource_spans in request.resource_spans:
-                resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        out.append(
-                            {
-                                "name": span.name,
-                                "kind": _KINDS.get(span.kind, str(span.kind)),
-                                "trace_id": span.trace_id.hex(),
-                                "span_id": span.span_id.hex(),
-                                "parent_span_id": span.parent_span_id.hex(),
-                                "service": resource.get("service.name"),
-                                "scope": scope_spans.scope.name,
-                                "attributes": {a.key: _value(a.value) for a in span.attributes},
-                            }
-                        )
-        return out
-
-    def metric_names(self) -> set[str]:
-        names = set()
-        with self.lock:
-            posts = [body for path, body in self.posts if path == "/v1/metrics"]
-        for body in posts:
-            request = ExportMetricsServiceRequest()
-            request.ParseFromString(body)
-            for resource_metrics in request.resource_metrics:
-                for scope_metrics in resource_metrics.scope_metrics:
-                    names.update(m.name for m in scope_metrics.metrics)
-        return names
-
-
-def _value(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind else None
 
 
 @pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
-    server = OtlpReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_receiver() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _env(receiver: OtlpReceiver, **extra: str) -> dict[str, str]:
@@ -171,7 +89,7 @@ def test_client_and_stdio_server_share_one_trace(receiver: OtlpReceiver) -> None
     lines = proc.stdout.splitlines()
     assert lines[:2] == ["add(2, 3) = 5", "forecast(Oslo) = Sunny in Oslo, 21 °C"]
     trace_id = lines[2].split()[2]
-    spans = _wait_for(receiver, lambda s: sum(x["kind"] == "SERVER" for x in s) >= 3)
+    spans = receiver.wait_for_spans(lambda s: sum(x["kind"] == "SERVER" for x in s) >= 3)
     for name in ("tools/call add", "tools/call forecast"):
         client = _one(spans, name, "CLIENT")
         server = _one(spans, name, "SERVER")
@@ -186,15 +104,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _wait_for(receiver: OtlpReceiver, done: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    spans = receiver.spans()
-    while not done(spans) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        spans = receiver.spans()
-    return spans
 
 
 def test_http_server(receiver: OtlpReceiver) -> None:
