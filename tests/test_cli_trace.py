@@ -11,9 +11,9 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,24 +159,15 @@ def test_server_command() -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[object]:
+def receiver() -> Iterator[Any]:
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="needs the OTLP/HTTP exporter")
-    from test_examples import OtlpReceiver
+    from support.otlp_receiver import running_receiver
 
-    server = OtlpReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_receiver() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def test_trace_otlp_exports_both_processes(receiver: object) -> None:
-    from test_examples import OtlpReceiver
-
-    assert isinstance(receiver, OtlpReceiver)
+def test_trace_otlp_exports_both_processes(receiver: Any) -> None:
     proc = _run(
         "--otlp", receiver.url, "--call", "add", "--args", '{"a": 1, "b": 1}', "--", "python", str(DEMO)
     )
