@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import inspect
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -213,6 +214,56 @@ async def test_no_spans_after_uninstrument(
         sdk_server = [s for s in sdk_spans(spans) if s["kind"] == "SERVER" and s["name"] == "tools/call add"]
         assert len(sdk_server) == 1, f"the SDK's own SERVER span is not back: {describe(spans)}"
         assert sdk_server[0]["scope"] == SDK_SCOPE
+
+
+# --------------------------------------------------------------------------------------------------------
+# Instrumenting late: servers built before instrument() are reached; names imported before it are reported.
+
+
+@pytest.mark.parametrize("transport", [t for t in TRANSPORTS if t in IN_PROCESS])
+async def test_server_built_before_instrument_is_instrumented(
+    instrument: Callable[..., Any], span_exporter: Any, transport: str
+) -> None:
+    """Hooks patch classes, not instances: a server constructed before ``instrument()`` gets every span."""
+    from support.harness import DEMO_SCRIPT, ServerSpec, open_client
+    from support.servers import build_demo
+
+    server = build_demo()
+    instrument()
+    async with open_client(
+        transport, ServerSpec(build_demo, DEMO_SCRIPT), exporter=span_exporter, server=server
+    ) as conn:
+        await conn.list_tools()
+        await conn.call_tool("add", ADD_ARGS)
+    names = [s["name"] for s in server_request_spans(conn.spans())]
+    assert names == conn.sent, describe(conn.spans())
+
+
+def test_names_imported_before_instrument_are_warned_about(
+    instrument: Callable[..., Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``from mcp.server.stdio import stdio_server`` before ``instrument()`` keeps the unpatched function
+    under that name: ``instrument()`` logs one warning naming it; a name imported afterwards is not named."""
+    import types
+
+    import mcp.server.stdio
+
+    early = types.ModuleType("user_app_early")
+    early.stdio_server = mcp.server.stdio.stdio_server  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, early.__name__, early)
+    with caplog.at_level(logging.WARNING, logger="mcp_otel"):
+        instrument()
+    late = types.ModuleType("user_app_late")
+    late.stdio_server = mcp.server.stdio.stdio_server  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, late.__name__, late)
+    warnings = [
+        r.getMessage() for r in caplog.records if "imported mcp transport functions by name" in r.getMessage()
+    ]
+    assert len(warnings) == 1, warnings
+    assert "user_app_early.stdio_server" in warnings[0]
+    assert "user_app_late" not in warnings[0]
+    assert early.stdio_server is not mcp.server.stdio.stdio_server, "the early alias is still the original"
+    assert late.stdio_server is mcp.server.stdio.stdio_server
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -407,7 +407,10 @@ def _with_trace_context(
     if not carrier:
         return args, kwargs
     data = request.model_dump(by_alias=True, mode="json", exclude_none=True)
-    meta = data.setdefault("params", {}).setdefault("_meta", {})
+    params = data.setdefault("params", {})
+    meta = params.setdefault("_meta", {}) if isinstance(params, dict) else None
+    if not isinstance(meta, dict):  # a hand-made request whose params or _meta is not an object
+        return args, kwargs
     inject(meta)  # keeps any key the caller set
     new_request = type(request).model_validate(data)
     if args:

@@ -531,7 +531,11 @@ def _typed_tool_result_content(result: Any) -> Any:
     structured = getattr(result, "structured_content", None)
     if structured is not None:
         return structured
-    return [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+    content = getattr(result, "content", None)
+    if content is None:  # not a CallToolResult (a raw tools/call sent with another result type)
+        dump = getattr(result, "model_dump", None)
+        return dump(mode="json", by_alias=True, exclude_none=True) if dump is not None else result
+    return [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in content]
 
 
 # --- client side: requests the server sends to the client
