@@ -89,11 +89,14 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def read_spans(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the span dicts written by :class:`JsonLinesSpanExporter` to ``path`` (none if it is missing)."""
+    """Yield the span dicts written by :class:`JsonLinesSpanExporter` to ``path`` (none if it is missing).
+
+    A last line without its newline is a batch another process is still writing: it is left for the next read.
+    """
     p = Path(path)
     if not p.exists():
         return
     with p.open(encoding="utf-8") as fh:
         for line in fh:
-            if line.strip():
+            if line.endswith("\n") and line.strip():
                 yield json.loads(line)
