@@ -38,6 +38,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import issue3_support as s3
 import privacy_server
 from mcp_otel import McpInstrumentor
+from mcp_otel.semconv import attributes as attr
+from mcp_otel.semconv import sentry_compat as sentry
 from support.compat import IS_MCP1
 from support.harness import TRANSPORTS
 from support.spans import to_dicts
@@ -45,7 +47,12 @@ from support.spans import to_dicts
 CANARY = privacy_server.CANARY
 REDACTED = "[REDACTED]"
 PRIVACY_SCRIPT = Path(__file__).resolve().parent / "privacy_server.py"
-CONTENT_KEYS = ("gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.prompt.variable.")
+CONTENT_KEYS = (
+    attr.GEN_AI_TOOL_CALL_ARGUMENTS,
+    attr.GEN_AI_TOOL_CALL_RESULT,
+    f"{attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE}.",
+    sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
+)
 IN_PROCESS_SERVER = [t for t in TRANSPORTS if t != "stdio"]
 
 

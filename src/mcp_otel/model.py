@@ -188,7 +188,8 @@ class Message:
         carrier: inbound ``params._meta`` (a mapping holding ``traceparent`` …) or ``None``.
         session: the session the request belongs to.
         transport: how the request arrived.
-        arguments: a callable returning the tool or prompt arguments; called only when content capture is on.
+        arguments: a callable returning the tool or prompt arguments as sent (normally a mapping, but a raw
+            request may carry any JSON value), or ``None``; called only when content capture is on.
         direction: for notifications, ``client_to_server`` or ``server_to_client``; ``None`` for requests.
         http_headers: the headers of the HTTP request that carried the message (server side), if any.
         session_key: the SDK object of the session the message belongs to (for listeners), if known.
@@ -201,7 +202,7 @@ class Message:
     carrier: Mapping[str, Any] | None
     session: Session
     transport: Transport
-    arguments: Callable[[], Mapping[str, Any] | None] | None = None
+    arguments: Callable[[], Any] | None = None
     direction: str | None = None
     http_headers: Mapping[str, str] | None = None
     session_key: Any = None

@@ -325,16 +325,18 @@ class Operation:
             span.set_attributes(self._attrs)
             self._decorate(span.set_attributes)
 
-    def _capture_arguments(self, arguments: Callable[[], Mapping[str, Any] | None]) -> None:
+    def _capture_arguments(self, arguments: Callable[[], Any]) -> None:
         args = arguments()
         if args is None:
             return
         telemetry = self._telemetry
+        # A raw 2.x request may carry arguments of any JSON type: record as sent, iterate a mapping only.
+        is_mapping = isinstance(args, Mapping)
         if self.method == _TOOLS_CALL:
-            value = telemetry.capture(attr.GEN_AI_TOOL_CALL_ARGUMENTS, dict(args))
+            value = telemetry.capture(attr.GEN_AI_TOOL_CALL_ARGUMENTS, dict(args) if is_mapping else args)
             if value is not None:
                 self.span.set_attribute(attr.GEN_AI_TOOL_CALL_ARGUMENTS, value)
-        elif self.method == _PROMPTS_GET:
+        elif self.method == _PROMPTS_GET and is_mapping:
             for key, raw in args.items():
                 full_key = f"{attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE}.{key}"
                 value = telemetry.capture(full_key, raw)
