@@ -14,7 +14,7 @@ import pytest
 
 import issue3_support as s3
 from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.telemetry import CANCELLED, EVENT_CANCELLED, EVENT_PROGRESS
+from mcp_otel.semconv.signals import CANCELLED, EVENT_MCP_CANCELLED, EVENT_MCP_PROGRESS
 from support.compat import IS_MCP1, MCP_VERSION
 
 pytestmark = pytest.mark.anyio
@@ -120,7 +120,7 @@ async def test_progress_from_a_tool(
     assert [p for p, _ in conn.inbox.progress] == steps
     spans = s3.collect(span_exporter, conn)
     tool = s3.only(spans, "tools/call progress", "SERVER")
-    events = [e for e in tool["events"] if e["name"] == EVENT_PROGRESS]
+    events = [e for e in tool["events"] if e["name"] == EVENT_MCP_PROGRESS]
     assert [e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_CURRENT) for e in events] == steps, tool["events"]
     assert {e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_TOTAL) for e in events} == {s3.PROGRESS_STEPS}
     senders = s3.find(spans, PROGRESS, "CLIENT")
@@ -205,7 +205,7 @@ async def test_cancelled_request_span(
     span = s3.only(spans, "tools/call wait", "SERVER")
     assert span["attributes"].get(s3.ERROR_TYPE) == CANCELLED, span
     assert span["status"] == "ERROR", span
-    assert [e["name"] for e in span["events"]].count(EVENT_CANCELLED) == 1, span["events"]
+    assert [e["name"] for e in span["events"]].count(EVENT_MCP_CANCELLED) == 1, span["events"]
 
 
 async def test_cancel_notification_spans(

@@ -27,18 +27,18 @@ from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES, TOOL_ERROR
+from mcp_otel.semconv.signals import (
+    CANCELLED,
+    EVENT_MCP_CANCELLED,
+    EVENT_MCP_PROGRESS,
+    SERVER_NON_ERROR_CODES,
+    TOOL_ERROR,
+)
 
 _TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
 _PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _NO_CODES: frozenset[int] = frozenset()
-EVENT_PROGRESS = "mcp.progress"
-"""Span event for a progress notification about the request the span covers."""
-EVENT_CANCELLED = "mcp.cancelled"
-"""Span event for the cancellation of the request the span covers."""
-CANCELLED = "cancelled"
-"""``error.type`` of a request that was cancelled before it completed."""
 
 _active: ContextVar[Operation | None] = ContextVar("mcp_otel_active_operation", default=None)
 
@@ -469,14 +469,14 @@ class Operation:
             event: Attributes = {sentry.SENTRY_MCP_PROGRESS_CURRENT: progress}
             if total is not None:
                 event[sentry.SENTRY_MCP_PROGRESS_TOTAL] = total
-            self.span.add_event(EVENT_PROGRESS, event)
+            self.span.add_event(EVENT_MCP_PROGRESS, event)
 
     def record_cancelled(self, reason: str | None) -> None:
         """Record that the peer cancelled this request: an ``mcp.cancelled`` event, ``error.type=cancelled``
         and ERROR status (the operation did not complete)."""
         if self._live():
             event: Attributes = {sentry.SENTRY_MCP_CANCELLED_REASON: reason} if reason else {}
-            self.span.add_event(EVENT_CANCELLED, event)
+            self.span.add_event(EVENT_MCP_CANCELLED, event)
         self.set_error(CANCELLED, reason)
 
     def record_exception(self, exc: BaseException) -> None:

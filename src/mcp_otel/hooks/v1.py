@@ -37,6 +37,7 @@ from mcp_otel.hooks.common import (
     NAMED_METHODS,
     NO_SESSION,
     NO_TRANSPORT,
+    NOTIFICATIONS_CANCELLED,
     SessionClock,
     client_transport,
     fail_with_exception,
@@ -68,7 +69,6 @@ _in_flight: weakref.WeakKeyDictionary[Any, Operation] = weakref.WeakKeyDictionar
 _clock = SessionClock()
 _TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-_CANCELLED = "notifications/cancelled"
 _HANDLER_MARK = "_mcp_otel_instrumented"
 _PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 
@@ -488,7 +488,7 @@ def _cancel(telemetry: Telemetry) -> Callable[..., Any]:
                 meta = getattr(params, "meta", None)
                 received = request_op.message
                 message = Message(
-                    method=_CANCELLED,
+                    method=NOTIFICATIONS_CANCELLED,
                     request_id=None,
                     name=None,
                     uri=None,

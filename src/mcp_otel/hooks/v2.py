@@ -36,9 +36,14 @@ from pydantic import ValidationError
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import SDK_SPANS_ENRICH
 from mcp_otel.hooks.common import (
+    INITIALIZE,
     NAMED_METHODS,
     NO_SESSION,
     NO_TRANSPORT,
+    NOTIFICATIONS_PROGRESS,
+    PROMPTS_GET,
+    SERVER_DISCOVER,
+    TOOLS_CALL,
     SessionClock,
     client_transport,
     fail_with_exception,
@@ -251,7 +256,7 @@ def _describe(runner: Any, dctx: Any, method: str, params: Mapping[str, Any] | N
         uri = value if isinstance(value, str) else None
         meta = params.get("_meta")
         carrier = meta if isinstance(meta, Mapping) else None
-    if method == "initialize" and params:
+    if method == INITIALIZE and params:
         session = Session(
             client=_peer(params.get("clientInfo")),
             server=_server_peer(runner.server),
@@ -347,13 +352,13 @@ def _record_exception(request: Operation, exc: Exception, code: int) -> None:
 def _record_result(request: Operation, runner: Any, described: Message, result: Any) -> None:
     if not isinstance(result, Mapping):
         return
-    if described.method == "tools/call":
+    if described.method == TOOLS_CALL:
         request.set_result(
             result.get("isError") is True, lambda: _tool_result_content(result), _count(result.get("content"))
         )
-    elif described.method == "prompts/get":
+    elif described.method == PROMPTS_GET:
         request.set_prompt_result(_count(result.get("messages")), lambda: result.get("description"))
-    elif described.method == "initialize":  # the SDK committed the negotiated session state after the chain
+    elif described.method == INITIALIZE:  # the SDK committed the negotiated session state after the chain
         request.update_session(_session_for(runner, described.transport).attributes())
 
 
@@ -491,7 +496,7 @@ async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
         raise
     if getattr(result, "is_error", None) is True:
         guarded("v2.client_result", op.set_result, True, None, _count(getattr(result, "content", None)))
-    elif op.method == "tools/call":
+    elif op.method == TOOLS_CALL:
         guarded(
             "v2.client_result",
             op.set_result,
@@ -499,14 +504,14 @@ async def _send(op: Operation, call: Any, client_session: Any = None) -> Any:
             lambda: _typed_tool_result_content(result),
             _count(getattr(result, "content", None)),
         )
-    elif op.method == "prompts/get":
+    elif op.method == PROMPTS_GET:
         guarded(
             "v2.client_result",
             op.set_prompt_result,
             _count(getattr(result, "messages", None)),
             lambda: getattr(result, "description", None),
         )
-    elif op.method in ("initialize", "server/discover") and client_session is not None:
+    elif op.method in (INITIALIZE, SERVER_DISCOVER) and client_session is not None:
         guarded("v2.client_init", _update_client_session, op, client_session, result)
     return result
 
@@ -837,7 +842,7 @@ def _report_progress(telemetry: Telemetry) -> Callable[..., Any]:
                 request.record_progress(progress, total)
             session, transport = server_side_context()
             message = _notification_message(
-                "notifications/progress", None, session, transport, _TO_CLIENT, server_side_key()
+                NOTIFICATIONS_PROGRESS, None, session, transport, _TO_CLIENT, server_side_key()
             )
             op = telemetry.start_client_request(message)
         except Exception:

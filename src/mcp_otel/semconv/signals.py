@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:d78d2254bf42016d
+# Model digest: sha256:0bd6e3a3f10bd299
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -373,6 +373,19 @@ TEMPLATE_ATTRIBUTE_PREFIXES: Final[frozenset[str]] = frozenset(
     }
 )
 """Keys of template attributes: an attribute ``<prefix>.<name>`` is an instance of ``<prefix>``."""
+
+CANCELLED: Final = "cancelled"
+"""Value of `error.type` on the span and metric point of a request its peer cancelled (a low-cardinality
+string, as `error.type` allows).
+"""
+
+EVENT_MCP_CANCELLED: Final = "mcp.cancelled"
+"""Span event for the cancellation of the request the span covers (`mcp.cancelled.reason`)."""
+
+EVENT_MCP_PROGRESS: Final = "mcp.progress"
+"""Span event for a progress notification about the request the span covers (`mcp.progress.current`,
+`mcp.progress.total`, `mcp.progress.message`).
+"""
 
 SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -32601, -32602, -32002})
 """JSON-RPC error codes that a server records in `rpc.response.status_code` without counting them as errors

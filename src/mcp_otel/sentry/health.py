@@ -40,8 +40,8 @@ from sentry_sdk.session import Session as SentrySession
 from mcp_otel._guard import log_failure_once
 from mcp_otel.listeners import McpListener, add_listener, remove_listener
 from mcp_otel.model import Session, Transport, is_sessionless
+from mcp_otel.semconv.signals import CANCELLED
 from mcp_otel.sentry.options import SentryMcpOptions, client_options_of
-from mcp_otel.telemetry import CANCELLED
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry import Operation
