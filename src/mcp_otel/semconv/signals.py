@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:0bd6e3a3f10bd299
+# Model digest: sha256:cf2626e422246da6
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -146,7 +146,7 @@ MCP_CLIENT_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.prompt.name": "opt_in",
         "mcp.prompt.result.description": "opt_in",
         "mcp.prompt.result.message_content": "opt_in",
-        "mcp.prompt.result.message_count": "opt_in",
+        "mcp.prompt.result.message_count": "recommended",
         "mcp.prompt.result.message_role": "opt_in",
         "mcp.protocol.ready": "opt_in",
         "mcp.protocol.version": "recommended",
@@ -160,10 +160,10 @@ MCP_CLIENT_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.session.id": "recommended",
         "mcp.tool.name": "opt_in",
         "mcp.tool.result.content": "opt_in",
-        "mcp.tool.result.content_count": "opt_in",
+        "mcp.tool.result.content_count": "recommended",
         "mcp.tool.result.content_type": "opt_in",
         "mcp.tool.result.data_size": "opt_in",
-        "mcp.tool.result.is_error": "opt_in",
+        "mcp.tool.result.is_error": "recommended",
         "mcp.tool.result.mime_type": "opt_in",
         "mcp.tool.result.name": "opt_in",
         "mcp.tool.result.uri": "opt_in",
@@ -307,7 +307,7 @@ MCP_SERVER_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.prompt.name": "opt_in",
         "mcp.prompt.result.description": "opt_in",
         "mcp.prompt.result.message_content": "opt_in",
-        "mcp.prompt.result.message_count": "opt_in",
+        "mcp.prompt.result.message_count": "recommended",
         "mcp.prompt.result.message_role": "opt_in",
         "mcp.protocol.ready": "opt_in",
         "mcp.protocol.version": "recommended",
@@ -321,10 +321,10 @@ MCP_SERVER_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.session.id": "recommended",
         "mcp.tool.name": "opt_in",
         "mcp.tool.result.content": "opt_in",
-        "mcp.tool.result.content_count": "opt_in",
+        "mcp.tool.result.content_count": "recommended",
         "mcp.tool.result.content_type": "opt_in",
         "mcp.tool.result.data_size": "opt_in",
-        "mcp.tool.result.is_error": "opt_in",
+        "mcp.tool.result.is_error": "recommended",
         "mcp.tool.result.mime_type": "opt_in",
         "mcp.tool.result.name": "opt_in",
         "mcp.tool.result.uri": "opt_in",
