@@ -317,6 +317,37 @@ async def test_sdk_spans_keyword_beats_env(
     assert _scopes(await _exchange(connect)) == {"mcp_otel"}
 
 
+@pytest.mark.skipif(IS_MCP1, reason="mcp 1.x has no OpenTelemetry middleware")
+@pytest.mark.parametrize("sdk_spans", ["own", "enrich", "uninstrumented"])
+async def test_sdk_middleware_work(
+    sdk_spans: str,
+    instrument: Callable[..., Any],
+    connect: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``own`` skips the SDK's server middleware (its span would be silent, its ``_meta`` extraction a
+    repeat of ours); ``enrich`` keeps it; ``uninstrument()`` puts it back."""
+    import mcp.server._otel as sdk_otel
+
+    extracted: list[object] = []
+    original = sdk_otel.extract_trace_context
+
+    def counting(meta: Any) -> Any:
+        extracted.append(meta)
+        return original(meta)
+
+    monkeypatch.setattr(sdk_otel, "extract_trace_context", counting)
+    instrumentor = instrument(sdk_spans="enrich" if sdk_spans == "enrich" else "own")
+    if sdk_spans == "uninstrumented":
+        instrumentor.uninstrument()
+    spans = await _exchange(connect)
+    if sdk_spans == "own":
+        assert extracted == []
+        assert _scopes(spans) == {"mcp_otel"}
+    else:
+        assert extracted  # the middleware ran for every request
+
+
 # --- invalid environment values: one warning naming the variable and the accepted values, then the default
 
 

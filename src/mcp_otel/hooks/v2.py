@@ -6,7 +6,8 @@
   turns into an error.
 - ``MCPServer.call_tool`` sees the exception a tool raised before ``MCPServer`` turns it into ``isError``.
 - ``mcp.shared._otel._tracer`` is replaced with a tracer that creates and attaches nothing, so the SDK's own
-  spans never stack on ours while its ``_meta`` injection keeps working (it injects the current span: ours).
+  spans never stack on ours while its ``_meta`` injection keeps working (it injects the current span: ours);
+  the SDK's server ``OpenTelemetryMiddleware`` passes straight to the next handler (its span would be silent).
 - ``ClientSession.send_request`` / ``send_discover`` (client) and ``ServerSession.send_request``
   (server→client) open CLIENT spans; the SDK's dispatcher injects ``_meta`` with our span current and hands
   the request id to the silent tracer. ``ClientSession._on_request`` opens the SERVER span of a request the
@@ -147,7 +148,11 @@ def patches(telemetry: Telemetry) -> list[Patch | Replace]:
     stdio = constant_hint(STDIO)
     memory = constant_hint(MEMORY)
     http = url_hint("http")
+    # own mode: the SDK's server middleware would only extract _meta again for a span that is never recorded
+    skip_middleware = Patch("mcp.server._otel", "OpenTelemetryMiddleware.__call__", _skip_sdk_middleware)
+    own: list[Patch | Replace] = [] if enrich else [skip_middleware]
     return [
+        *own,
         Patch("mcp.server.runner", "ServerRunner._on_request", _on_request(telemetry)),
         Patch("mcp.server.mcpserver.server", "MCPServer.call_tool", _call_tool),
         # mcp 2.0.x lists the tools itself (through the request path) to validate a stateless tools/call
@@ -312,6 +317,25 @@ async def _sdk_internal(wrapped: Any, instance: Any, args: tuple[Any, ...], kwar
         return await wrapped(*args, **kwargs)
     finally:
         _internal.reset(token)
+
+
+async def _skip_sdk_middleware(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``own`` mode: the SDK's OpenTelemetry middleware only makes spans, which are silenced; skip its work.
+
+    It would extract ``_meta`` a second time and build attributes for a span that is never recorded. The
+    chain continues exactly as the middleware would continue it.
+    """
+    try:
+        ctx, call_next = _middleware_args(*args, **kwargs)
+    except TypeError:
+        return await wrapped(*args, **kwargs)
+    return await call_next(ctx)
+
+
+def _middleware_args(ctx: Any, call_next: Any) -> tuple[Any, Any]:
+    return ctx, call_next
 
 
 def _request_args(dctx: Any, method: str, params: Any = None, *_: Any, **__: Any) -> tuple[Any, str, Any]:
