@@ -18,6 +18,14 @@ from mcp_otel.semconv.signals import SESSIONLESS_PROTOCOL_VERSION
 
 Attributes = dict[str, AttributeValue]
 
+# Method names the hooks, the telemetry core and the Sentry mapping compare with (generated semconv values).
+TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
+PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
+INITIALIZE = attr.McpMethodNameValues.INITIALIZE.value
+SERVER_DISCOVER = attr.McpMethodNameValues.SERVER_DISCOVER.value
+NOTIFICATIONS_CANCELLED = attr.McpMethodNameValues.NOTIFICATIONS_CANCELLED.value
+NOTIFICATIONS_PROGRESS = attr.McpMethodNameValues.NOTIFICATIONS_PROGRESS.value
+
 
 @dataclass(frozen=True, slots=True)
 class Peer:

@@ -23,7 +23,7 @@ from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, Stat
 from mcp_otel import listeners
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import McpOtelConfig
-from mcp_otel.model import Attributes, Message, Session, Transport
+from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
@@ -35,8 +35,6 @@ from mcp_otel.semconv.signals import (
     TOOL_ERROR,
 )
 
-_TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
-_PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _NO_CODES: frozenset[int] = frozenset()
 
@@ -253,10 +251,10 @@ class Operation:
         span_name = method
         if name is not None:
             span_name = f"{method} {name}"
-            if method == _TOOLS_CALL:
+            if method == TOOLS_CALL:
                 attrs[attr.GEN_AI_TOOL_NAME] = name
                 attrs[attr.GEN_AI_OPERATION_NAME] = _EXECUTE_TOOL
-            elif method == _PROMPTS_GET:
+            elif method == PROMPTS_GET:
                 attrs[attr.GEN_AI_PROMPT_NAME] = name
         elif message.uri is not None and telemetry.config.resource_uri_in_span_name:
             span_name = f"{method} {message.uri}"
@@ -332,11 +330,11 @@ class Operation:
         telemetry = self._telemetry
         # A raw 2.x request may carry arguments of any JSON type: record as sent, iterate a mapping only.
         is_mapping = isinstance(args, Mapping)
-        if self.method == _TOOLS_CALL:
+        if self.method == TOOLS_CALL:
             value = telemetry.capture(attr.GEN_AI_TOOL_CALL_ARGUMENTS, dict(args) if is_mapping else args)
             if value is not None:
                 self.span.set_attribute(attr.GEN_AI_TOOL_CALL_ARGUMENTS, value)
-        elif self.method == _PROMPTS_GET and is_mapping:
+        elif self.method == PROMPTS_GET and is_mapping:
             for key, raw in args.items():
                 full_key = f"{attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE}.{key}"
                 value = telemetry.capture(full_key, raw)
@@ -400,7 +398,7 @@ class Operation:
             result: a callable returning the tool result's JSON value; called only when content capture is on.
             content_count: the number of content items of the result (``len(result.content)``).
         """
-        if self.method == _TOOLS_CALL and self._live():
+        if self.method == TOOLS_CALL and self._live():
             self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR, is_tool_error)
             if content_count is not None:
                 self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT, content_count)

@@ -11,18 +11,11 @@ from opentelemetry.trace import SpanKind
 
 from mcp_otel import listeners
 from mcp_otel._guard import log_failure_once
-from mcp_otel.model import Session, Transport
-from mcp_otel.semconv.attributes import McpMethodNameValues as Methods
+from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Session, Transport
 from mcp_otel.telemetry import Operation, Telemetry, active_request
 from mcp_otel.transport import transport_hint
 
 _SDK_MODULES = ("mcp.", "fastmcp.")
-TOOLS_CALL = Methods.TOOLS_CALL.value
-PROMPTS_GET = Methods.PROMPTS_GET.value
-INITIALIZE = Methods.INITIALIZE.value
-SERVER_DISCOVER = Methods.SERVER_DISCOVER.value
-NOTIFICATIONS_CANCELLED = Methods.NOTIFICATIONS_CANCELLED.value
-NOTIFICATIONS_PROGRESS = Methods.NOTIFICATIONS_PROGRESS.value
 NAMED_METHODS = frozenset({TOOLS_CALL, PROMPTS_GET})
 NO_SESSION = Session()
 NO_TRANSPORT = Transport()

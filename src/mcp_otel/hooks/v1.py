@@ -37,7 +37,6 @@ from mcp_otel.hooks.common import (
     NAMED_METHODS,
     NO_SESSION,
     NO_TRANSPORT,
-    NOTIFICATIONS_CANCELLED,
     SessionClock,
     client_transport,
     fail_with_exception,
@@ -47,7 +46,7 @@ from mcp_otel.hooks.common import (
     server_side_context,
 )
 from mcp_otel.hooks.patching import Patch, Replace
-from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport
+from mcp_otel.model import MEMORY, NOTIFICATIONS_CANCELLED, STDIO, Message, Peer, Session, Transport
 from mcp_otel.semconv.attributes import McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import Operation, Telemetry, active_operation, active_request, inject
 from mcp_otel.transport import (

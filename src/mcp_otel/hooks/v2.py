@@ -37,14 +37,9 @@ from pydantic import ValidationError
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import SDK_SPANS_ENRICH
 from mcp_otel.hooks.common import (
-    INITIALIZE,
     NAMED_METHODS,
     NO_SESSION,
     NO_TRANSPORT,
-    NOTIFICATIONS_PROGRESS,
-    PROMPTS_GET,
-    SERVER_DISCOVER,
-    TOOLS_CALL,
     SessionClock,
     client_transport,
     fail_with_exception,
@@ -55,7 +50,20 @@ from mcp_otel.hooks.common import (
     server_side_key,
 )
 from mcp_otel.hooks.patching import Patch, Replace
-from mcp_otel.model import MEMORY, STDIO, Message, Peer, Session, Transport, is_sessionless
+from mcp_otel.model import (
+    INITIALIZE,
+    MEMORY,
+    NOTIFICATIONS_PROGRESS,
+    PROMPTS_GET,
+    SERVER_DISCOVER,
+    STDIO,
+    TOOLS_CALL,
+    Message,
+    Peer,
+    Session,
+    Transport,
+    is_sessionless,
+)
 from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID, McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import (
     Operation,

@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 
 from mcp_otel.instrumentor import SCOPE_NAME
+from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import TOOL_ERROR
@@ -81,8 +82,6 @@ RESOURCE_METHODS = frozenset(
 )
 """Methods whose Sentry name carries the resource URI (``resources/read file:///docs/api.md``)."""
 
-_TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
-_PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 _TO_SERVER = attr.McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = attr.McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
 _PIPE = attr.NetworkTransportValues.PIPE.value
@@ -289,7 +288,7 @@ def sentry_attributes(
         scheme = _scheme(uri)
         if scheme:
             data[sentry.SENTRY_MCP_RESOURCE_PROTOCOL] = scheme
-    if method == _TOOLS_CALL:
+    if method == TOOLS_CALL:
         # mcp-otel records the result's isError itself; other spans (mcp 2.x's own) get it inferred
         if not isinstance(attributes.get(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR), bool):
             if attributes.get(attr.ERROR_TYPE) == TOOL_ERROR:
@@ -302,7 +301,7 @@ def sentry_attributes(
             result = attributes.get(attr.GEN_AI_TOOL_CALL_RESULT)
             if isinstance(result, str):
                 data[sentry.SENTRY_MCP_TOOL_RESULT_CONTENT] = result
-    elif method == _PROMPTS_GET and options.record_inputs:
+    elif method == PROMPTS_GET and options.record_inputs:
         for key, value in attributes.items():
             if key.startswith(_PROMPT_VARIABLE_PREFIX):
                 data[_ARGUMENT_PREFIX + key[len(_PROMPT_VARIABLE_PREFIX) :]] = _argument_text(value)
