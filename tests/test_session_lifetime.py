@@ -17,6 +17,7 @@ scans (``gc.freeze``, about a tenth of the run's CPU time).
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import logging
 import weakref
@@ -33,7 +34,7 @@ import issue3_support as s3
 from mcp_otel import listeners
 from mcp_otel.model import Session
 from mcp_otel.semconv import metrics as m
-from mcp_otel.telemetry import Operation
+from mcp_otel.telemetry import Operation, active_operation
 from support.compat import IS_MCP1
 
 pytestmark = pytest.mark.anyio
@@ -99,8 +100,10 @@ def _build_server() -> Any:
     return server
 
 
-async def _one_session(transport: str, server: Any) -> None:
-    """Open a session, call :data:`TOOL` once, check the answer, close it."""
+async def _one_session(
+    transport: str, server: Any, tool: str = TOOL, arguments: dict[str, Any] = s3.ADD_ARGS, answer: str = "5"
+) -> None:
+    """Open a session, call ``tool`` once, check the answer, close it."""
     if IS_MCP1:
         from mcp.client.session import ClientSession
         from mcp.shared.memory import create_client_server_memory_streams
@@ -117,16 +120,16 @@ async def _one_session(transport: str, server: Any) -> None:
             )
             async with ClientSession(client_streams[0], client_streams[1]) as session:
                 await session.initialize()
-                result = await session.call_tool(TOOL, s3.ADD_ARGS)
+                result = await session.call_tool(tool, arguments)
             tg.cancel_scope.cancel()
     else:
         from mcp import Client
 
         mode = "legacy" if transport == "memory" else "auto"
         async with Client(server, mode=mode, cache=None) as client:
-            result = await client.session.call_tool(TOOL, s3.ADD_ARGS)
+            result = await client.session.call_tool(tool, arguments)
     assert (result.isError if IS_MCP1 else result.is_error) is False
-    assert result.content[0].text == "5"
+    assert result.content[0].text == answer
 
 
 async def _run(server: Any, count: int) -> None:
@@ -179,3 +182,24 @@ async def test_closed_sessions_leave_no_state(instrument: Callable[..., Any], me
     assert (client_count, server_count) == (total, total // len(PATHS))
     sides = Counter(kind for kind, _, _ in refs.refs)
     assert sides == {SpanKind.CLIENT: total, SpanKind.SERVER: total // len(PATHS)}, sides
+
+
+@pytest.mark.parametrize("transport", PATHS)
+async def test_context_copies_do_not_keep_requests(instrument: Callable[..., Any], transport: str) -> None:
+    """A copy of the context made while a request ran (an idle worker thread's last job, a timer, a background
+    task keep one) does not keep the request's ``Operation`` (span, message, session) alive after it ended."""
+    instrument(tracer_provider=TracerProvider())
+    kept: list[contextvars.Context] = []
+    server = s3.build_server()
+
+    @server.tool(name="keep", structured_output=False)
+    def keep() -> str:
+        """Keep a copy of the context the tool runs in."""
+        kept.append(contextvars.copy_context())
+        return "kept"
+
+    await _one_session(transport, server, "keep", {}, "kept")
+    assert len(kept) == 1
+    gc.collect()
+    assert kept[0].run(active_operation) is None
+    assert [o for o in gc.get_objects() if type(o) is Operation] == []

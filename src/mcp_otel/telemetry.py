@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from typing import Any
@@ -38,23 +39,26 @@ from mcp_otel.semconv.signals import (
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _NO_CODES: frozenset[int] = frozenset()
 
-_active: ContextVar[Operation | None] = ContextVar("mcp_otel_active_operation", default=None)
+# A weak reference: copies of the context made while a request ran (timers, idle worker threads, background
+# tasks the handler started) must not keep its Operation, its span and its session alive after it ended.
+_active: ContextVar[weakref.ref[Operation] | None] = ContextVar("mcp_otel_active_operation", default=None)
 
 
 def active_operation() -> Operation | None:
     """The request whose span mcp-otel made current in this context (server handler or client send)."""
-    return _active.get()
+    ref = _active.get()
+    return ref() if ref is not None else None
 
 
 def active_request() -> Operation | None:
     """The server request whose handler runs in this context, if any."""
-    op = _active.get()
+    op = active_operation()
     return op if op is not None and op.kind is SpanKind.SERVER else None
 
 
 def active_client_request() -> Operation | None:
     """The client request being sent in this context, if any."""
-    op = _active.get()
+    op = active_operation()
     return op if op is not None and op.kind is SpanKind.CLIENT else None
 
 
@@ -218,6 +222,7 @@ class Operation:
         "_start",
         "_telemetry",
         "_token",
+        "__weakref__",
         "key",
         "kind",
         "message",
@@ -278,7 +283,7 @@ class Operation:
             if self._recording:
                 self._decorate(self.span.set_attributes)
         self._exception_type: str | None = None
-        self._token: Token[Operation | None] | None = None
+        self._token: Token[weakref.ref[Operation] | None] | None = None
         self._ctx_token: object | None = None
         self.key: object = None  # the SDK object this request belongs to (hooks match responses with it)
         self._start = time.perf_counter()
@@ -349,7 +354,7 @@ class Operation:
         if not self._adopt:
             ctx = trace.set_span_in_context(self.span, self._parent)
             self._ctx_token = otel_context.attach(ctx)
-        self._token = _active.set(self)
+        self._token = _active.set(weakref.ref(self))
 
     def deactivate(self) -> None:
         """Undo :meth:`activate` (same task and context)."""
