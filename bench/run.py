@@ -7,7 +7,7 @@ order, and prints:
 - per mcp version, one table of µs per ``tools/call`` round trip for every configuration and path, the
   added µs and the ratio against the uninstrumented configuration of the same run (medians over processes,
   min–max of the per-process medians);
-- the budget checks of issue 6 (mcp 2.3, in-memory JSON-RPC);
+- the overhead budget checks (mcp 2.3, in-memory JSON-RPC);
 - memory after 10,000 sessions opened and closed, instrumented vs not;
 - scaling of the added cost with the number of tools, the argument size (capture off/on) and the number of
   concurrent sessions.
@@ -581,7 +581,7 @@ def latency_tables(results: list[dict[str, Any]], configs: Sequence[str]) -> tup
 
 
 def budget(summary: dict[str, Any]) -> str:
-    """Issue 6, point 4, read from the same run (mcp 2.3, in-memory JSON-RPC)."""
+    """The overhead budget, read from the same run (mcp 2.3, in-memory JSON-RPC)."""
     lines = ["\n### Budget (mcp 2.3, in-memory JSON-RPC streams, same run)\n"]
     version = next((k.split("/")[0] for k in summary if k.startswith("2.")), None)
     if version is None:

@@ -32,11 +32,11 @@ from typing import Any
 import anyio
 import pytest
 
-import issue3_support as s3
 from mcp_otel.semconv import metrics as m
 from support import harness
 from support.compat import implementation
 from support.harness import connect_http, serve_http
+from support.metrics import metric_points
 from support.servers import build_demo
 from support.spans import ours, to_dicts
 from test_session_lifetime import _state
@@ -138,7 +138,7 @@ async def test_concurrent_sessions_stay_apart(
     # one parent per server span: no client span parents two of them
     assert len({s["parent_span_id"] for s in server}) == SESSIONS * CALLS
 
-    points = s3.metric_points(metric_reader)
+    points = metric_points(metric_reader)
 
     def count(name: str) -> int:
         return sum(

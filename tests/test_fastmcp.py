@@ -23,12 +23,16 @@ import pytest
 
 pytest.importorskip("fastmcp", reason="standalone fastmcp is not installed (nox session tests-fastmcp*)")
 
-import fastmcp_support as fs  # noqa: E402
-from support.compat import implementation  # noqa: E402
-from support.harness import STEP_TIMEOUT, bootstrap_command, subprocess_env  # noqa: E402
+from support import fastmcp_demo  # noqa: E402
+from support.compat import (  # noqa: E402
+    OTEL_SCOPE,
+    SDK_SCOPE,
+    implementation,  # noqa: E402
+)
+from support.harness import REPO_ROOT, STEP_TIMEOUT, bootstrap_command, subprocess_env  # noqa: E402
 from support.spans import Span, describe, to_dicts, wait_for_file_spans  # noqa: E402
 
-FASTMCP4 = (fs.fastmcp_major() or 0) >= 3
+FASTMCP4 = (fastmcp_demo.fastmcp_major() or 0) >= 3
 needs_native_telemetry = pytest.mark.skipif(not FASTMCP4, reason="fastmcp 2.x has no native telemetry")
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +52,9 @@ def hooked(
 
     def _hooked(**options: Any) -> Any:
         instrumentor = instrument(**options)
-        stack.enter_context(fs.fastmcp_hooks(instrumentor, tracer_provider, meter_provider, **options))
+        stack.enter_context(
+            fastmcp_demo.fastmcp_hooks(instrumentor, tracer_provider, meter_provider, **options)
+        )
         return instrumentor
 
     with stack:
@@ -90,12 +96,12 @@ async def _sdk_exchange(connect: Callable[..., Any], transport: str) -> list[Spa
 
 
 def _server_names(spans: list[Span]) -> list[str]:
-    return [s["name"] for s in spans if s["scope"] == fs.OTEL_SCOPE and s["kind"] == "SERVER"]
+    return [s["name"] for s in spans if s["scope"] == OTEL_SCOPE and s["kind"] == "SERVER"]
 
 
 def _assert_one_span_per_request(spans: list[Span], kinds: tuple[str, ...] = ("SERVER", "CLIENT")) -> None:
     """No foreign MCP spans, and exactly one mcp-otel span of each of ``kinds`` per JSON-RPC request."""
-    foreign = [s for s in spans if s["scope"] in (fs.FASTMCP_SCOPE, fs.SDK_SCOPE)]
+    foreign = [s for s in spans if s["scope"] in (fastmcp_demo.FASTMCP_SCOPE, SDK_SCOPE)]
     assert not foreign, describe(foreign)
     for kind in kinds:
         ids = Counter(
@@ -109,7 +115,7 @@ def _assert_one_span_per_request(spans: list[Span], kinds: tuple[str, ...] = ("S
 def _assert_linked(spans: list[Span]) -> None:
     """Every request's SERVER span is a child of its CLIENT span (same trace)."""
     index = {s["span_id"]: s for s in spans}
-    for server in (s for s in spans if s["kind"] == "SERVER" and s["scope"] == fs.OTEL_SCOPE):
+    for server in (s for s in spans if s["kind"] == "SERVER" and s["scope"] == OTEL_SCOPE):
         if server["name"].startswith("notifications/"):
             continue
         parent = index.get(server["parent_span_id"] or "")
@@ -132,10 +138,10 @@ async def test_fastmcp_server_and_client_match_the_sdk_in_memory(
     sdk_spans = await _sdk_exchange(connect, "memory")
     span_exporter.clear()
 
-    await _fastmcp_exchange(_client(fs.build_fastmcp_demo()))
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
     spans = to_dicts(span_exporter.get_finished_spans())
 
-    assert set(fs.shapes(spans)) == set(fs.shapes(sdk_spans))
+    assert set(fastmcp_demo.shapes(spans)) == set(fastmcp_demo.shapes(sdk_spans))
     for name in REQUESTS:
         assert name in _server_names(spans)
     _assert_one_span_per_request(spans)
@@ -143,7 +149,7 @@ async def test_fastmcp_server_and_client_match_the_sdk_in_memory(
     failed = next(s for s in spans if s["kind"] == "SERVER" and s["name"] == "tools/call fail")
     assert failed["attributes"]["error.type"] == "tool_error"
     assert [e["attributes"]["exception.type"] for e in failed["events"]] == ["ValueError"]
-    assert {s["attributes"].get("mcp.transport") for s in spans if s["scope"] == fs.OTEL_SCOPE} == {"memory"}
+    assert {s["attributes"].get("mcp.transport") for s in spans if s["scope"] == OTEL_SCOPE} == {"memory"}
 
 
 async def test_fastmcp_client_on_the_sdk_server(
@@ -160,7 +166,7 @@ async def test_fastmcp_client_on_the_sdk_server(
     await _fastmcp_exchange(_client(build_demo()))
     spans = to_dicts(span_exporter.get_finished_spans())
 
-    assert set(fs.shapes(spans)) == set(fs.shapes(sdk_spans))
+    assert set(fastmcp_demo.shapes(spans)) == set(fastmcp_demo.shapes(sdk_spans))
     _assert_one_span_per_request(spans)
 
 
@@ -170,14 +176,14 @@ async def test_fastmcp4_default_client_modern_protocol(
 ) -> None:
     """fastmcp 4's default negotiation (``server/discover``, 2026-07-28): still one span per request."""
     hooked()
-    await _fastmcp_exchange(_client(fs.build_fastmcp_demo(), legacy=False))
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo(), legacy=False))
     spans = to_dicts(span_exporter.get_finished_spans())
 
     assert _server_names(spans)[0] == "server/discover"
     assert set(REQUESTS) <= set(_server_names(spans))
     _assert_one_span_per_request(spans)
     _assert_linked(spans)
-    ours = [s for s in spans if s["scope"] == fs.OTEL_SCOPE and s["name"] != "server/discover"]
+    ours = [s for s in spans if s["scope"] == OTEL_SCOPE and s["name"] != "server/discover"]
     assert {s["attributes"].get("mcp.protocol.version") for s in ours} == {"2026-07-28"}
     assert not any("mcp.session.id" in s["attributes"] for s in spans)  # sessionless protocol
 
@@ -196,7 +202,7 @@ async def test_native_telemetry_is_propagation_only_while_instrumented(
     assert telemetry.telemetry_mode() == "propagation_only"
     assert server_telemetry.telemetry_mode() == "propagation_only"
     assert fastmcp.settings.telemetry_mode == "native"
-    await _fastmcp_exchange(_client(fs.build_fastmcp_demo()))
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
     assert not [s for s in span_exporter.get_finished_spans() if s.instrumentation_scope.name != "mcp_otel"]
 
 
@@ -212,7 +218,7 @@ async def test_uninstrument_restores_native_telemetry(
     originals = (telemetry.telemetry_mode, server_telemetry.telemetry_mode)
     fields_set = set(fastmcp.settings.model_fields_set)
     instrumentor = instrument()
-    with fs.fastmcp_hooks(instrumentor, tracer_provider, meter_provider):
+    with fastmcp_demo.fastmcp_hooks(instrumentor, tracer_provider, meter_provider):
         assert telemetry.telemetry_mode() == "propagation_only"
         instrumentor.uninstrument()
     assert (telemetry.telemetry_mode, server_telemetry.telemetry_mode) == originals
@@ -220,7 +226,7 @@ async def test_uninstrument_restores_native_telemetry(
     assert fastmcp.settings.telemetry_mode == "native"
     assert set(fastmcp.settings.model_fields_set) == fields_set
 
-    await _fastmcp_exchange(_client(fs.build_fastmcp_demo()))
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
     scopes = Counter(s.instrumentation_scope.name for s in span_exporter.get_finished_spans())
     assert "mcp_otel" not in scopes  # nothing of mcp-otel's
     assert scopes["fastmcp"] >= 2 * len(REQUESTS)  # fastmcp's own SERVER and CLIENT spans are back
@@ -237,7 +243,7 @@ async def test_user_telemetry_off_stays_off(
     monkeypatch.setattr(fastmcp.settings, "telemetry_mode", "off")
     hooked()
     assert telemetry.telemetry_mode() == "off"
-    await _fastmcp_exchange(_client(fs.build_fastmcp_demo()))
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
     spans = to_dicts(span_exporter.get_finished_spans())
     assert set(REQUESTS) <= set(_server_names(spans))
     _assert_one_span_per_request(spans)
@@ -251,11 +257,11 @@ async def test_enrich_keeps_fastmcp_server_spans_with_our_attributes(
     """``sdk_spans="enrich"``: fastmcp keeps its own SERVER span per request, which gets mcp-otel's
     attributes; mcp-otel opens no second one."""
     hooked(sdk_spans="enrich")
-    await _fastmcp_exchange(_client(fs.build_fastmcp_demo()))
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
     spans = to_dicts(span_exporter.get_finished_spans())
 
     servers = [s for s in spans if s["kind"] == "SERVER"]
-    assert {s["scope"] for s in servers} == {fs.FASTMCP_SCOPE}
+    assert {s["scope"] for s in servers} == {fastmcp_demo.FASTMCP_SCOPE}
     names = Counter(s["name"] for s in servers)
     assert all(names[name] == 1 for name in REQUESTS), names
     call = next(s for s in servers if s["name"] == "tools/call add")
@@ -273,9 +279,9 @@ async def _fastmcp_stdio(tmp_path: Path) -> AsyncIterator[tuple[Any, Path, Path]
     from fastmcp.client.transports import StdioTransport
 
     spans_file, stderr_file = tmp_path / "server-spans.jsonl", tmp_path / "server-stderr.txt"
-    argv = bootstrap_command(spans_file, fs.FASTMCP_SERVER_SCRIPT)
+    argv = bootstrap_command(spans_file, fastmcp_demo.FASTMCP_SERVER_SCRIPT)
     transport = StdioTransport(
-        command=argv[0], args=argv[1:], env=subprocess_env(), cwd=str(fs.REPO_ROOT), log_file=stderr_file
+        command=argv[0], args=argv[1:], env=subprocess_env(), cwd=str(REPO_ROOT), log_file=stderr_file
     )
     yield transport, spans_file, stderr_file
 
@@ -305,7 +311,7 @@ async def test_stdio_matches_the_sdk_server(
     server_spans = _read_server_spans(spans_file, stderr_file, len(REQUESTS) + 1)
     spans = client_spans + server_spans
 
-    assert set(fs.shapes(spans)) == set(fs.shapes(sdk_spans)), describe(spans)
+    assert set(fastmcp_demo.shapes(spans)) == set(fastmcp_demo.shapes(sdk_spans)), describe(spans)
     _assert_one_span_per_request(client_spans, ("CLIENT",))
     _assert_one_span_per_request(server_spans, ("SERVER",))
     _assert_linked(spans)

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-import issue3_support as s3
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as m
-from support.compat import IS_MCP1
+from support import feature_client
+from support.compat import IS_MCP1, OTEL_SCOPE
+from support.metrics import metric_points
 
 pytestmark = pytest.mark.anyio
 
@@ -37,16 +38,18 @@ HANDSHAKE = ("initialize", "server/discover")
 Points = list[dict[str, Any]]
 
 
-async def _exchange(transport: str, tmp_path: Path, metric_reader: Any) -> tuple[s3.Conn, Points, Points]:
+async def _exchange(
+    transport: str, tmp_path: Path, metric_reader: Any
+) -> tuple[feature_client.Conn, Points, Points]:
     """The standard exchange plus two completions answered -32603 and -32602; close the session.
 
     Returns the client process's points and the server process's points.
     """
-    async with s3.connect(transport, tmp_path) as conn:
-        await s3.standard_exchange(conn)
+    async with feature_client.connect(transport, tmp_path) as conn:
+        await feature_client.standard_exchange(conn)
         await conn.complete_error(-32603)
         await conn.complete_error(-32602)
-    local = s3.metric_points(metric_reader)
+    local = metric_points(metric_reader)
     remote = conn.server_metric_points()
     if remote is None:  # in-process server: one reader holds both sides
         return conn, local, local
@@ -67,21 +70,21 @@ def _counts(points: Points, skip_methods: tuple[str, ...] = ()) -> Counter[froze
     return out
 
 
-def _server_protocol_version(conn: s3.Conn) -> str | None:
+def _server_protocol_version(conn: feature_client.Conn) -> str | None:
     # mcp 1.x stateless HTTP serves each POST with a fresh ServerSession that never saw initialize: the
     # version comes from the client's mcp-protocol-version header.
     return conn.protocol_version
 
 
-def _expected_operations(conn: s3.Conn, side: str) -> Counter[frozenset[tuple[str, Any]]]:
+def _expected_operations(conn: feature_client.Conn, side: str) -> Counter[frozenset[tuple[str, Any]]]:
     """Exact attribute sets (and counts) of the operation points after the handshake, per side."""
     if side == "client":
         base: dict[str, Any] = {
             attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
-            **s3.client_transport_attributes(conn),
+            **feature_client.client_transport_attributes(conn),
         }
     else:
-        base = dict(s3.server_transport_attributes(conn.transport))
+        base = dict(feature_client.server_transport_attributes(conn.transport))
         if _server_protocol_version(conn) is not None:
             base[attr.MCP_PROTOCOL_VERSION] = _server_protocol_version(conn)
     tool = {attr.MCP_METHOD_NAME: "tools/call", attr.GEN_AI_OPERATION_NAME: "execute_tool"}
@@ -124,7 +127,7 @@ async def test_four_histograms_with_the_semconv_buckets(
         where = f"{point['name']} {point['attributes']}"
         assert point["kind"] == "histogram", where
         assert point["unit"] == "s", where
-        assert point["scope"] == s3.OTEL_SCOPE, where
+        assert point["scope"] == OTEL_SCOPE, where
         assert point["bounds"] == [float(b) for b in m.DURATION_BUCKETS], where
         keys = set(point["attributes"])
         assert keys <= ALLOWED[point["name"]], f"{where}: not allowed {keys - ALLOWED[point['name']]}"
@@ -161,16 +164,16 @@ async def test_handshake_points(
     """The handshake request (``initialize`` / ``server/discover``) counts once per side with the negotiated
     protocol version."""
     conn, client, server = await _exchange(transport, tmp_path, metric_reader)
-    method = s3.handshake_names(conn)[-1]
+    method = feature_client.handshake_names(conn)[-1]
     client_expected = {
         attr.MCP_METHOD_NAME: method,
         attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
-        **s3.client_transport_attributes(conn),
+        **feature_client.client_transport_attributes(conn),
     }
     server_expected = {
         attr.MCP_METHOD_NAME: method,
         attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
-        **s3.server_transport_attributes(transport),
+        **feature_client.server_transport_attributes(transport),
     }
     for points, name, expected in (
         (client, m.MCP_CLIENT_OPERATION_DURATION, client_expected),
@@ -187,7 +190,10 @@ async def test_session_duration_points(
     (``server.*`` on the client), no ``error.type`` for a normal close."""
     conn, client, server = await _exchange(transport, tmp_path, metric_reader)
     client_points = _named(client, m.MCP_CLIENT_SESSION_DURATION)
-    expected = {attr.MCP_PROTOCOL_VERSION: conn.protocol_version, **s3.client_transport_attributes(conn)}
+    expected = {
+        attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
+        **feature_client.client_transport_attributes(conn),
+    }
     assert [(p["attributes"], p["count"]) for p in client_points] == [(expected, 1)]
     server_points = _named(server, m.MCP_SERVER_SESSION_DURATION)
     if conn.modern:
@@ -199,6 +205,6 @@ async def test_session_duration_points(
         )
     expected = {
         attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
-        **s3.server_transport_attributes(transport, False),
+        **feature_client.server_transport_attributes(transport, False),
     }
     assert [(p["attributes"], p["count"]) for p in server_points] == [(expected, 1)]

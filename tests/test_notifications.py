@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-import issue3_support as s3
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CANCELLED, EVENT_MCP_CANCELLED, EVENT_MCP_PROGRESS
+from support import feature_client, feature_server
 from support.compat import IS_MCP1, MCP_VERSION
+from support.spans import Span, assert_child, children, describe, find, only
 
 pytestmark = pytest.mark.anyio
 
@@ -26,27 +27,27 @@ TOOLS_CHANGED = "notifications/tools/list_changed"
 
 
 def _skip_modern(transport: str, what: str) -> None:
-    if s3.modern(transport):
+    if feature_client.modern(transport):
         pytest.skip(f"mcp 2.x {transport} speaks the sessionless 2026-07-28 protocol: {what}")
 
 
-def _assert_notification(span: s3.Span, method: str, kind: str, direction: str) -> None:
+def _assert_notification(span: Span, method: str, kind: str, direction: str) -> None:
     attrs = span["attributes"]
     assert span["name"] == method and span["kind"] == kind, span
-    assert attrs.get(s3.METHOD) == method, span
-    assert attrs.get(s3.DIRECTION) == direction, span
-    assert s3.REQUEST_ID not in attrs, span
+    assert attrs.get(feature_client.METHOD) == method, span
+    assert attrs.get(feature_client.DIRECTION) == direction, span
+    assert feature_client.REQUEST_ID not in attrs, span
     assert span["status"] == "UNSET", span
 
 
-def _assert_pairs(spans: list[s3.Span], method: str, direction: str, count: int) -> list[s3.Span]:
+def _assert_pairs(spans: list[Span], method: str, direction: str, count: int) -> list[Span]:
     """``count`` CLIENT spans ``method`` on the sender, each the parent of one receiver SERVER span."""
-    senders = s3.find(spans, method, "CLIENT")
-    receivers = s3.find(spans, method, "SERVER")
-    assert len(senders) == count and len(receivers) == count, s3.describe(spans)
+    senders = find(spans, method, "CLIENT")
+    receivers = find(spans, method, "SERVER")
+    assert len(senders) == count and len(receivers) == count, describe(spans)
     for sender in senders:
         _assert_notification(sender, method, "CLIENT", direction)
-        got = s3.children(receivers, sender)
+        got = children(receivers, sender)
         assert len(got) == 1, (
             f"{method}: receiver SERVER spans are not children of the sender's CLIENT span "
             f"{sender['span_id']}: parents {[(r['trace_id'], r['parent_span_id']) for r in receivers]}"
@@ -60,12 +61,12 @@ async def test_initialized_notification(
 ) -> None:
     """``notifications/initialized``: CLIENT on the client, SERVER (its child) on the server."""
     _skip_modern(transport, "no initialize handshake, so no notifications/initialized")
-    async with s3.connect(transport, tmp_path) as conn:
-        await s3.wait_for_spans(
-            span_exporter, conn, lambda x: bool(s3.find(x, "notifications/initialized", "SERVER"))
+    async with feature_client.connect(transport, tmp_path) as conn:
+        await feature_client.wait_for_spans(
+            span_exporter, conn, lambda x: bool(find(x, "notifications/initialized", "SERVER"))
         )
-    spans = s3.collect(span_exporter, conn)
-    _assert_pairs(spans, "notifications/initialized", s3.TO_SERVER, 1)
+    spans = feature_client.collect(span_exporter, conn)
+    _assert_pairs(spans, "notifications/initialized", feature_client.TO_SERVER, 1)
 
 
 async def test_roots_list_changed_notification(
@@ -77,30 +78,30 @@ async def test_roots_list_changed_notification(
         "no client-to-server notifications (the direct path drops them, stateless HTTP acks and drops)",
     )
     method = "notifications/roots/list_changed"
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.session.send_roots_list_changed()
-        await s3.wait_for_spans(span_exporter, conn, lambda x: bool(s3.find(x, method, "SERVER")))
-    spans = s3.collect(span_exporter, conn)
-    _assert_pairs(spans, method, s3.TO_SERVER, 1)
+        await feature_client.wait_for_spans(span_exporter, conn, lambda x: bool(find(x, method, "SERVER")))
+    spans = feature_client.collect(span_exporter, conn)
+    _assert_pairs(spans, method, feature_client.TO_SERVER, 1)
 
 
 async def test_log_message_from_a_tool(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:
     """``notifications/message`` a tool logs: CLIENT child of the tool's SERVER span, then received."""
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
         await conn.call_tool("progress", {}, progress_callback=conn.inbox.on_progress)
-        await s3.wait_for_spans(span_exporter, conn, lambda x: bool(s3.find(x, MESSAGE, "SERVER")))
-    assert conn.inbox.logs == [s3.LOG_TEXT]
-    spans = s3.collect(span_exporter, conn)
-    tool = s3.only(spans, "tools/call progress", "SERVER")
-    (sender,) = _assert_pairs(spans, MESSAGE, s3.TO_CLIENT, 1)
-    s3.assert_child(sender, tool)
+        await feature_client.wait_for_spans(span_exporter, conn, lambda x: bool(find(x, MESSAGE, "SERVER")))
+    assert conn.inbox.logs == [feature_server.LOG_TEXT]
+    spans = feature_client.collect(span_exporter, conn)
+    tool = only(spans, "tools/call progress", "SERVER")
+    (sender,) = _assert_pairs(spans, MESSAGE, feature_client.TO_CLIENT, 1)
+    assert_child(sender, tool)
 
 
 def _skip_unscoped_progress(transport: str) -> None:
-    if transport == "http-stateless" and not s3.progress_is_request_scoped():
+    if transport == "http-stateless" and not feature_server.progress_is_request_scoped():
         pytest.skip(
             f"mcp {MCP_VERSION}: FastMCP Context.report_progress sends progress without related_request_id, "
             "i.e. on the standalone GET stream, which stateless streamable HTTP does not have (dropped)"
@@ -113,21 +114,23 @@ async def test_progress_from_a_tool(
     """Progress a tool reports: ``mcp.progress`` events (current/total) on its SERVER span, and one CLIENT
     ``notifications/progress`` span per step, children of that span."""
     _skip_unscoped_progress(transport)
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
         await conn.call_tool("progress", {}, progress_callback=conn.inbox.on_progress)
-    steps = [float(step) for step in range(1, s3.PROGRESS_STEPS + 1)]
+    steps = [float(step) for step in range(1, feature_server.PROGRESS_STEPS + 1)]
     assert [p for p, _ in conn.inbox.progress] == steps
-    spans = s3.collect(span_exporter, conn)
-    tool = s3.only(spans, "tools/call progress", "SERVER")
+    spans = feature_client.collect(span_exporter, conn)
+    tool = only(spans, "tools/call progress", "SERVER")
     events = [e for e in tool["events"] if e["name"] == EVENT_MCP_PROGRESS]
     assert [e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_CURRENT) for e in events] == steps, tool["events"]
-    assert {e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_TOTAL) for e in events} == {s3.PROGRESS_STEPS}
-    senders = s3.find(spans, PROGRESS, "CLIENT")
-    assert len(senders) == s3.PROGRESS_STEPS, s3.describe(spans)
+    assert {e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_TOTAL) for e in events} == {
+        feature_server.PROGRESS_STEPS
+    }
+    senders = find(spans, PROGRESS, "CLIENT")
+    assert len(senders) == feature_server.PROGRESS_STEPS, describe(spans)
     for sender in senders:
-        _assert_notification(sender, PROGRESS, "CLIENT", s3.TO_CLIENT)
-        s3.assert_child(sender, tool)
+        _assert_notification(sender, PROGRESS, "CLIENT", feature_client.TO_CLIENT)
+        assert_child(sender, tool)
 
 
 async def test_progress_received_by_the_client(
@@ -140,14 +143,14 @@ async def test_progress_received_by_the_client(
             "notifications/progress message reaches the client"
         )
     _skip_unscoped_progress(transport)
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
         await conn.call_tool("progress", {}, progress_callback=conn.inbox.on_progress)
-        await s3.wait_for_spans(
-            span_exporter, conn, lambda x: len(s3.find(x, PROGRESS, "SERVER")) >= s3.PROGRESS_STEPS
+        await feature_client.wait_for_spans(
+            span_exporter, conn, lambda x: len(find(x, PROGRESS, "SERVER")) >= feature_server.PROGRESS_STEPS
         )
-    spans = s3.collect(span_exporter, conn)
-    _assert_pairs(spans, PROGRESS, s3.TO_CLIENT, s3.PROGRESS_STEPS)
+    spans = feature_client.collect(span_exporter, conn)
+    _assert_pairs(spans, PROGRESS, feature_client.TO_CLIENT, feature_server.PROGRESS_STEPS)
 
 
 async def test_resource_updated_and_list_changed_from_a_tool(
@@ -164,22 +167,22 @@ async def test_resource_updated_and_list_changed_from_a_tool(
             "mcp 1.x stateless streamable HTTP: notifications not tied to a request go to the standalone GET "
             "stream, which a stateless server does not keep (dropped)"
         )
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
         await conn.call_tool("notify")
-        await s3.wait_for_spans(
+        await feature_client.wait_for_spans(
             span_exporter,
             conn,
-            lambda x: bool(s3.find(x, UPDATED, "SERVER")) and bool(s3.find(x, TOOLS_CHANGED, "SERVER")),
+            lambda x: bool(find(x, UPDATED, "SERVER")) and bool(find(x, TOOLS_CHANGED, "SERVER")),
         )
     assert UPDATED in conn.inbox.notifications and TOOLS_CHANGED in conn.inbox.notifications
-    spans = s3.collect(span_exporter, conn)
-    tool = s3.only(spans, "tools/call notify", "SERVER")
+    spans = feature_client.collect(span_exporter, conn)
+    tool = only(spans, "tools/call notify", "SERVER")
     for method in (UPDATED, TOOLS_CHANGED):
-        (sender,) = _assert_pairs(spans, method, s3.TO_CLIENT, 1)
-        s3.assert_child(sender, tool)
-    for span in s3.find(spans, UPDATED, "CLIENT") + s3.find(spans, UPDATED, "SERVER"):
-        assert span["attributes"].get(s3.RESOURCE_URI_KEY) == s3.RESOURCE_URI, span
+        (sender,) = _assert_pairs(spans, method, feature_client.TO_CLIENT, 1)
+        assert_child(sender, tool)
+    for span in find(spans, UPDATED, "CLIENT") + find(spans, UPDATED, "SERVER"):
+        assert span["attributes"].get(feature_client.RESOURCE_URI_KEY) == feature_server.RESOURCE_URI, span
 
 
 def _skip_cancel(transport: str) -> None:
@@ -197,13 +200,15 @@ async def test_cancelled_request_span(
     cancellation itself): its SERVER span ends with ``error.type=cancelled``, ERROR and an ``mcp.cancelled``
     event."""
     _skip_cancel(transport)
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
-        await s3.call_and_cancel(conn)
-        await s3.wait_for_spans(span_exporter, conn, lambda x: bool(s3.find(x, "tools/call wait", "SERVER")))
-    spans = s3.collect(span_exporter, conn)
-    span = s3.only(spans, "tools/call wait", "SERVER")
-    assert span["attributes"].get(s3.ERROR_TYPE) == CANCELLED, span
+        await feature_client.call_and_cancel(conn)
+        await feature_client.wait_for_spans(
+            span_exporter, conn, lambda x: bool(find(x, "tools/call wait", "SERVER"))
+        )
+    spans = feature_client.collect(span_exporter, conn)
+    span = only(spans, "tools/call wait", "SERVER")
+    assert span["attributes"].get(feature_client.ERROR_TYPE) == CANCELLED, span
     assert span["status"] == "ERROR", span
     assert [e["name"] for e in span["events"]].count(EVENT_MCP_CANCELLED) == 1, span["events"]
 
@@ -219,9 +224,9 @@ async def test_cancel_notification_spans(
         )
     _skip_modern(transport, "notification POSTs are acknowledged and dropped; cancelling closes the response")
     method = "notifications/cancelled"
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
-        await s3.call_and_cancel(conn)
-        await s3.wait_for_spans(span_exporter, conn, lambda x: bool(s3.find(x, method, "SERVER")))
-    spans = s3.collect(span_exporter, conn)
-    _assert_pairs(spans, method, s3.TO_SERVER, 1)
+        await feature_client.call_and_cancel(conn)
+        await feature_client.wait_for_spans(span_exporter, conn, lambda x: bool(find(x, method, "SERVER")))
+    spans = feature_client.collect(span_exporter, conn)
+    _assert_pairs(spans, method, feature_client.TO_SERVER, 1)

@@ -4,7 +4,7 @@ A canary string is planted in tool arguments and results, prompt arguments, reso
 the resource URI: the conventions record URIs), the messages
 of a server→client ``sampling/createMessage`` and the answer of its sampling callback, and the answer to an
 ``elicitation/create``. The client and the server (in-process, or the stdio subprocess
-``privacy_server.py``) are instrumented with default settings.
+``support/privacy_server.py``) are instrumented with default settings.
 
 - **Defaults, every transport:** the canary appears nowhere in any exported span (names, attributes, events,
   links, status) of either side, in any metric point (in-process reader or the stdio server's dump), or, for
@@ -35,18 +35,18 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import issue3_support as s3
-import privacy_server
 from mcp_otel import McpInstrumentor
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
+from support import feature_client, privacy_server
 from support.compat import IS_MCP1
 from support.harness import TRANSPORTS
+from support.metrics import metric_points
 from support.spans import to_dicts
 
 CANARY = privacy_server.CANARY
 REDACTED = "[REDACTED]"
-PRIVACY_SCRIPT = Path(__file__).resolve().parent / "privacy_server.py"
+PRIVACY_SCRIPT = Path(privacy_server.__file__).resolve()
 CONTENT_KEYS = (
     attr.GEN_AI_TOOL_CALL_ARGUMENTS,
     attr.GEN_AI_TOOL_CALL_RESULT,
@@ -57,10 +57,10 @@ IN_PROCESS_SERVER = [t for t in TRANSPORTS if t != "stdio"]
 
 
 def has_back_channel(transport: str) -> bool:
-    return not (s3.modern(transport) or (IS_MCP1 and transport == "http-stateless"))
+    return not (feature_client.modern(transport) or (IS_MCP1 and transport == "http-stateless"))
 
 
-class CanaryInbox(s3.Inbox):
+class CanaryInbox(feature_client.Inbox):
     """Client callbacks that answer sampling and elicitation with the canary."""
 
     async def on_sampling(self, context: Any, params: Any) -> Any:
@@ -80,20 +80,20 @@ class CanaryInbox(s3.Inbox):
 @pytest.fixture
 def canary_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue-3 connector with an elicitation callback and the privacy server's stdio script."""
-    original = s3._callbacks
+    original = feature_client._callbacks
 
     def callbacks(inbox: Any) -> dict[str, Any]:
         return {**original(inbox), "elicitation_callback": inbox.on_elicit}
 
-    monkeypatch.setattr(s3, "_callbacks", callbacks)
-    monkeypatch.setattr(s3, "STDIO_SCRIPT", PRIVACY_SCRIPT)
+    monkeypatch.setattr(feature_client, "_callbacks", callbacks)
+    monkeypatch.setattr(feature_client, "STDIO_SCRIPT", PRIVACY_SCRIPT)
 
 
-async def exchange(transport: str, tmp_path: Path) -> s3.Conn:
+async def exchange(transport: str, tmp_path: Path) -> feature_client.Conn:
     """Every place a canary can travel; asserts the canary really made the trip each time."""
     inbox = CanaryInbox()
     server = None if transport == "stdio" else privacy_server.build_server()
-    async with s3.connect(transport, tmp_path, server=server, inbox=inbox) as conn:
+    async with feature_client.connect(transport, tmp_path, server=server, inbox=inbox) as conn:
         await conn.list_tools()
         echoed = await conn.call_tool("echo", {"text": CANARY})
         assert echoed.content[0].text == CANARY
@@ -147,7 +147,7 @@ def sentry(telemetry: dict[str, Any]) -> Iterator[Any]:
     """``sentry_sdk.init`` (no PII, the default) at a local receiver + ``mcp_otel.sentry.setup``."""
     sentry_sdk = pytest.importorskip("sentry_sdk")
     import mcp_otel.sentry
-    from sentry_receiver import SentryReceiver
+    from support.sentry_receiver import SentryReceiver
 
     with SentryReceiver() as receiver:
         sentry_sdk.init(
@@ -175,7 +175,7 @@ def _instrumented(telemetry: dict[str, Any], **options: Any) -> McpInstrumentor:
 
 def _run(
     transport: str, tmp_path: Path, telemetry: dict[str, Any], **options: Any
-) -> tuple[list[Any], s3.Conn]:
+) -> tuple[list[Any], feature_client.Conn]:
     """The exchange, instrumented with ``options``; all spans of both sides."""
     instrumentor = _instrumented(telemetry, **options)
     try:
@@ -199,7 +199,7 @@ def test_canary_never_exported_by_default(
     if has_back_channel(transport):
         assert {"tools/call ask", "sampling/createMessage", "elicitation/create"} <= names, names
     assert leaks(spans) == []
-    points = s3.metric_points(telemetry["metrics"]) + (conn.server_metric_points() or [])
+    points = metric_points(telemetry["metrics"]) + (conn.server_metric_points() or [])
     assert points, "no metric point: the metric check proves nothing"
     assert leaks(points) == []
     # Sentry (in-process server and client): transactions, error events, sessions — nothing carries it

@@ -13,19 +13,22 @@ import anyio
 import pytest
 from opentelemetry import baggage, context, trace
 
-import issue3_support as s3
 from mcp_otel.semconv import attributes as attr
-from support.compat import IS_MCP1
+from support import feature_client, feature_server
+from support.compat import IS_MCP1, implementation
+from support.harness import STEP_TIMEOUT, serve_http
+from support.scenario import ADD_ARGS
+from support.spans import Span, assert_child, describe, find, only
 
 pytestmark = pytest.mark.anyio
 
-ROOT_SPAN = "issue3.test-root"
+ROOT_SPAN = "tests.root"
 SESSIONS = 10
 CALLS_PER_SESSION = 5
 
 
 def _sampling_skip(transport: str) -> None:
-    if s3.modern(transport):
+    if feature_client.modern(transport):
         pytest.skip(
             f"mcp 2.x {transport}: 2026-07-28 connections have no back-channel for server-initiated requests "
             "(create_message raises NoBackChannelError)"
@@ -42,23 +45,23 @@ async def test_one_trace_per_tool_call(
 ) -> None:
     """Caller's span → CLIENT ``tools/call traced`` → SERVER ``tools/call traced`` → the tool's user span,
     each a direct child of the previous in one trace; another call gets its own trace."""
-    tracer = trace.get_tracer(s3.USER_TRACER)
-    async with s3.connect(transport, tmp_path) as conn:
+    tracer = trace.get_tracer(feature_server.USER_TRACER)
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
         with tracer.start_as_current_span(ROOT_SPAN):
             await conn.call_tool("traced")
-        await conn.call_tool("add", s3.ADD_ARGS)
-    spans = s3.collect(span_exporter, conn)
+        await conn.call_tool("add", ADD_ARGS)
+    spans = feature_client.collect(span_exporter, conn)
     root = next(x for x in spans if x["name"] == ROOT_SPAN)
-    client = s3.only(spans, "tools/call traced", "CLIENT")
-    server = s3.only(spans, "tools/call traced", "SERVER")
-    (user,) = [x for x in spans if x["name"] == s3.USER_SPAN]
-    s3.assert_child(client, root)
-    s3.assert_child(server, client)
-    s3.assert_child(user, server)
-    add_client = s3.only(spans, "tools/call add", "CLIENT")
-    add_server = s3.only(spans, "tools/call add", "SERVER")
-    s3.assert_child(add_server, add_client)
+    client = only(spans, "tools/call traced", "CLIENT")
+    server = only(spans, "tools/call traced", "SERVER")
+    (user,) = [x for x in spans if x["name"] == feature_server.USER_SPAN]
+    assert_child(client, root)
+    assert_child(server, client)
+    assert_child(user, server)
+    add_client = only(spans, "tools/call add", "CLIENT")
+    add_server = only(spans, "tools/call add", "SERVER")
+    assert_child(add_server, add_client)
     assert add_client["parent_span_id"] is None, "a call outside any span starts its own trace"
     assert add_client["trace_id"] != client["trace_id"]
 
@@ -70,25 +73,25 @@ async def test_sampling_request_nested_under_the_tool(
     the tool's SERVER span, client-side SERVER ``sampling/createMessage`` (the sampling callback) child of it,
     all in the tool call's trace."""
     _sampling_skip(transport)
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
         result = await conn.call_tool("sample", {"prompt": "hello"})
-    assert result.content[0].text == s3.SAMPLED_TEXT
+    assert result.content[0].text == feature_server.SAMPLED_TEXT
     assert len(conn.inbox.samplings) == 1
-    spans = s3.collect(span_exporter, conn)
-    call = s3.only(spans, "tools/call sample", "CLIENT")
-    tool = s3.only(spans, "tools/call sample", "SERVER")
-    ask = s3.only(spans, "sampling/createMessage", "CLIENT")
-    answer = s3.only(spans, "sampling/createMessage", "SERVER")
-    s3.assert_child(tool, call)
-    s3.assert_child(ask, tool)
-    s3.assert_child(answer, ask)
+    spans = feature_client.collect(span_exporter, conn)
+    call = only(spans, "tools/call sample", "CLIENT")
+    tool = only(spans, "tools/call sample", "SERVER")
+    ask = only(spans, "sampling/createMessage", "CLIENT")
+    answer = only(spans, "sampling/createMessage", "SERVER")
+    assert_child(tool, call)
+    assert_child(ask, tool)
+    assert_child(answer, ask)
     for span in (ask, answer):
         attrs = span["attributes"]
-        assert attrs[s3.METHOD] == "sampling/createMessage", span
+        assert attrs[feature_client.METHOD] == "sampling/createMessage", span
         assert span["status"] == "UNSET", span
-        assert s3.DIRECTION not in attrs, span
-    assert ask["attributes"][s3.REQUEST_ID] == answer["attributes"][s3.REQUEST_ID]
+        assert feature_client.DIRECTION not in attrs, span
+    assert ask["attributes"][feature_client.REQUEST_ID] == answer["attributes"][feature_client.REQUEST_ID]
 
 
 async def test_caller_traceparent_is_not_overwritten(
@@ -98,20 +101,22 @@ async def test_caller_traceparent_is_not_overwritten(
     its child."""
     trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
     traceparent = f"00-{trace_id}-{span_id}-01"
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
-        result = await _call_with_meta(conn, "add", s3.ADD_ARGS, {"traceparent": traceparent})
+        result = await _call_with_meta(conn, "add", ADD_ARGS, {"traceparent": traceparent})
     assert _text(result) == "5"
-    spans = s3.collect(span_exporter, conn)
-    server = s3.only(spans, "tools/call add", "SERVER")
+    spans = feature_client.collect(span_exporter, conn)
+    server = only(spans, "tools/call add", "SERVER")
     assert (server["trace_id"], server["parent_span_id"]) == (trace_id, span_id), (
         f"SERVER span parent {server['trace_id']}/{server['parent_span_id']}, the caller's traceparent was "
         f"{trace_id}/{span_id}"
     )
 
 
-async def _call_with_meta(conn: s3.Conn, name: str, arguments: dict[str, Any], meta: dict[str, str]) -> Any:
-    with anyio.fail_after(s3.STEP_TIMEOUT):
+async def _call_with_meta(
+    conn: feature_client.Conn, name: str, arguments: dict[str, Any], meta: dict[str, str]
+) -> Any:
+    with anyio.fail_after(STEP_TIMEOUT):
         if IS_MCP1:  # 1.15's call_tool takes no meta: build the request with _meta ourselves
             import mcp.types as types
 
@@ -132,9 +137,9 @@ async def test_baggage_reaches_the_handler(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:
     """Baggage set in the client's context is visible to the tool through ``opentelemetry.baggage``."""
-    async with s3.connect(transport, tmp_path) as conn:
+    async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
-        token = context.attach(baggage.set_baggage(s3.BAGGAGE_KEY, "acme-corp"))
+        token = context.attach(baggage.set_baggage(feature_server.BAGGAGE_KEY, "acme-corp"))
         try:
             seen = _text(await conn.call_tool("traced"))
         finally:
@@ -151,51 +156,64 @@ async def test_concurrent_calls_over_sessions_stay_apart(
     the server at once: each SERVER span carries its own session's ``mcp.session.id`` and ``mcp.client.name``
     and is the child of its own CLIENT span."""
     instrument(capture_content=True)  # the call's own tag in gen_ai.tool.call.arguments identifies each span
-    s3.BARRIER.reset(SESSIONS * CALLS_PER_SESSION)
-    server = s3.build_server()
+    feature_server.BARRIER.reset(SESSIONS * CALLS_PER_SESSION)
+    server = feature_server.build_server()
     session_ids: dict[int, str] = {}
     results: dict[str, str] = {}
 
     async def one_session(index: int, url: str) -> None:
-        info = s3.implementation(f"{s3.CLIENT_NAME}-{index}")
-        async with s3.connect("http", tmp_path, url=url, client_info=info) as conn:
+        info = implementation(f"{feature_client.CLIENT_NAME}-{index}", feature_client.CLIENT_VERSION)
+        async with feature_client.connect("http", tmp_path, url=url, client_info=info) as conn:
             await conn.list_tools()
             async with anyio.create_task_group() as calls:
                 for call in range(CALLS_PER_SESSION):
                     calls.start_soon(one_call, conn, f"{index}-{call}")
             session_ids[index] = conn.http_session_ids[0]
 
-    async def one_call(conn: s3.Conn, tag: str) -> None:
+    async def one_call(conn: feature_client.Conn, tag: str) -> None:
         results[tag] = _text(await conn.call_tool("rendezvous", {"tag": tag}))
 
-    with anyio.fail_after(s3.SESSION_TIMEOUT):
-        async with s3.serve("http", server) as url, anyio.create_task_group() as sessions:
+    with anyio.fail_after(feature_server.SESSION_TIMEOUT):
+        async with serve_http("http", server) as url, anyio.create_task_group() as sessions:
             for index in range(SESSIONS):
                 sessions.start_soon(one_session, index, url)
     tags = [f"{i}-{c}" for i in range(SESSIONS) for c in range(CALLS_PER_SESSION)]
     assert results == {tag: tag for tag in tags}
-    assert s3.BARRIER.arrived == len(tags), "the calls did not all wait in the server at the same time"
+    assert feature_server.BARRIER.arrived == len(tags), (
+        "the calls did not all wait in the server at the same time"
+    )
     assert len(set(session_ids.values())) == SESSIONS, session_ids
 
-    spans = s3.collect(span_exporter)
-    clients = _by_tag(s3.find(spans, "tools/call rendezvous", "CLIENT"))
-    servers = _by_tag(s3.find(spans, "tools/call rendezvous", "SERVER"))
-    assert sorted(clients) == sorted(tags) and sorted(servers) == sorted(tags), s3.describe(spans)
+    spans = feature_client.collect(span_exporter)
+    clients = _by_tag(find(spans, "tools/call rendezvous", "CLIENT"))
+    servers = _by_tag(find(spans, "tools/call rendezvous", "SERVER"))
+    assert sorted(clients) == sorted(tags) and sorted(servers) == sorted(tags), describe(spans)
     for tag in tags:
         index = int(tag.split("-")[0])
         client, server = clients[tag], servers[tag]
-        s3.assert_child(server, client)
-        assert client["attributes"].get(s3.SESSION_ID) == session_ids[index], (tag, client["attributes"])
-        assert server["attributes"].get(s3.SESSION_ID) == session_ids[index], (tag, server["attributes"])
-        assert server["attributes"].get(s3.CLIENT_NAME_KEY) == f"{s3.CLIENT_NAME}-{index}", (tag, server)
-        assert client["attributes"][s3.REQUEST_ID] == server["attributes"][s3.REQUEST_ID], tag
+        assert_child(server, client)
+        assert client["attributes"].get(feature_client.SESSION_ID) == session_ids[index], (
+            tag,
+            client["attributes"],
+        )
+        assert server["attributes"].get(feature_client.SESSION_ID) == session_ids[index], (
+            tag,
+            server["attributes"],
+        )
+        assert (
+            server["attributes"].get(feature_client.CLIENT_NAME_KEY)
+            == f"{feature_client.CLIENT_NAME}-{index}"
+        ), (tag, server)
+        assert (
+            client["attributes"][feature_client.REQUEST_ID] == server["attributes"][feature_client.REQUEST_ID]
+        ), tag
     assert len({clients[tag]["trace_id"] for tag in tags}) == len(tags), "calls share a trace"
 
 
-def _by_tag(spans: list[s3.Span]) -> dict[str, s3.Span]:
+def _by_tag(spans: list[Span]) -> dict[str, Span]:
     import json
 
-    out: dict[str, s3.Span] = {}
+    out: dict[str, Span] = {}
     for span in spans:
         raw = span["attributes"].get(attr.GEN_AI_TOOL_CALL_ARGUMENTS)
         assert isinstance(raw, str), f"{span['kind']} span without captured arguments: {span['attributes']}"

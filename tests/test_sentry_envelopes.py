@@ -1,9 +1,10 @@
 """mcp-otel → Sentry, end to end: real MCP transports, a real sentry-sdk client, envelopes received over HTTP.
 
 The server runs in-process (in-memory, the 2.x direct path, streamable HTTP behind uvicorn on 127.0.0.1) or as
-a stdio subprocess (``tests/sentry_server.py``, which sets up ``sentry_sdk.init`` + mcp-otel + Sentry itself,
-with sentry-sdk's own MCP integration left on). Every assertion is on what ``tests/sentry_receiver.py``
-received: transactions, error events, release-health sessions, OTLP spans.
+a stdio subprocess (``tests/support/sentry_server.py``, which sets up ``sentry_sdk.init`` + mcp-otel + Sentry
+itself, with sentry-sdk's own MCP integration left on). Every assertion is on what
+``tests/support/sentry_receiver.py`` received: transactions, error events, release-health sessions, OTLP
+spans.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import gc
 import json
 import logging
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,15 +34,12 @@ from mcp_otel import McpInstrumentor  # noqa: E402
 from mcp_otel.model import Transport  # noqa: E402
 from mcp_otel.sentry import McpSentry  # noqa: E402
 from mcp_otel.sentry.health import ReleaseHealth  # noqa: E402
-from sentry_receiver import SentryReceiver  # noqa: E402
+from support import sentry_server  # noqa: E402
 from support.compat import CLIENT_NAME, CLIENT_VERSION, IS_MCP1  # noqa: E402
-from support.harness import Conn  # noqa: E402
+from support.harness import REPO_ROOT, Conn  # noqa: E402
+from support.sentry_receiver import SentryReceiver  # noqa: E402
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-import sentry_server  # noqa: E402
-
-SERVER_SCRIPT = TESTS / "sentry_server.py"
+SERVER_SCRIPT = Path(sentry_server.__file__).resolve()
 CANARY = "canary-5b1e0c"
 SERVER_TRANSPORTS = ("memory", "stdio", "http") if IS_MCP1 else ("memory", "direct", "stdio", "http")
 NETWORK = {"stdio": "pipe", "http": "tcp", "http-stateless": "tcp"}
@@ -103,7 +100,7 @@ def sentry_setup(receiver: SentryReceiver) -> Iterator[Callable[..., McpSentry]]
 
 
 def connect(transport: str, receiver: SentryReceiver, env: dict[str, str] | None = None) -> Any:
-    """A client session to ``tests/sentry_server.py``'s server (a stdio server sends to ``receiver``)."""
+    """A client session to ``support/sentry_server.py``'s server (a stdio server sends to ``receiver``)."""
     return sentry_server.connect(transport, receiver.dsn, env)
 
 
@@ -728,7 +725,7 @@ def test_example_setup(otlp: bool, receiver: SentryReceiver) -> None:
         pytest.importorskip("sentry_sdk.integrations.otlp", reason="OTLPIntegration needs sentry-sdk >= 2.45")
     from support.harness import ServerSpec, open_client
 
-    example = TESTS.parent / "examples" / "sentry_setup.py"
+    example = REPO_ROOT / "examples" / "sentry_setup.py"
     env = {"SENTRY_DSN": receiver.dsn, "MCP_OTEL_SENTRY_OTLP": "1" if otlp else "0"}
 
     async def run() -> None:

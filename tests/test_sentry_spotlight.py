@@ -299,8 +299,8 @@ def test_stdio_server_reports_to_spotlight(spotlight: Spotlight) -> None:
     """The example tools, prompt, resource and notifications, over stdio: what Spotlight received."""
     import anyio
 
-    from sentry_server import connect
     from support.compat import CLIENT_NAME
+    from support.sentry_server import connect
 
     spotlight.clear()
 
@@ -351,7 +351,7 @@ def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
 
     import mcp_otel.sentry
     from mcp_otel import McpInstrumentor
-    from sentry_server import connect
+    from support.sentry_server import connect
 
     spotlight.clear()
     sentry_sdk.init(

@@ -30,12 +30,15 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
-import issue3_support as s3
 from mcp_otel import listeners
 from mcp_otel.model import Session
 from mcp_otel.semconv import metrics as m
 from mcp_otel.telemetry import Operation, active_operation
+from support import feature_server
 from support.compat import IS_MCP1
+from support.harness import STEP_TIMEOUT
+from support.metrics import metric_points
+from support.scenario import ADD_ARGS
 
 pytestmark = pytest.mark.anyio
 
@@ -90,7 +93,7 @@ def _state() -> dict[str, int]:
 
 def _build_server() -> Any:
     """The issue-3 test server plus :data:`TOOL`, a tool without an output schema."""
-    server = s3.build_server()
+    server = feature_server.build_server()
 
     @server.tool(name=TOOL, structured_output=False)
     def lifetime(a: int, b: int) -> str:
@@ -101,7 +104,7 @@ def _build_server() -> Any:
 
 
 async def _one_session(
-    transport: str, server: Any, tool: str = TOOL, arguments: dict[str, Any] = s3.ADD_ARGS, answer: str = "5"
+    transport: str, server: Any, tool: str = TOOL, arguments: dict[str, Any] = ADD_ARGS, answer: str = "5"
 ) -> None:
     """Open a session, call ``tool`` once, check the answer, close it."""
     if IS_MCP1:
@@ -135,7 +138,7 @@ async def _one_session(
 async def _run(server: Any, count: int) -> None:
     """``count`` sessions, :data:`BATCH` at a time, taking the :data:`PATHS` in turn."""
     for start in range(0, count, BATCH):
-        with anyio.fail_after(s3.STEP_TIMEOUT):
+        with anyio.fail_after(STEP_TIMEOUT):
             async with anyio.create_task_group() as tg:
                 for index in range(start, min(start + BATCH, count)):
                     tg.start_soon(_one_session, PATHS[index % len(PATHS)], server)
@@ -176,7 +179,7 @@ async def test_closed_sessions_leave_no_state(instrument: Callable[..., Any], me
     # The sessions really opened and closed: one session duration count per session and side (the direct
     # path has no server-side session).
     total = WARMUP + SESSIONS
-    points = s3.metric_points(metric_reader)
+    points = metric_points(metric_reader)
     client_count = sum(p["count"] for p in points if p["name"] == m.MCP_CLIENT_SESSION_DURATION)
     server_count = sum(p["count"] for p in points if p["name"] == m.MCP_SERVER_SESSION_DURATION)
     assert (client_count, server_count) == (total, total // len(PATHS))
@@ -190,7 +193,7 @@ async def test_context_copies_do_not_keep_requests(instrument: Callable[..., Any
     task keep one) does not keep the request's ``Operation`` (span, message, session) alive after it ended."""
     instrument(tracer_provider=TracerProvider())
     kept: list[contextvars.Context] = []
-    server = s3.build_server()
+    server = feature_server.build_server()
 
     @server.tool(name="keep", structured_output=False)
     def keep() -> str:

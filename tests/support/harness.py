@@ -93,7 +93,7 @@ class Conn:
     session: Any  # 1.x ClientSession / 2.x ClientSession
     client: Any = None  # 2.x mcp.Client
     protocol_version: str | None = None
-    http_log: _HttpLog | None = None
+    http_log: HttpLog | None = None
     sent: list[str] = field(default_factory=list)  # expected SERVER span name per request, in send order
     _exporter: Any = None
     _spans_file: Path | None = None
@@ -227,7 +227,9 @@ def _any_result_type() -> Any:
 
 
 @dataclass
-class _HttpLog:
+class HttpLog:
+    """What an HTTP client saw: ``mcp-session-id`` response headers, SSE ``session_id``s, request URLs."""
+
     response_session_ids: list[str] = field(default_factory=list)
     sse_session_ids: list[str] = field(default_factory=list)
     request_urls: list[str] = field(default_factory=list)
@@ -453,15 +455,16 @@ async def connect_http(
 
 
 async def _connect_http(stack: contextlib.AsyncExitStack, transport: str, url: str, client_info: Any) -> Conn:
-    log = _HttpLog()
-    streams = _http_streams(transport, url, log)
+    log = HttpLog()
+    streams = http_streams(transport, url, log)
     mode = "auto" if transport == "http-stateless" else "legacy"
     conn = await _connect_streams(stack, transport, streams, client_info, mode=mode)
     conn.http_log = log
     return conn
 
 
-def _http_streams(transport: str, url: str, log: _HttpLog) -> Any:
+def http_streams(transport: str, url: str, log: HttpLog) -> Any:
+    """The client streams of an HTTP ``transport`` at ``url``; its requests are logged in ``log``."""
     if transport == "sse":
         from mcp.client.sse import sse_client
 
@@ -474,7 +477,7 @@ def _http_streams(transport: str, url: str, log: _HttpLog) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def _streamable_with_client(fn: Any, url: str, log: _HttpLog) -> AsyncIterator[Any]:
+async def _streamable_with_client(fn: Any, url: str, log: HttpLog) -> AsyncIterator[Any]:
     client = log.factory()()
     async with client, fn(url, http_client=client) as streams:
         yield streams

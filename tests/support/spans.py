@@ -14,6 +14,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from mcp_otel.semconv.attributes import MCP_METHOD_NAME
 from mcp_otel.spanfile import read_spans, span_to_dict
 
 from .compat import OTEL_SCOPE, SDK_SCOPE
@@ -52,15 +53,60 @@ def sdk_spans(spans: Iterable[Span]) -> list[Span]:
     return [s for s in spans if s["scope"] == SDK_SCOPE]
 
 
+def is_notification(span: Span) -> bool:
+    """Whether ``span`` is a notification's (its ``mcp.method.name`` starts with ``notifications/``)."""
+    return str(span["attributes"].get(MCP_METHOD_NAME, "")).startswith("notifications/")
+
+
+def request_spans(spans: Iterable[Span], kind: str) -> list[Span]:
+    """mcp-otel spans of ``kind`` (``CLIENT``/``SERVER``) for requests, not notifications, in start order."""
+    found = [s for s in ours(spans) if s["kind"] == kind and not is_notification(s)]
+    return sorted(found, key=lambda s: s["start_ns"])
+
+
 def server_request_spans(spans: Iterable[Span]) -> list[Span]:
     """mcp-otel SERVER spans of requests (notifications excluded), in start order."""
-    out = [
+    return request_spans(spans, "SERVER")
+
+
+def find(spans: Iterable[Span], name: str, kind: str) -> list[Span]:
+    """mcp-otel spans called ``name`` of ``kind`` (``CLIENT``/``SERVER``), in start order."""
+    found = [s for s in ours(spans) if s["name"] == name and s["kind"] == kind]
+    return sorted(found, key=lambda s: s["start_ns"])
+
+
+def only(spans: Iterable[Span], name: str, kind: str) -> Span:
+    """The single mcp-otel span ``name`` of ``kind``; fails listing the spans otherwise."""
+    spans = list(spans)
+    found = find(spans, name, kind)
+    assert len(found) == 1, f"expected one {kind} span {name!r}, got {len(found)}: {describe(spans)}"
+    return found[0]
+
+
+def children(
+    spans: Iterable[Span], parent: Span, name: str | None = None, kind: str | None = None
+) -> list[Span]:
+    """Spans (any scope) whose parent is ``parent``, optionally filtered by name and kind."""
+    return [
         s
-        for s in ours(spans)
-        if s["kind"] == "SERVER"
-        and not str(s["attributes"].get("mcp.method.name", "")).startswith("notifications/")
+        for s in spans
+        if s["parent_span_id"] == parent["span_id"]
+        and s["trace_id"] == parent["trace_id"]
+        and (name is None or s["name"] == name)
+        and (kind is None or s["kind"] == kind)
     ]
-    return sorted(out, key=lambda s: s["start_ns"])
+
+
+def assert_child(child: Span, parent: Span) -> None:
+    """``child`` is a direct child of ``parent`` in the same trace."""
+    assert child["trace_id"] == parent["trace_id"], (
+        f"{child['kind']} {child['name']!r} is in trace {child['trace_id']}, "
+        f"{parent['kind']} {parent['name']!r} in {parent['trace_id']}"
+    )
+    assert child["parent_span_id"] == parent["span_id"], (
+        f"{child['kind']} {child['name']!r} has parent {child['parent_span_id']}, "
+        f"expected {parent['kind']} {parent['name']!r} ({parent['span_id']})"
+    )
 
 
 def named(spans: Iterable[Span], name: str) -> list[Span]:

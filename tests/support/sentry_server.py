@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, as under pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
 from support.compat import IS_MCP1  # noqa: E402
 from support.servers import load_demo  # noqa: E402

@@ -1,7 +1,7 @@
-"""The server of ``test_privacy.py``: the issue-3 server plus tools that move a caller's data around.
+"""The server of ``test_privacy.py``: the feature server plus tools that move a caller's data around.
 
 In-process tests call :func:`build_server`. Run as a script (``--spans FILE --metrics FILE``) it serves stdio
-like ``issue3_stdio_server.py``: instrumented (content capture and redactor from the environment, as a user
+like ``feature_server_stdio.py``: instrumented (content capture and redactor from the environment, as a user
 would configure them), spans appended to a JSON Lines file, metric points dumped when it stops.
 
 Extra tools: ``echo(text)`` returns ``text``; ``explode(text)`` raises ``RuntimeError`` whose message does not
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, as under pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
 from pydantic import BaseModel  # noqa: E402
 
-import issue3_support as s3  # noqa: E402
+from support import feature_server  # noqa: E402
 from support.compat import IS_MCP1  # noqa: E402
 
 if IS_MCP1:
@@ -37,11 +37,8 @@ class Answer(BaseModel):
     answer: str
 
 
-_issue3_server = s3.build_server
-
-
 def build_server() -> Any:
-    server = _issue3_server()
+    server = feature_server.build_server()
     import mcp.types as types
 
     @server.tool()
@@ -59,7 +56,7 @@ def build_server() -> Any:
         """Ask the client to sample a message about ``text``."""
         message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=text))
         result = await ctx.session.create_message(
-            [message], max_tokens=16, related_request_id=s3._request_id(ctx)
+            [message], max_tokens=16, related_request_id=feature_server.request_id(ctx)
         )
         return str(result.content.text)
 
@@ -78,10 +75,9 @@ def build_server() -> Any:
 
 
 def main() -> None:
-    import issue3_stdio_server
+    from support import feature_server_stdio
 
-    s3.build_server = build_server  # the issue-3 stdio runner serves this server instead
-    issue3_stdio_server.main()
+    feature_server_stdio.main(build_server)
 
 
 if __name__ == "__main__":

@@ -1,51 +1,54 @@
-"""Helpers for the issue-3 tests: a server with sampling/progress/notification/cancellable tools, a client
-connector with callbacks over every transport, span/metric readers.
+"""Client sessions to the feature server (``support.feature_server``) over every transport, with callbacks.
 
-The server is ``FastMCP`` on mcp 1.x and ``MCPServer`` on mcp 2.x. The connector opens an initialized
-client session over ``memory``, ``direct`` (2.x), ``stdio`` (a subprocess running ``issue3_stdio_server.py``,
-which instruments itself and writes its spans and metric points to files), ``http``, ``http-stateless`` and
-``sse`` (uvicorn on 127.0.0.1). No ``from __future__ import annotations`` here: FastMCP reads the tools'
-annotations at runtime to find the ``Context`` parameter.
+:func:`connect` opens an initialized client session whose sampling, logging, roots and message callbacks
+record into an :class:`Inbox`, over ``memory``, ``direct`` (2.x), ``stdio`` (a subprocess running
+``feature_server_stdio.py``, which instruments itself and writes its spans and metric points to files),
+``http``, ``http-stateless`` and ``sse`` (uvicorn on 127.0.0.1). Also: the attribute keys the tests read, the
+standard exchange and the transport attributes each side records.
 """
+
+from __future__ import annotations
 
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
-from opentelemetry import baggage, trace
 
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
-from support.compat import IS_MCP1, MODERN_PROTOCOL_VERSION, mcp_error
-from support.harness import STEP_TIMEOUT, TRANSPORTS, http_app, serve_asgi, subprocess_env
+from support.compat import IS_MCP1, MODERN_PROTOCOL_VERSION, error_code, implementation, mcp_error_type
+from support.feature_server import (
+    ERROR_ARGUMENT,
+    RESOURCE_URI,
+    SAMPLED_TEXT,
+    SAMPLING_MODEL,
+    SESSION_TIMEOUT,
+    build_server,
+)
+from support.feature_server import uri as feature_uri
+from support.harness import (
+    HTTP_TRANSPORTS,
+    STEP_TIMEOUT,
+    TRANSPORTS,
+    HttpLog,
+    http_streams,
+    serve_http,
+    subprocess_env,
+)
+from support.scenario import ADD_ARGS, GREET_ARGS
 from support.spans import Span, load_file, to_dicts
 
-TESTS_DIR = Path(__file__).resolve().parent
-STDIO_SCRIPT = TESTS_DIR / "issue3_stdio_server.py"
+SUPPORT_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SUPPORT_DIR.parents[1]
+STDIO_SCRIPT = SUPPORT_DIR / "feature_server_stdio.py"
 
-SERVER_NAME = "issue3-server"
-SERVER_VERSION = "3.1.4"
-CLIENT_NAME = "issue3-client"
+CLIENT_NAME = "feature-client"
 CLIENT_VERSION = "2.7.1"
-RESOURCE_URI = "issue3://info"
-USER_SPAN = "issue3.user-work"
-USER_TRACER = "tests.issue3"
-BAGGAGE_KEY = "issue3.tenant"
-SAMPLED_TEXT = "sampled-answer"
-LOG_TEXT = "issue3 log line"
-PROGRESS_STEPS = 3
-#: Completion argument name for which the handler raises ``McpError``/``MCPError(int(value))``.
-ERROR_ARGUMENT = "code"
-
-#: Upper bound for a whole session (connect → close), on top of the per-step bounds.
-SESSION_TIMEOUT = 90.0
-
-HTTP_TRANSPORTS = ("http", "http-stateless", "sse")
 
 # mcp-otel attribute keys the tests read (generated constants).
 METHOD = attr.MCP_METHOD_NAME
@@ -67,166 +70,11 @@ TO_CLIENT = attr.McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
 SERVER_NAME_KEY = sentry.SENTRY_MCP_SERVER_NAME
 SERVER_VERSION_KEY = sentry.SENTRY_MCP_SERVER_VERSION
 CLIENT_NAME_KEY = sentry.SENTRY_MCP_CLIENT_NAME
-OTEL_SCOPE = "mcp_otel"
-SDK_SCOPE = "mcp-python-sdk"
 
 
 def modern(transport: str) -> bool:
     """Whether the transport speaks the sessionless 2026-07-28 protocol (mcp 2.x direct and stateless)."""
     return not IS_MCP1 and transport in ("direct", "http-stateless")
-
-
-def progress_is_request_scoped() -> bool:
-    """Whether ``Context.report_progress`` ties progress to its request (``related_request_id``)."""
-    if not IS_MCP1:
-        return True
-    import inspect
-
-    from mcp.server.fastmcp import Context
-
-    return "related_request_id" in inspect.getsource(Context.report_progress)
-
-
-# --------------------------------------------------------------------------------------------------------
-# The server.
-
-
-@dataclass
-class Barrier:
-    """Makes ``parties`` concurrent ``rendezvous`` tool calls wait for each other (proves real overlap)."""
-
-    parties: int = 1
-    arrived: int = 0
-    event: Any = None
-
-    def reset(self, parties: int) -> None:
-        self.parties, self.arrived, self.event = parties, 0, None
-
-    async def wait(self) -> int:
-        if self.event is None:
-            self.event = anyio.Event()
-        self.arrived += 1
-        ticket = self.arrived
-        if self.arrived >= self.parties:
-            self.event.set()
-        with anyio.fail_after(STEP_TIMEOUT):
-            await self.event.wait()
-        return ticket
-
-
-BARRIER = Barrier()
-
-
-def _user_work() -> str:
-    with trace.get_tracer(USER_TRACER).start_as_current_span(USER_SPAN):
-        value = baggage.get_baggage(BAGGAGE_KEY)
-        return "" if value is None else str(value)
-
-
-def _request_id(ctx: Any) -> Any:
-    return ctx.request_context.request_id
-
-
-def build_server() -> Any:
-    """A fresh test server (FastMCP on 1.x, MCPServer on 2.x). Build it after ``instrument()``.
-
-    Tools: ``add``; ``fail`` (raises → ``isError``); ``traced`` (opens span ``issue3.user-work``, returns
-    the baggage value ``issue3.tenant`` it sees); ``sample`` (asks the client for a sampling message);
-    ``progress`` (reports ``PROGRESS_STEPS`` steps and logs a line); ``notify`` (sends
-    ``notifications/resources/updated`` and ``notifications/tools/list_changed``); ``wait`` (reports
-    progress 0, then sleeps until cancelled); ``rendezvous`` (waits on :data:`BARRIER`). Prompt
-    ``greet``, resource ``issue3://info``, and a completion handler that raises ``McpError(int(value))``
-    for argument ``code``.
-    """
-    if IS_MCP1:
-        from mcp.server.fastmcp import Context, FastMCP
-
-        server: Any = FastMCP(SERVER_NAME)
-        server._mcp_server.version = SERVER_VERSION
-    else:
-        from mcp.server.mcpserver import Context, MCPServer
-
-        server = MCPServer(SERVER_NAME, version=SERVER_VERSION)
-
-    import mcp.types as types
-
-    @server.tool()
-    def add(a: int, b: int) -> int:
-        """Add two integers."""
-        return a + b
-
-    @server.tool()
-    def fail(reason: str) -> str:
-        """Always fails."""
-        raise ValueError(f"issue3 failure: {reason}")
-
-    @server.tool()
-    def traced() -> str:
-        """Open a user span; return the baggage value seen."""
-        return _user_work()
-
-    @server.tool()
-    async def sample(prompt: str, ctx: Context) -> str:
-        """Ask the client to sample a message."""
-        message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))
-        result = await ctx.session.create_message(
-            [message], max_tokens=16, related_request_id=_request_id(ctx)
-        )
-        return str(result.content.text)
-
-    @server.tool()
-    async def progress(ctx: Context) -> str:
-        """Report progress and log one line."""
-        for step in range(1, PROGRESS_STEPS + 1):
-            await ctx.report_progress(step, PROGRESS_STEPS)
-        await ctx.info(LOG_TEXT)
-        return "done"
-
-    @server.tool()
-    async def notify(ctx: Context) -> str:
-        """Send resources/updated and tools/list_changed to the client."""
-        await ctx.session.send_resource_updated(_uri(RESOURCE_URI))
-        await ctx.session.send_tool_list_changed()
-        return "sent"
-
-    @server.tool()
-    async def wait(ctx: Context) -> str:
-        """Report progress 0 (the client's signal that it runs), then sleep until cancelled (bounded)."""
-        await ctx.report_progress(0, None)
-        await anyio.sleep(SESSION_TIMEOUT)
-        return "not cancelled"
-
-    @server.tool()
-    async def rendezvous(tag: str) -> str:
-        """Wait until every party of :data:`BARRIER` arrived."""
-        await BARRIER.wait()
-        return tag
-
-    @server.prompt()
-    def greet(name: str) -> str:
-        """A greeting prompt."""
-        return f"Greet {name}."
-
-    @server.resource(RESOURCE_URI)
-    def info() -> str:
-        """Static text."""
-        return "issue3 resource"
-
-    @server.completion()
-    async def complete(ref: Any, argument: Any, context: Any = None) -> Any:
-        if argument.name == ERROR_ARGUMENT:
-            raise mcp_error(int(argument.value), f"completion asked for {argument.value}")
-        return None
-
-    return server
-
-
-def _uri(uri: str) -> Any:
-    if IS_MCP1:
-        from pydantic import AnyUrl
-
-        return AnyUrl(uri)
-    return uri
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -260,7 +108,7 @@ class Inbox:
 
         self.samplings.append(params)
         return types.CreateMessageResult(
-            role="assistant", content=types.TextContent(type="text", text=SAMPLED_TEXT), model="issue3-model"
+            role="assistant", content=types.TextContent(type="text", text=SAMPLED_TEXT), model=SAMPLING_MODEL
         )
 
     async def on_list_roots(self, context: Any) -> Any:
@@ -287,9 +135,16 @@ class Conn:
     client: Any = None  # 2.x mcp.Client
     url: str | None = None
     protocol_version: str | None = None
-    http_session_ids: list[str] = field(default_factory=list)  # Mcp-Session-Id / SSE session_id seen
+    http_log: HttpLog | None = None
     spans_file: Path | None = None
     metrics_file: Path | None = None
+
+    @property
+    def http_session_ids(self) -> list[str]:
+        """The ``mcp-session-id`` headers (streamable HTTP) or SSE ``session_id``s the client saw."""
+        if self.http_log is None:
+            return []
+        return self.http_log.response_session_ids or self.http_log.sse_session_ids
 
     @property
     def modern(self) -> bool:
@@ -309,7 +164,7 @@ class Conn:
 
     async def read_resource(self, uri: str) -> Any:
         with anyio.fail_after(STEP_TIMEOUT):
-            return await self.session.read_resource(_uri(uri))
+            return await self.session.read_resource(feature_uri(uri))
 
     async def complete_error(self, code: int) -> int:
         """Ask for a completion the server answers with JSON-RPC error ``code``; return the code received."""
@@ -319,7 +174,7 @@ class Conn:
         try:
             with anyio.fail_after(STEP_TIMEOUT):
                 await self.session.complete(ref, {"name": ERROR_ARGUMENT, "value": str(code)})
-        except mcp_error_class() as exc:
+        except mcp_error_type() as exc:
             return error_code(exc)
         raise AssertionError(f"completion for code {code} did not fail")
 
@@ -327,7 +182,7 @@ class Conn:
         """Send a hand-made request that must fail; return the JSON-RPC error code received."""
         try:
             await self.raw_request(method, params)
-        except mcp_error_class() as exc:
+        except mcp_error_type() as exc:
             return error_code(exc)
         raise AssertionError(f"{method} did not fail")
 
@@ -355,29 +210,6 @@ class Conn:
         return json.loads(self.metrics_file.read_text())  # type: ignore[no-any-return]
 
 
-def mcp_error_class() -> type[Exception]:
-    if IS_MCP1:
-        from mcp.shared.exceptions import McpError
-
-        return McpError
-    from mcp.shared.exceptions import MCPError
-
-    return MCPError
-
-
-def error_code(exc: BaseException) -> int:
-    err = getattr(exc, "error", None)
-    if err is not None and hasattr(err, "code"):
-        return int(err.code)
-    return int(exc.code)  # type: ignore[attr-defined]
-
-
-def implementation(name: str = CLIENT_NAME, version: str = CLIENT_VERSION) -> Any:
-    from mcp.types import Implementation
-
-    return Implementation(name=name, version=version)
-
-
 @contextlib.asynccontextmanager
 async def connect(
     transport: str,
@@ -396,7 +228,7 @@ async def connect(
     if transport not in TRANSPORTS:
         raise ValueError(f"transport {transport!r} is not available here")
     inbox = inbox or Inbox()
-    client_info = client_info or implementation()
+    client_info = client_info or implementation(CLIENT_NAME, CLIENT_VERSION)
     with anyio.fail_after(SESSION_TIMEOUT), contextlib.ExitStack() as files:
         async with contextlib.AsyncExitStack() as stack:
             if transport == "stdio":
@@ -407,17 +239,9 @@ async def connect(
                 )
             else:
                 if url is None:
-                    url = await stack.enter_async_context(serve(transport, server or build_server()))
+                    url = await stack.enter_async_context(serve_http(transport, server or build_server()))
                 conn = await _connect_http(stack, transport, url, client_info, inbox)
             yield conn
-
-
-@contextlib.asynccontextmanager
-async def serve(transport: str, server: Any) -> AsyncIterator[str]:
-    """Serve ``server`` over an HTTP ``transport`` with uvicorn on 127.0.0.1; yield the endpoint URL."""
-    app, path = http_app(server, transport)
-    async with serve_asgi(app) as base:
-        yield base + path
 
 
 def _callbacks(inbox: Inbox) -> dict[str, Any]:
@@ -501,14 +325,14 @@ async def _connect_stdio(
 ) -> Conn:
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    spans_file = tmp_path / "issue3-server-spans.jsonl"
-    metrics_file = tmp_path / "issue3-server-metrics.json"
-    errlog = files.enter_context((tmp_path / "issue3-server-stderr.txt").open("w"))
+    spans_file = tmp_path / "feature-server-spans.jsonl"
+    metrics_file = tmp_path / "feature-server-metrics.json"
+    errlog = files.enter_context((tmp_path / "feature-server-stderr.txt").open("w"))
     params = StdioServerParameters(
         command=sys.executable,
         args=[str(STDIO_SCRIPT), "--spans", str(spans_file), "--metrics", str(metrics_file)],
         env=subprocess_env(),
-        cwd=str(TESTS_DIR.parent),
+        cwd=str(REPO_ROOT),
     )
     streams_cm = stdio_client(params, errlog=errlog)
     if IS_MCP1:
@@ -526,20 +350,8 @@ async def _connect_stdio(
 async def _connect_http(
     stack: contextlib.AsyncExitStack, transport: str, url: str, client_info: Any, inbox: Inbox
 ) -> Conn:
-    seen: list[str] = []
-    factory = _recording_http_client_factory(seen)
-    if transport == "sse":
-        from mcp.client.sse import sse_client
-
-        streams_cm: Any = sse_client(url, httpx_client_factory=factory)
-    else:
-        from mcp.client import streamable_http as sh
-
-        if hasattr(sh, "streamable_http_client"):  # 1.24+ and 2.x
-            http_client = await stack.enter_async_context(factory())
-            streams_cm = sh.streamable_http_client(url, http_client=http_client)
-        else:
-            streams_cm = sh.streamablehttp_client(url, httpx_client_factory=factory)
+    log = HttpLog()
+    streams_cm = http_streams(transport, url, log)
     if IS_MCP1:
         streams = await stack.enter_async_context(streams_cm)
         session, version = await _session_1x(stack, streams[0], streams[1], client_info, inbox)
@@ -550,39 +362,12 @@ async def _connect_http(
         conn = Conn(
             transport, client.session, inbox, client=client, url=url, protocol_version=client.protocol_version
         )
-    conn.http_session_ids = seen
+    conn.http_log = log
     return conn
 
 
-def _recording_http_client_factory(seen: list[str]) -> Callable[..., Any]:
-    """An ``httpx_client_factory`` whose clients record ``mcp-session-id`` headers and SSE ``session_id``s."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from mcp.shared._httpx_utils import create_mcp_http_client
-
-    async def on_request(request: Any) -> None:
-        sid = parse_qs(urlsplit(str(request.url)).query).get("session_id")
-        if sid and sid[0] not in seen:
-            seen.append(sid[0])
-
-    async def on_response(response: Any) -> None:
-        sid = response.headers.get("mcp-session-id")
-        if sid and sid not in seen:
-            seen.append(sid)
-
-    def make(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
-        client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-        hooks = client.event_hooks
-        hooks["request"].append(on_request)
-        hooks["response"].append(on_response)
-        client.event_hooks = hooks
-        return client
-
-    return make
-
-
 # --------------------------------------------------------------------------------------------------------
-# Spans and metric points.
+# Spans.
 
 
 def collect(exporter: Any, conn: Conn | None = None) -> list[Span]:
@@ -593,81 +378,8 @@ def collect(exporter: Any, conn: Conn | None = None) -> list[Span]:
     return spans
 
 
-def ours(spans: Iterable[Span]) -> list[Span]:
-    return [s for s in spans if s["scope"] == OTEL_SCOPE]
-
-
-def find(spans: Iterable[Span], name: str, kind: str) -> list[Span]:
-    """mcp-otel spans called ``name`` of ``kind`` (``CLIENT``/``SERVER``), in start order."""
-    found = [s for s in ours(spans) if s["name"] == name and s["kind"] == kind]
-    return sorted(found, key=lambda s: s["start_ns"])
-
-
-def only(spans: Iterable[Span], name: str, kind: str) -> Span:
-    """The single mcp-otel span ``name`` of ``kind``; fails listing the spans otherwise."""
-    spans = list(spans)
-    found = find(spans, name, kind)
-    assert len(found) == 1, f"expected one {kind} span {name!r}, got {len(found)}: {describe(spans)}"
-    return found[0]
-
-
-def describe(spans: Iterable[Span]) -> str:
-    return "; ".join(
-        f"{s['scope']}:{s['kind']}:{s['name']!r}[{s['status']}]"
-        for s in sorted(spans, key=lambda s: s["start_ns"])
-    )
-
-
-def assert_child(child: Span, parent: Span) -> None:
-    """``child`` is a direct child of ``parent`` in the same trace."""
-    assert child["trace_id"] == parent["trace_id"], (
-        f"{child['kind']} {child['name']!r} is in trace {child['trace_id']}, "
-        f"{parent['kind']} {parent['name']!r} in {parent['trace_id']}"
-    )
-    assert child["parent_span_id"] == parent["span_id"], (
-        f"{child['kind']} {child['name']!r} has parent {child['parent_span_id']}, "
-        f"expected {parent['kind']} {parent['name']!r} ({parent['span_id']})"
-    )
-
-
-def metric_points(data: Any) -> list[dict[str, Any]]:
-    """Histogram points of ``MetricsData`` (or a metric reader) as plain dicts.
-
-    Keys: ``name``, ``unit``, ``kind`` (``histogram`` or the class name), ``attributes``, ``count``, ``sum``,
-    ``bounds`` (explicit bucket boundaries), ``scope``.
-    """
-    from opentelemetry.sdk.metrics.export import Histogram
-
-    if hasattr(data, "get_metrics_data"):
-        data = data.get_metrics_data()
-    out: list[dict[str, Any]] = []
-    if data is None:
-        return out
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                is_hist = isinstance(metric.data, Histogram)
-                for point in metric.data.data_points:
-                    out.append(
-                        {
-                            "name": metric.name,
-                            "unit": metric.unit,
-                            "kind": "histogram" if is_hist else type(metric.data).__name__,
-                            "scope": sm.scope.name,
-                            "attributes": dict(point.attributes or {}),
-                            "count": getattr(point, "count", None),
-                            "sum": getattr(point, "sum", None),
-                            "bounds": [float(b) for b in getattr(point, "explicit_bounds", None) or []],
-                        }
-                    )
-    return out
-
-
 # --------------------------------------------------------------------------------------------------------
 # Exchanges and expectations shared by the test modules.
-
-ADD_ARGS = {"a": 2, "b": 3}
-GREET_ARGS = {"name": "Ada"}
 
 
 def handshake_names(conn: Conn) -> list[str]:
@@ -690,30 +402,6 @@ async def standard_exchange(conn: Conn) -> list[str]:
     await conn.get_prompt("greet", GREET_ARGS)
     await conn.read_resource(RESOURCE_URI)
     return ["tools/list", "tools/call add", "tools/call fail", "prompts/get greet", "resources/read"]
-
-
-def is_notification(span: Span) -> bool:
-    return str(span["attributes"].get(METHOD, "")).startswith("notifications/")
-
-
-def request_spans(spans: Iterable[Span], kind: str) -> list[Span]:
-    """mcp-otel spans of ``kind`` for requests (notifications left out), in start order."""
-    found = [s for s in ours(spans) if s["kind"] == kind and not is_notification(s)]
-    return sorted(found, key=lambda s: s["start_ns"])
-
-
-def children(
-    spans: Iterable[Span], parent: Span, name: str | None = None, kind: str | None = None
-) -> list[Span]:
-    """mcp-otel (and user) spans whose parent is ``parent``, optionally filtered by name and kind."""
-    return [
-        s
-        for s in spans
-        if s["parent_span_id"] == parent["span_id"]
-        and s["trace_id"] == parent["trace_id"]
-        and (name is None or s["name"] == name)
-        and (kind is None or s["kind"] == kind)
-    ]
 
 
 def server_port(conn: Conn) -> int:
@@ -774,7 +462,7 @@ async def wait_for_spans(
     return spans
 
 
-CANCEL_REASON = "issue3 cancels"
+CANCEL_REASON = "the client cancels"
 
 
 async def call_and_cancel(conn: Conn, name: str = "wait") -> None:
@@ -785,7 +473,7 @@ async def call_and_cancel(conn: Conn, name: str = "wait") -> None:
     ``notifications/cancelled`` itself (none on the direct path, where the handler runs in this task).
     """
     conn.inbox.started = anyio.Event()
-    failed = mcp_error_class()
+    failed = mcp_error_type()
 
     async def call() -> None:
         with contextlib.suppress(failed):

@@ -1,8 +1,8 @@
-"""Run the issue-3 test server over stdio, instrumented, writing its spans and metric points to files.
+"""Run the feature server over stdio, instrumented, writing its spans and metric points to files.
 
-``python tests/issue3_stdio_server.py --spans SPANS.jsonl --metrics METRICS.json``: spans are appended as
-they end (JSON Lines, ``mcp_otel.spanfile``); metric points are written when the server stops (stdin closed)
-or on SIGTERM.
+``python tests/support/feature_server_stdio.py --spans SPANS.jsonl --metrics METRICS.json``: spans are
+appended as they end (JSON Lines, ``mcp_otel.spanfile``); metric points are written when the server stops
+(stdin closed) or on SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import argparse
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, as under pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
@@ -26,7 +27,8 @@ from mcp_otel import McpInstrumentor  # noqa: E402
 from mcp_otel.spanfile import JsonLinesSpanExporter  # noqa: E402
 
 
-def main() -> None:
+def main(build_server: Callable[[], Any] | None = None) -> None:
+    """Serve ``build_server()`` (default: the feature server) over stdio until stdin closes."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", required=True)
     parser.add_argument("--metrics", required=True)
@@ -39,7 +41,8 @@ def main() -> None:
     meter_provider = MeterProvider(metric_readers=[reader])
     McpInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
 
-    import issue3_support
+    from support.feature_server import build_server as build_feature_server
+    from support.metrics import metric_points
 
     written = False
 
@@ -48,7 +51,7 @@ def main() -> None:
         if written:
             return
         written = True
-        points = issue3_support.metric_points(reader)
+        points = metric_points(reader)
         Path(args.metrics).write_text(json.dumps(points))
 
     def on_term(*_: Any) -> None:
@@ -56,7 +59,7 @@ def main() -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
-    server = issue3_support.build_server()
+    server = (build_server or build_feature_server)()
     try:
         server.run("stdio")
     finally:

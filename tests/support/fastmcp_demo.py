@@ -1,4 +1,4 @@
-"""Helpers for the standalone-fastmcp tests: the demo server as a fastmcp server, instrumenting, span shapes.
+"""The demo server on standalone fastmcp, its instrumenting, and span shapes to compare (``test_fastmcp.py``).
 
 ``tests/test_fastmcp.py`` runs in a virtualenv with fastmcp 2.x (on mcp 1.x) or 4.x (on mcp 2.x); elsewhere it
 is skipped. The helpers compare what mcp-otel records for a fastmcp server with what it records for the SDK's
@@ -14,14 +14,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from support.spans import Span
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-FASTMCP_SERVER_SCRIPT = Path(__file__).resolve()  # ``python tests/fastmcp_support.py`` serves stdio
+from support.compat import OTEL_SCOPE  # noqa: E402
+from support.spans import Span  # noqa: E402
+
+#: ``python tests/support/fastmcp_demo.py`` serves the demo server over stdio.
+FASTMCP_SERVER_SCRIPT = Path(__file__).resolve()
 SERVER_NAME = "demo-weather"
 FASTMCP_SCOPE = "fastmcp"
-SDK_SCOPE = "mcp-python-sdk"
-OTEL_SCOPE = "mcp_otel"
 
 #: Attributes whose values differ between two runs or two servers of the same exchange.
 VOLATILE = frozenset(
@@ -146,19 +147,6 @@ def shapes(spans: list[Span], scope: str = OTEL_SCOPE) -> list[tuple[Any, ...]]:
     """Shapes of the spans of ``scope``, sorted (the order of concurrent spans is not stable)."""
     index = {s["span_id"]: s for s in spans}
     return sorted((shape(s, index) for s in spans if s["scope"] == scope), key=repr)
-
-
-def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a subprocess of this interpreter that imports mcp_otel from ``src``."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FASTMCP_"))}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT / "src"), env.get("PYTHONPATH")) if p)
-    env.update(extra or {})
-    return env
-
-
-PYTHON = sys.executable
 
 
 def _hook_this_process() -> contextlib.AbstractContextManager[None]:
