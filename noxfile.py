@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import nox
+import tomllib
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
@@ -120,3 +122,80 @@ def lint(session: nox.Session) -> None:
     if not (ROOT / "semconv" / "generate.py").exists():
         session.error("semconv/generate.py is missing: the semconv drift check cannot run")
     session.run("python", "semconv/generate.py", "--check")
+
+
+#: mcp releases whose own test suite runs instrumented by mcp-otel (tests/sdk_suite/, README "Running the MCP
+#: SDK's own tests instrumented"): session label → release.
+SDK_SUITES = {"1.30": "1.30.0", "2.3": "2.3.0"}
+#: Dependency-group entries of the SDK's tree that no test needs: pyright fetches node, strict-no-cover is a
+#: git-only dependency; the workspace packages come from PyPI (the release) or from the tree.
+SDK_SKIPPED = {"pyright", "strict-no-cover", "mcp", "mcp-types", "mcp-example-stories"}
+SDK_SUITE_DIR = ROOT / "tests" / "sdk_suite"
+
+
+def _requirement_name(requirement: str) -> str:
+    name = requirement.split(";")[0]
+    for sep in "[<>=!~ ":
+        name = name.split(sep)[0]
+    return name.strip().lower().replace("_", "-")
+
+
+def _sdk_tree(session: nox.Session, release: str) -> Path:
+    """The release's source tree (its sdist carries ``tests/``), downloaded once per session directory."""
+    root = Path(session.create_tmp()).absolute() / "sdk-tree"
+    tree = root / f"mcp-{release}"
+    if (tree / "tests").is_dir():
+        return tree
+    session.install("pip")
+    session.run(
+        "python", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", f"mcp=={release}",
+        "-d", str(root),
+    )  # fmt: skip
+    with tarfile.open(root / f"mcp-{release}.tar.gz") as archive:
+        archive.extractall(root, filter="data")
+    return tree
+
+
+def _sdk_suite(session: nox.Session, label: str, release: str, tree: Path) -> None:
+    project = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = ",".join(project["project"].get("optional-dependencies", {}))
+    groups = project.get("tool", {}).get("uv", {}).get("default-groups", ["dev"])
+    wanted = [
+        req
+        for group in groups
+        for req in project.get("dependency-groups", {}).get(group, [])
+        if isinstance(req, str) and _requirement_name(req) not in SDK_SKIPPED
+    ]
+    # The release from PyPI (the same code as the tree's src/), its extras, its test groups, the tree's
+    # example stories (2.x: tests/examples), then mcp-otel over them.
+    local = [str(tree / "examples")] if (tree / "examples" / "pyproject.toml").exists() else []
+    pins = [p for p in MCP_MATRIX[label] if not p.startswith("mcp==")]
+    session.install(
+        f"mcp[{extras}]=={release}", *pins, *wanted, *local, "pytest-timeout", "opentelemetry-sdk", "uv"
+    )
+    session.install("-e", str(ROOT), *pins, f"mcp=={release}")
+    plain = "--plain" in session.posargs
+    args = [a for a in session.posargs if a != "--plain"] or ["tests"]
+    env = {
+        "PYTHONPATH": str(SDK_SUITE_DIR),
+        "MCP_OTEL_SDK_SUITE": "plain" if plain else "instrumented",
+    }
+    session.run(
+        "python", "-m", "pytest", "-p", "mcp_otel_sdk_suite", "-n", "2", "-q", "--timeout", "120",
+        "-p", "no:pretty", "-p", "no:cacheprovider", "-o", "log_cli=false", "--color=no", "-rfE",
+        "--tb=short", *args, env=env,
+    )  # fmt: skip
+
+
+def _register_sdk_suite(label: str, release: str) -> None:
+    @nox.session(name=f"sdk-suite-{label}")
+    def sdk_suite(session: nox.Session) -> None:
+        tree = _sdk_tree(session, release)
+        with session.chdir(tree):  # the tree's pyproject.toml configures pytest
+            _sdk_suite(session, label, release, tree)
+
+    sdk_suite.__doc__ = f"mcp {release}'s own tests, instrumented by mcp-otel (-- --plain: not instrumented)"
+
+
+for _label, _release in SDK_SUITES.items():
+    _register_sdk_suite(_label, _release)
