@@ -97,6 +97,11 @@ class Settings:
     timeout: float = 600.0
 
     @classmethod
+    def budget(cls) -> Settings:
+        """``--budget``: the budget configurations only, in-memory, more processes per configuration."""
+        return cls(repeats=4, calls=2000, warmup=200, timeout=300.0)
+
+    @classmethod
     def smoke(cls) -> Settings:
         return cls(
             repeats=1,
@@ -355,12 +360,22 @@ def _argv(job: Job) -> list[str]:
     return argv
 
 
-def plan(envs: dict[str, Env], settings: Settings, configs: Sequence[str], parts: set[str]) -> list[Job]:
-    """Every process of the run (not yet shuffled)."""
+def plan(
+    envs: dict[str, Env],
+    settings: Settings,
+    configs: Sequence[str],
+    parts: set[str],
+    by_major: dict[str, list[str]] | None = None,
+    paths: Sequence[str] | None = None,
+) -> list[Job]:
+    """Every process of the run (not yet shuffled). ``by_major`` narrows the configurations per mcp line,
+    ``paths`` the paths (``--budget``)."""
     jobs: list[Job] = []
     versions = sorted({e.mcp for e in envs.values()})
+    all_configs = configs
     for version in versions:
         major = version.split(".")[0]
+        configs = [c for c in all_configs if by_major is None or c in by_major.get(major, ())]
         base_key = f"{version}/base"
         baseline_envs = {base_key}
         if "latency" in parts:
@@ -370,7 +385,7 @@ def plan(envs: dict[str, Env], settings: Settings, configs: Sequence[str], parts
                     continue
                 if not envs[env_key].constrained:
                     baseline_envs.add(env_key)
-                for path in PATHS[major]:
+                for path in (p for p in PATHS[major] if paths is None or p in paths):
                     if path == "http":
                         args = {"calls": settings.http_calls, "warmup": settings.http_warmup}
                     else:
@@ -379,7 +394,7 @@ def plan(envs: dict[str, Env], settings: Settings, configs: Sequence[str], parts
             for env_key in sorted(
                 baseline_envs - {base_key}
             ):  # a peer with its own versions: its own baseline
-                for path in PATHS[major]:
+                for path in (p for p in PATHS[major] if paths is None or p in paths):
                     calls = settings.http_calls if path == "http" else settings.calls
                     jobs += [
                         Job("latency", env_key, "none", path, {"calls": calls, "warmup": settings.warmup})
@@ -580,27 +595,83 @@ def latency_tables(results: list[dict[str, Any]], configs: Sequence[str]) -> tup
     return "\n".join(out), summary
 
 
+#: The overhead budget: (mcp line, configuration, reference configuration, the most the ratio of their Δ may
+#: be, or ``None`` for a ratio that is only shown), all on the in-memory JSON-RPC path of the same run.
+BUDGET: tuple[tuple[str, str, str, float | None], ...] = (
+    ("2", "otel-spans", "sdk-spans", 1.10),
+    ("2", "otel-metrics", "sdk-spans", 1.40),
+    ("2", "sdk-spans-metrics", "sdk-spans", None),
+    ("1", "otel-metrics", "traceloop", 1.50),
+)
+#: The configurations the budget reads, by mcp line (``--budget`` runs only these).
+BUDGET_CONFIGS = {
+    major: ["none", *dict.fromkeys(c for m, ours, ref, _ in BUDGET if m == major for c in (ref, ours))]
+    for major in ("1", "2")
+}
+
+
+def budget_ratios(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ratio of the budget, wall-clock and CPU: Δ of a configuration / Δ of its reference (``None``
+    where either was not measured in this run)."""
+    rows: list[dict[str, Any]] = []
+    versions = sorted({k.split("/")[0] for k in summary})
+    for major, config, reference, limit in BUDGET:
+        for version in (v for v in versions if v.split(".")[0] == major):
+            for key, what in (("delta", "wall"), ("cpu_delta", "CPU")):
+                ours = summary.get(f"{version}/memory/{config}", {}).get(key)
+                ref = summary.get(f"{version}/memory/{reference}", {}).get(key)
+                measured = isinstance(ours, (int, float)) and isinstance(ref, (int, float)) and ref > 0
+                ratio = ours / ref if measured else None
+                rows.append(
+                    {
+                        "mcp": version,
+                        "config": config,
+                        "reference": reference,
+                        "clock": what,
+                        "delta": ours,
+                        "reference_delta": ref,
+                        "ratio": ratio,
+                        "limit": limit,
+                        "holds": None if ratio is None or limit is None else ratio <= limit,
+                    }
+                )
+    return rows
+
+
 def budget(summary: dict[str, Any]) -> str:
-    """The overhead budget, read from the same run (mcp 2.3, in-memory JSON-RPC)."""
-    lines = ["\n### Budget (mcp 2.3, in-memory JSON-RPC streams, same run)\n"]
+    """The overhead budget, read from the same run (in-memory JSON-RPC): every ratio, wall-clock and CPU."""
+    lines = [
+        "\n### Budget (in-memory JSON-RPC, same run: Δ µs/call against `none`, medians over processes)\n",
+        "| mcp | configuration | Δ | reference | reference Δ | ratio | budget | verdict |",
+        "|---|---|---:|---|---:|---:|---:|---|",
+    ]
+    for row in budget_ratios(summary):
+        clock = row["clock"]
+        delta = "—" if row["delta"] is None else f"{row['delta']:+.0f} ({clock})"
+        ref = "—" if row["reference_delta"] is None else f"{row['reference_delta']:+.0f} ({clock})"
+        if row["ratio"] is not None:
+            ratio = f"{row['ratio']:.2f}"
+        elif isinstance(row["reference_delta"], (int, float)):
+            ratio = "n/a (reference Δ ≤ 0)"
+        else:
+            ratio = "not measured"
+        limit = "floor, shown" if row["limit"] is None else f"≤ {row['limit']:.2f}"
+        verdict = {True: "**HOLDS**", False: "**FAILS**", None: "—"}[row["holds"]]
+        lines.append(
+            f"| {row['mcp']} | {row['config']} | {delta} | {row['reference']} | {ref} | {ratio} | {limit} | "
+            f"{verdict} |"
+        )
     version = next((k.split("/")[0] for k in summary if k.startswith("2.")), None)
     if version is None:
-        return "\n".join([*lines, "not measured (no mcp 2.x in this run)"])
+        return "\n".join(lines)
 
     def delta(config: str, key: str = "delta") -> float | None:
         value = summary.get(f"{version}/memory/{config}", {}).get(key)
         return value if isinstance(value, (int, float)) else None
 
-    for key, what in (("delta", "wall-clock median"), ("cpu_delta", "CPU time per call")):
-        ours, sdk = delta("otel-metrics", key), delta("sdk-spans", key)
-        if ours is None or sdk is None:
-            lines.append(f"- spans+metrics vs the SDK's own spans ({what}): not measurable in this run")
-        else:
-            verdict = "HOLDS" if ours < sdk else "FAILS"
-            lines.append(
-                f"- {what}: mcp-otel client+server spans + metrics add {ours:+.0f} µs/call; the SDK's own "
-                f"two spans add {sdk:+.0f} µs/call → **{verdict}** (need mcp-otel < SDK)"
-            )
+    if not any(f"{version}/memory/{c}" in summary for c in ("otel-sentry", "sentry")):
+        return "\n".join(lines)  # a run without the Sentry configurations (--budget)
+    lines.append("")
     for key, what in (("delta", "wall-clock median"), ("cpu_delta", "CPU time per call")):
         ours_sentry, sentry = delta("otel-sentry", key), delta("sentry", key)
         if ours_sentry is None or sentry is None:
@@ -618,6 +689,38 @@ def budget(summary: dict[str, Any]) -> str:
                 f"(need ≤ a third: {sentry / 3:.0f} µs)"
             )
     return "\n".join(lines)
+
+
+def budget_rounds(data: dict[str, Any], configs: Sequence[str]) -> str:
+    """With several rounds: each budget ratio per round and the median of the rounds' ratios."""
+    rounds = data.get("rounds", 1)
+    if rounds < 2:
+        return ""
+    per_round: dict[tuple[str, ...], list[float | None]] = defaultdict(list)
+    limits: dict[tuple[str, ...], float | None] = {}
+    for index in range(1, rounds + 1):
+        _, summary = latency_tables([r for r in data["results"] if r.get("round") == index], configs)
+        for row in budget_ratios(summary):
+            key = (row["mcp"], row["config"], row["reference"], row["clock"])
+            per_round[key].append(row["ratio"])
+            limits[key] = row["limit"]
+    out = [
+        f"\n### Budget ratios per round ({rounds} interleaved rounds)\n",
+        "| mcp | ratio | clock | "
+        + " | ".join(f"round {i}" for i in range(1, rounds + 1))
+        + " | median | budget |",
+        "|---|---|---|" + "---:|" * rounds + "---:|---:|",
+    ]
+    for (version, config, reference, clock), ratios in per_round.items():
+        cells = ["—" if r is None else f"{r:.2f}" for r in ratios]
+        measured = [r for r in ratios if r is not None]
+        median = f"{statistics.median(measured):.2f}" if measured else "—"
+        limit = limits[(version, config, reference, clock)]
+        shown = "floor" if limit is None else f"≤ {limit:.2f}"
+        out.append(
+            f"| {version} | {config} / {reference} | {clock} | {' | '.join(cells)} | {median} | {shown} |"
+        )
+    return "\n".join(out)
 
 
 def memory_table(results: list[dict[str, Any]]) -> str:
@@ -731,6 +834,7 @@ def report(data: dict[str, Any]) -> str:
         "\n".join(head),
         tables,
         budget(summary),
+        budget_rounds(data, configs),
         memory_table(data["results"]),
         scaling_table(data["results"]),
         environment_table(data["envs"]),
@@ -907,6 +1011,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="every configuration once, tiny counts (CI)")
+    parser.add_argument(
+        "--budget",
+        action="store_true",
+        help="only the budget's configurations, in-memory, in --rounds rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--budget: interleaved rounds (%(default)s)")
     parser.add_argument("--here", action="store_true", help="use this interpreter only (no virtualenvs)")
     parser.add_argument("--mcp", default=",".join(MCP_VERSIONS), help="mcp versions (default: %(default)s)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="configurations to run")
@@ -927,7 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print(report(json.loads(Path(args.report).read_text())))
         return 0
-    settings = Settings.smoke() if args.smoke else Settings()
+    settings = Settings.smoke() if args.smoke else Settings.budget() if args.budget else Settings()
     if args.repeats:
         settings.repeats = args.repeats
     if args.calls:
@@ -939,6 +1049,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown configurations {sorted(unknown)}; known: {', '.join(CONFIGS)}")
     parts = {p for p in args.parts.split(",") if p}
+    by_major: dict[str, list[str]] | None = None
+    paths: tuple[str, ...] | None = None
+    rounds = 1
+    if args.budget:
+        by_major, paths, parts, rounds = BUDGET_CONFIGS, ("memory",), {"latency"}, max(1, args.rounds)
+        configs = [c for c in CONFIGS if any(c in cs for cs in by_major.values())]
     info = machine()
     snapshot_dir = Path(tempfile.mkdtemp(prefix="mcp-otel-bench-src-"))
     info["source"] = snapshot_src(snapshot_dir / "src")
@@ -957,15 +1073,19 @@ def main(argv: list[str] | None = None) -> int:
         print(profile(envs, settings, 25, args.profile_config, args.profiler))
         return 0
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
-    jobs = plan(envs, settings, configs, parts)
+    jobs = plan(envs, settings, configs, parts, by_major, paths)
     started = time.time()
     journal = Path(args.out).with_suffix(".jsonl") if args.out else None
     if journal is not None:
         journal.write_text("")
-    results = execute(jobs, envs, settings, seed, args.nice, journal)
+    results: list[dict[str, Any]] = []
+    for index in range(rounds):  # each round is one interleaved pass over every process of the plan
+        for result in execute(jobs, envs, settings, seed + index, args.nice, journal):
+            results.append(result | {"round": index + 1})
     info["load_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     data = {
-        "mode": "smoke" if args.smoke else "full",
+        "mode": "smoke" if args.smoke else "budget" if args.budget else "full",
+        "rounds": rounds,
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "seed": seed,

@@ -59,6 +59,10 @@ IS_MCP1 = MCP_VERSION.startswith("1.")
 CONFIGS: dict[str, str] = {
     "none": "no TracerProvider, no instrumentation (OTel API no-op; on 2.x the SDK middleware is present)",
     "sdk-spans": "mcp 2.x built-in spans: SDK TracerProvider + BatchSpanProcessor to a no-op exporter",
+    "sdk-spans-metrics": (
+        "the floor: mcp 2.x built-in spans + one duration histogram point per span (two per call) recorded "
+        "in a span processor's on_end (SDK MeterProvider as for otel-metrics)"
+    ),
     "otel-spans": "mcp-otel, client+server spans, metrics=False (same TracerProvider)",
     "otel-metrics": "mcp-otel, spans + duration histograms (SDK MeterProvider, periodic reader to a no-op)",
     "otel-capture": "mcp-otel, spans + metrics + capture_content=True",
@@ -165,6 +169,30 @@ def _sdk_meter_provider(setup: Setup) -> Any:
     return provider
 
 
+def _span_duration_processor(meter_provider: Any) -> Any:
+    """The least code that gives spans and duration metrics: a span processor whose ``on_end`` records each
+    span's duration in a client or server histogram, with the method name and the error type."""
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+    from opentelemetry.trace import SpanKind
+
+    meter = meter_provider.get_meter("bench.span-durations")
+    client = meter.create_histogram("mcp.client.operation.duration", unit="s")
+    server = meter.create_histogram("mcp.server.operation.duration", unit="s")
+
+    class DurationFromSpans(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            if span.start_time is None or span.end_time is None:
+                return
+            attrs = span.attributes or {}
+            point = {"mcp.method.name": attrs.get("mcp.method.name", span.name)}
+            if "error.type" in attrs:
+                point["error.type"] = attrs["error.type"]
+            histogram = server if span.kind is SpanKind.SERVER else client
+            histogram.record((span.end_time - span.start_time) / 1e9, point)
+
+    return DurationFromSpans()
+
+
 def _sentry_init(**options: Any) -> None:
     """``sentry_sdk.init`` with a transport that drops every envelope (nothing leaves the process)."""
     try:
@@ -228,6 +256,12 @@ def configure(config: str) -> Setup:
         if IS_MCP1:
             raise Unavailable("n/a", "mcp 1.x has no built-in spans")
         _sdk_tracer_provider(setup)
+        return setup
+    if config == "sdk-spans-metrics":
+        if IS_MCP1:
+            raise Unavailable("n/a", "mcp 1.x has no built-in spans")
+        tracer_provider = _sdk_tracer_provider(setup)
+        tracer_provider.add_span_processor(_span_duration_processor(_sdk_meter_provider(setup)))
         return setup
     if config in ("otel-spans", "otel-metrics", "otel-capture", "otel-sentry"):
         _sdk_tracer_provider(setup)

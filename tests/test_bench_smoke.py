@@ -26,7 +26,9 @@ PATHS = ("memory", "http") if IS_MCP1 else ("memory", "direct", "http")
 #: Configurations that need a package the test environment may lack; they skip with the stated reason.
 OPTIONAL = {"otel-sentry", "sentry", "openinference", "logfire", "traceloop"}
 #: Configurations that must produce numbers wherever mcp-otel's own test dependencies are installed.
-REQUIRED = ("none", "otel-spans", "otel-metrics", "otel-capture") + (() if IS_MCP1 else ("sdk-spans",))
+#: Configurations of mcp 2.x's own spans (``n/a`` on 1.x).
+SDK_SPAN_CONFIGS = ("sdk-spans", "sdk-spans-metrics")
+REQUIRED = ("none", "otel-spans", "otel-metrics", "otel-capture") + (() if IS_MCP1 else SDK_SPAN_CONFIGS)
 #: Failure statuses a peer may legitimately report (shown in the benchmark's table, never dropped).
 PEER_FAILURES = {"crash", "unavailable", "install-failed"}
 TIMEOUT = 900
@@ -86,7 +88,7 @@ def test_every_configuration_has_a_row_per_path(smoke: tuple[dict[str, Any], str
     for path in PATHS:
         assert _table_row(section, config, labels[path]) is not None, f"no table row for {config} over {path}"
     statuses = {r["status"] for r in rows}
-    if config == "sdk-spans" and IS_MCP1:
+    if config in SDK_SPAN_CONFIGS and IS_MCP1:
         assert statuses == {"n/a"}
         return
     if config in OPTIONAL and statuses <= PEER_FAILURES:
@@ -108,11 +110,36 @@ def test_mcp_otel_and_baseline_configurations_measure(smoke: tuple[dict[str, Any
     assert rows and all(r["status"] == "ok" for r in rows), [(r["path"], r.get("reason")) for r in rows]
 
 
-def test_budget_section_is_printed(smoke: tuple[dict[str, Any], str]) -> None:
+#: The budget's ratios on this mcp line: (configuration, reference, what the budget column says).
+BUDGET_ROWS = (
+    (("otel-metrics", "traceloop", "≤ 1.50"),)
+    if IS_MCP1
+    else (
+        ("otel-spans", "sdk-spans", "≤ 1.10"),
+        ("otel-metrics", "sdk-spans", "≤ 1.40"),
+        ("sdk-spans-metrics", "sdk-spans", "floor"),
+    )
+)
+
+
+@pytest.mark.parametrize(("config", "reference", "limit"), BUDGET_ROWS)
+def test_budget_ratio_is_printed(
+    smoke: tuple[dict[str, Any], str], config: str, reference: str, limit: str
+) -> None:
     _, table = smoke
-    assert "### Budget" in table
-    if not IS_MCP1:
-        assert "the SDK's own two spans add" in table
+    section = table.split("### Budget", 1)[1].split("\n###", 1)[0]
+    rows = [
+        line.strip().strip("|").split("|")
+        for line in section.splitlines()
+        if line.startswith(f"| {MCP_VERSION} | {config} |") and f"| {reference} |" in line
+    ]
+    assert [cells[2].strip().split()[-1] for cells in rows] == ["(wall)", "(CPU)"], section
+    for cells in rows:
+        assert limit in cells[6], cells
+        ratio = cells[5].strip()
+        if reference in OPTIONAL and ratio == "not measured":
+            continue  # the peer is not installed in this test environment (its table row says why)
+        assert float(ratio) > 0, cells
 
 
 def test_memory_rows(smoke: tuple[dict[str, Any], str]) -> None:
