@@ -285,7 +285,7 @@ class Operation:
         self._exception_type: str | None = None
         self._token: Token[weakref.ref[Operation] | None] | None = None
         self._ctx_token: object | None = None
-        self.key: object = None  # the SDK object this request belongs to (hooks match responses with it)
+        self.key: Any = None  # the SDK object this request belongs to (hooks match responses with it)
         self._start = time.perf_counter()
 
     def _decorate(self, set_attributes: Callable[[Attributes], None]) -> None:
