@@ -199,6 +199,6 @@ async def test_session_duration_points(
         )
     expected = {
         attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
-        **s3.server_transport_attributes(transport, False),
+        **s3.server_transport_attributes(transport),
     }
     assert [(p["attributes"], p["count"]) for p in server_points] == [(expected, 1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 from collections.abc import Callable
@@ -134,6 +135,18 @@ class SessionClock:
         self._started.set(key, (time.perf_counter(), transport))
         if listeners.listeners():
             listeners.notify("on_session_start", key, kind, transport)
+
+    def refine(self, key: Any, transport: Transport) -> None:
+        """Add the HTTP version of a request of session ``key`` to the transport it started with.
+
+        A session starts before any HTTP request of it is read; its operations learn the version from their
+        requests, and its duration point gets it from the first request that tells it.
+        """
+        entry = self._started.get(key)
+        if entry is None or entry[1].http_version or not transport.http_version:
+            return
+        started, known = entry
+        self._started.set(key, (started, dataclasses.replace(known, http_version=transport.http_version)))
 
     def stop(
         self, telemetry: Telemetry, key: Any, kind: SpanKind, session: Session, error: BaseException | None

@@ -142,6 +142,7 @@ class ServerRequests:
                 session_id=op.message.transport.session_id,
             )
             self.state.sessions.set(server_session, session)
+            self.state.clock.refine(server_session, op.message.transport)
             op.update_session(session.attributes())
 
     def seams(self) -> list[Seam]:

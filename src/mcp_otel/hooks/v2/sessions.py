@@ -88,6 +88,7 @@ class SessionState:
         )
         if not is_sessionless(version):  # sessionless connections live for one request: nothing to reuse
             self.sessions.set(connection, (params, version, session_id, session))
+            self.clock.refine(connection, transport)
         return session
 
     def client_session_for(self, client_session: Any) -> Session:
