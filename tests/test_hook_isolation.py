@@ -254,3 +254,33 @@ async def test_notification_with_a_non_object_meta_is_not_our_error(
     spans = [s for s in to_dicts(span_exporter.get_finished_spans()) if s["name"] == method]
     assert sorted(s["kind"] for s in spans) == ["CLIENT", "SERVER"], describe(spans)
     assert failures() == []
+
+
+async def test_listeners_get_a_read_only_view(
+    instrument: Callable[..., Any], connect: Callable[..., Any]
+) -> None:
+    """Listeners see what an operation is (kind, method, message, span, error type), not the operation the
+    hooks run: nothing to end, activate or re-type."""
+    from mcp_otel import listeners
+
+    seen: list[Any] = []
+
+    class Recorder(listeners.McpListener):
+        def on_operation_end(self, operation: Any) -> None:
+            seen.append(operation)
+
+    recorder = Recorder()
+    instrument()
+    listeners.add_listener(recorder)
+    try:
+        async with connect("memory") as conn:
+            await conn.call_tool("add", ARGS)
+    finally:
+        listeners.remove_listener(recorder)
+    call = next(v for v in seen if v.method == "tools/call" and v.kind.name == "SERVER")
+    assert (call.message.name, call.error_type, call.span.get_span_context().is_valid) == ("add", None, True)
+    assert not isinstance(call, Operation)
+    for member in ("end", "activate", "deactivate", "set_error", "record_exception", "set_attribute"):
+        assert not hasattr(call, member), member
+    with pytest.raises(AttributeError):
+        call.kind = None
