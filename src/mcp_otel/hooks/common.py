@@ -115,6 +115,16 @@ def client_transport(default: Transport | None = None) -> Transport:
     return transport_hint.get() or default or NO_TRANSPORT
 
 
+def record_send_failure(op: Operation, exc: BaseException, protocol_error: type[BaseException]) -> None:
+    """A request this process sent ended in ``exc``: a JSON-RPC error response (``protocol_error``, the SDK's
+    ``McpError`` / ``MCPError``) or a failure (any other ``Exception``; cancellation is neither)."""
+    if isinstance(exc, protocol_error):
+        error = exc.error  # type: ignore[attr-defined]
+        op.set_error_response(error.code, error.message)
+    elif isinstance(exc, Exception):
+        fail_with_exception(op, exc)
+
+
 def fail_with_exception(op: Operation, exc: BaseException) -> None:
     """Record an exception that ends an operation (not a JSON-RPC error): event, ``error.type``, ERROR."""
     op.set_exception(exc)

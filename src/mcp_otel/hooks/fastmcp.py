@@ -172,27 +172,26 @@ class HookSet:
             log_failure_once("fastmcp.session_transport")
         return result
 
-    def _session_hint(self, client: Any) -> Transport | None:
-        """The transport of ``client``'s SDK session, unless a hint is already set (``None`` when the client
-        is not connected: its ``session`` property raises then)."""
+    def _enter_session_transport(self, client: Any, where: str) -> Token[Transport | None] | None:
+        """Set the hint to the transport of ``client``'s SDK session, unless one is set already; the token
+        to reset it with, or ``None`` (also when the client is not connected: its ``session`` raises)."""
         try:
             session = client.session
         except Exception:
             return None
-        hint = self.session_transports.get(session)
-        return hint if hint is not None and transport_hint.get() is None else None
+        try:
+            hint = self.session_transports.get(session)
+            if hint is not None and transport_hint.get() is None:
+                return transport_hint.set(hint)
+        except Exception:
+            log_failure_once(where)
+        return None
 
     async def _client_enter(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         result = await wrapped(*args, **kwargs)
-        token: Token[Transport | None] | None = None
-        try:
-            hint = self._session_hint(instance)
-            if hint is not None:
-                token = transport_hint.set(hint)
-        except Exception:
-            log_failure_once("fastmcp.client_enter")
+        token = self._enter_session_transport(instance, "fastmcp.client_enter")
         tokens = self.client_tokens.get(instance)
         if tokens is None:
             tokens = []
@@ -218,13 +217,7 @@ class HookSet:
     ) -> Any:
         """Run a Client method (the connect-time handshake, in the session task) with its session's
         transport."""
-        token: Token[Transport | None] | None = None
-        try:
-            hint = self._session_hint(instance)
-            if hint is not None:
-                token = transport_hint.set(hint)
-        except Exception:
-            log_failure_once("fastmcp.client_handshake")
+        token = self._enter_session_transport(instance, "fastmcp.client_handshake")
         try:
             return await wrapped(*args, **kwargs)
         finally:

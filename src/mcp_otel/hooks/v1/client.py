@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from opentelemetry.trace import SpanKind
 
-from mcp_otel.hooks.common import client_transport, fail_with_exception, server_side_context
+from mcp_otel.hooks.common import client_transport, record_send_failure, server_side_context
 from mcp_otel.hooks.factory import Args, Kwargs, Prepare, Seam
 from mcp_otel.hooks.lazy import LazyModule
 from mcp_otel.hooks.v1.server import inbound, message_of, responder_of, tool_result_content, types
@@ -90,10 +90,7 @@ def trace_context(name: str) -> Prepare:
 
 def failed(op: Operation, instance: Any, args: Args, kwargs: Kwargs, exc: BaseException) -> None:
     """A request that ended in an exception: a JSON-RPC error response (``McpError``) or a failure."""
-    if isinstance(exc, exceptions.McpError):
-        op.set_error_response(exc.error.code, exc.error.message)
-    elif isinstance(exc, Exception):
-        fail_with_exception(op, exc)
+    record_send_failure(op, exc, exceptions.McpError)
 
 
 class ClientRequests:

@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from mcp_otel.hooks.common import NAMED_METHODS, fail_with_exception, server_side_context, server_side_key
+from mcp_otel.hooks.common import NAMED_METHODS, record_send_failure, server_side_context, server_side_key
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.v2.server import count, exceptions, request_args
 from mcp_otel.hooks.v2.sessions import SessionState, client_side_transport, peer
@@ -44,10 +44,7 @@ def outbound(request: Any, session: Session, transport: Transport, key: Any) -> 
 
 def failed(op: Operation, instance: Any, args: Args, kwargs: Kwargs, exc: BaseException) -> None:
     """A request that ended in an exception: a JSON-RPC error response (``MCPError``) or a failure."""
-    if isinstance(exc, exceptions.MCPError):
-        op.set_error_response(exc.error.code, exc.error.message)
-    elif isinstance(exc, Exception):
-        fail_with_exception(op, exc)
+    record_send_failure(op, exc, exceptions.MCPError)
 
 
 class ClientRequests:
