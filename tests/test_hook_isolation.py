@@ -284,3 +284,24 @@ async def test_listeners_get_a_read_only_view(
         assert not hasattr(call, member), member
     with pytest.raises(AttributeError):
         call.kind = None
+
+
+async def test_suppressed_instrumentation_makes_no_spans(
+    instrument: Callable[..., Any], connect: Callable[..., Any], metric_reader: Any
+) -> None:
+    """Inside OpenTelemetry's ``suppress_instrumentation()`` the client sends without a span or a point (as
+    contrib instrumentations do); outside it, the same call has its CLIENT span."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    instrument()
+    async with connect("memory") as conn:
+        await conn.list_tools()
+        with suppress_instrumentation():
+            suppressed = await conn.call_tool("add", ARGS)
+        await conn.call_tool("add", {"a": 1, "b": 1})
+    assert suppressed["content"][0]["text"] == "5"
+    clients = [s for s in conn.spans() if s["kind"] == "CLIENT" and s["name"] == "tools/call add"]
+    assert len(clients) == 1, describe(conn.spans())
+    points = [p for p in s3.metric_points(metric_reader) if p["name"] == CLIENT_DURATION]
+    calls = [p for p in points if p["attributes"].get("gen_ai.tool.name") == "add"]
+    assert sum(p["count"] for p in calls) == 1, calls

@@ -136,7 +136,7 @@ class Telemetry:
     def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
         self.tracer = tracer
         self.config = config
-        self.adopt_sdk_spans = False  # set by the mcp 2.x hooks in ``enrich`` mode
+        self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
         self.server_session_duration: Histogram | None = None
