@@ -540,20 +540,12 @@ def _object_counts() -> Counter[str]:
 
 
 def _mcp_otel_state() -> dict[str, int]:
-    """Sizes of mcp-otel's per-session dicts (``-1`` when mcp-otel is not loaded)."""
-    out: dict[str, int] = {}
-    module = sys.modules.get("mcp_otel.hooks.v1" if IS_MCP1 else "mcp_otel.hooks.v2")
+    """Sizes of mcp-otel's per-session maps (empty when mcp-otel is not loaded)."""
+    module = sys.modules.get("mcp_otel")
     if module is None:
-        return out
-    for attr_name in ("_sessions", "_client_sessions", "_wrapped_handlers", "_in_flight"):
-        value = getattr(module, attr_name, None)
-        if value is not None:
-            out[attr_name] = len(value)
-    clock = getattr(module, "_clock", None)
-    started = getattr(clock, "_started", None)
-    if started is not None:
-        out["_clock._started"] = len(started)
-    return out
+        return {}
+    sizes: dict[str, int] = module.McpInstrumentor().state_sizes()
+    return sizes
 
 
 async def run_memory(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -382,6 +383,23 @@ def test_invalid_env_value_warns_and_uses_the_default(
     assert accepted in warnings[0]
     for key, expected in default.items():
         assert getattr(resolved, key) == expected
+
+
+@pytest.mark.parametrize("error", ["RuntimeError('configuration missing')", "SyntaxError('bad module')"])
+def test_redactor_module_failing_at_import_warns_and_uses_no_redactor(
+    error: str, env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A redactor module that raises while it is imported (any exception) is reported like a missing one."""
+    module = f"redactor_raising_{error.split('(')[0].lower()}"
+    (tmp_path / f"{module}.py").write_text(f"raise {error}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env(config.ENV_CONTENT_REDACTOR, f"{module}:redact")
+    with caplog.at_level(logging.WARNING, logger="mcp_otel"):
+        resolved = config.McpOtelConfig.from_kwargs({})
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert config.ENV_CONTENT_REDACTOR in warnings[0] and "module:function" in warnings[0]
+    assert resolved.content_redactor is None
 
 
 async def test_invalid_env_value_at_instrument(

@@ -152,6 +152,30 @@ async def test_fastmcp_server_and_client_match_the_sdk_in_memory(
     assert {s["attributes"].get("mcp.transport") for s in spans if s["scope"] == OTEL_SCOPE} == {"memory"}
 
 
+async def test_client_used_before_connecting_is_not_our_error(
+    hooked: Callable[..., Any], span_exporter: Any, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """A fastmcp ``Client`` used before ``async with`` fails with fastmcp's own error and mcp-otel logs
+    nothing; then entered twice (nested), each exit undoes its own entry and the calls keep their
+    transport."""
+    import logging
+
+    monkeypatch.setattr("mcp_otel._guard._seen", set())
+    hooked()
+    client = _client(fs.build_fastmcp_demo())
+    with caplog.at_level(logging.WARNING, logger="mcp_otel"):
+        with pytest.raises(RuntimeError, match="not connected"):
+            await client.initialize()
+        async with client:
+            async with client:
+                await client.call_tool("add", {"a": 2, "b": 3})
+            await client.call_tool("add", {"a": 2, "b": 3})
+    assert [r.getMessage() for r in caplog.records if "instrumentation error" in r.getMessage()] == []
+    calls = [s for s in to_dicts(span_exporter.get_finished_spans()) if s["name"] == "tools/call add"]
+    assert len(calls) == 4, describe(calls)
+    assert {s["attributes"].get("mcp.transport") for s in calls} == {"memory"}
+
+
 async def test_fastmcp_client_on_the_sdk_server(
     hooked: Callable[..., Any], connect: Callable[..., Any], span_exporter: Any
 ) -> None:

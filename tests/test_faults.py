@@ -47,7 +47,6 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import NoOpTracer, NoOpTracerProvider
 
 from mcp_otel import McpInstrumentor
-from support.compat import IS_MCP1
 from support.harness import TRANSPORTS, ServerSpec, open_client
 from support.scenario import ADD_ARGS, FAIL_ARGS, GREET_ARGS, RESOURCE_URI
 from support.servers import build_demo
@@ -302,11 +301,6 @@ async def test_fault_changes_nothing(
     monkeypatch: pytest.MonkeyPatch,
     failures: Callable[[], list[str]],
 ) -> None:
-    if fault == "propagator" and not IS_MCP1:
-        pytest.skip(
-            "mcp 2.x calls the global propagator itself (mcp.shared._otel.inject_trace_context): a raising "
-            "propagator breaks its requests with or without mcp-otel"
-        )
     expected = await baseline(transport, tmp_path)
     instrumentor = McpInstrumentor()
     with inject_fault(fault, monkeypatch) as (kwargs, hits):

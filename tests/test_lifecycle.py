@@ -293,6 +293,7 @@ _IMPORT_ORDER_SCRIPT = textwrap.dedent(
 
     from mcp_otel import McpInstrumentor
     McpInstrumentor().instrument(tracer_provider=provider)
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in {hooked!r})
 
     import anyio
     from support.harness import ServerSpec, open_client, DEMO_SCRIPT
@@ -306,15 +307,20 @@ _IMPORT_ORDER_SCRIPT = textwrap.dedent(
         return conn
 
     conn = anyio.run(main)
-    print(json.dumps({{"sent": conn.sent, "spans": to_dicts(exporter.get_finished_spans())}}))
+    spans = to_dicts(exporter.get_finished_spans())
+    print(json.dumps({{"sent": conn.sent, "spans": spans, "loaded_by_instrument": loaded}}))
     """
 )
+#: The libraries mcp-otel hooks: ``instrument()`` imports none of them (under ``opentelemetry-instrument``
+#: an early ``import mcp`` binds the plain Starlette class before the Starlette instrumentation replaces it).
+HOOKED_LIBRARIES = ("mcp", "fastmcp", "starlette")
 
 
-@pytest.mark.parametrize("order", ["before", "after"])
-def test_instrument_before_and_after_import_mcp(order: str, tmp_path: Path) -> None:
+def _import_order_run(order: str, tmp_path: Path) -> dict[str, Any]:
     script = tmp_path / f"instrument_{order}.py"
-    script.write_text(_IMPORT_ORDER_SCRIPT.format(tests_dir=str(TESTS_DIR), order=order))
+    script.write_text(
+        _IMPORT_ORDER_SCRIPT.format(tests_dir=str(TESTS_DIR), order=order, hooked=HOOKED_LIBRARIES)
+    )
     proc = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
@@ -324,7 +330,23 @@ def test_instrument_before_and_after_import_mcp(order: str, tmp_path: Path) -> N
         cwd=str(REPO_ROOT),
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def test_instrument_imports_none_of_the_hooked_libraries(tmp_path: Path) -> None:
+    """In a fresh interpreter ``instrument()`` leaves ``mcp``, ``fastmcp`` and ``starlette`` unimported, and
+    its hooks apply when mcp is imported afterwards (the server spans of the exchange are mcp-otel's)."""
+    out = _import_order_run("before", tmp_path)
+    assert out["loaded_by_instrument"] == []
+    server = server_request_spans(out["spans"])
+    assert [s["name"] for s in server] == out["sent"], describe(out["spans"])
+    assert {s["scope"] for s in server} == {OTEL_SCOPE}
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_instrument_before_and_after_import_mcp(order: str, tmp_path: Path) -> None:
+    out = _import_order_run(order, tmp_path)
     spans = out["spans"]
     server = server_request_spans(spans)
     assert [s["name"] for s in server] == out["sent"], describe(spans)

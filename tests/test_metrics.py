@@ -205,6 +205,6 @@ async def test_session_duration_points(
         )
     expected = {
         attr.MCP_PROTOCOL_VERSION: conn.protocol_version,
-        **feature_client.server_transport_attributes(transport, False),
+        **feature_client.server_transport_attributes(transport),
     }
     assert [(p["attributes"], p["count"]) for p in server_points] == [(expected, 1)]

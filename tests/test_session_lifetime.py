@@ -66,25 +66,10 @@ class _SessionRefs(listeners.McpListener):
 def _state() -> dict[str, int]:
     """Sizes of mcp-otel's per-session maps and counts of live ``Session``/``Operation`` objects."""
     gc.collect()
-    if IS_MCP1:
-        from mcp_otel.hooks import v1 as hooks
+    from mcp_otel import McpInstrumentor
 
-        maps = {
-            "_sessions": hooks._sessions,
-            "_client_sessions": hooks._client_sessions,
-            "_in_flight": hooks._in_flight,
-            "_wrapped_handlers": hooks._wrapped_handlers,
-            "_clock._started": hooks._clock._started,
-        }
-    else:
-        from mcp_otel.hooks import v2 as hooks  # type: ignore[no-redef]
-
-        maps = {
-            "_sessions": hooks._sessions,
-            "_client_sessions": hooks._client_sessions,
-            "_clock._started": hooks._clock._started,
-        }
-    out = {name: len(value) for name, value in maps.items()}
+    out = McpInstrumentor().state_sizes()
+    assert out, "mcp-otel is not instrumented"
     objects = gc.get_objects()
     out["Session objects"] = sum(1 for o in objects if type(o) is Session)
     out["Operation objects"] = sum(1 for o in objects if type(o) is Operation)

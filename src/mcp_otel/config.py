@@ -191,7 +191,7 @@ def _env_callable(env: Mapping[str, str], name: str) -> ContentRedactor | None:
         if not sep:
             module_name, _, attr = raw.rpartition(".")
         obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError):
+    except Exception:  # importing user code may raise anything: it must not escape instrument()
         obj = None
     if not callable(obj):
         _log.warning(

@@ -11,7 +11,7 @@ from opentelemetry.metrics import get_meter
 from opentelemetry.trace import get_tracer
 
 from mcp_otel.config import McpOtelConfig
-from mcp_otel.hooks import framework_hooks, hooks_for_installed_mcp
+from mcp_otel.hooks import HookSet, framework_hooks, hooks_for_installed_mcp
 from mcp_otel.hooks.patching import Patcher
 from mcp_otel.package import _instruments
 from mcp_otel.telemetry import Telemetry
@@ -46,8 +46,7 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     _patcher: Patcher | None = None
-    _hooks: Any = None
-    _frameworks: tuple[Any, ...] = ()
+    _hook_sets: tuple[HookSet, ...] = ()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The instrumented distribution and its supported range: ``mcp >= 1.15, < 3``."""
@@ -62,22 +61,19 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._uninstrument()
 
     def _install(self, config: McpOtelConfig, kwargs: dict[str, Any]) -> None:
-        hooks = hooks_for_installed_mcp()
-        if hooks is None:
-            _log.warning("mcp-otel: no supported mcp installed (need mcp >= 1.15, < 3); nothing instrumented")
-            return
         tracer = get_tracer(SCOPE_NAME, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = get_meter(SCOPE_NAME, __version__, meter_provider=kwargs.get("meter_provider"))
         telemetry = Telemetry(tracer, meter, config)
-        frameworks = tuple(framework_hooks())
-        patches = hooks.patches(telemetry)
-        for framework in frameworks:
-            patches.extend(framework.patches(telemetry))
-        patcher = Patcher(patches)
+        hooks = hooks_for_installed_mcp(telemetry)
+        if hooks is None:
+            _log.warning("mcp-otel: no supported mcp installed (need mcp >= 1.15, < 3); nothing instrumented")
+            return
+        telemetry.adopt_sdk_spans = hooks.adopt_sdk_spans
+        hook_sets = (hooks, *framework_hooks(telemetry))
+        patcher = Patcher([patch for hook_set in hook_sets for patch in hook_set.patches()])
         patcher.start()
         self._patcher = patcher
-        self._hooks = hooks
-        self._frameworks = frameworks
+        self._hook_sets = hook_sets
         stale = patcher.stale_aliases()
         if stale:
             _log.warning(
@@ -90,9 +86,16 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         patcher, self._patcher = self._patcher, None
         if patcher is not None:
             patcher.restore()
-        hooks, self._hooks = self._hooks, None
-        if hooks is not None:
-            hooks.uninstall()
-        frameworks, self._frameworks = self._frameworks, ()
-        for framework in frameworks:
-            framework.uninstall()
+        hook_sets, self._hook_sets = self._hook_sets, ()
+        for hook_set in hook_sets:
+            hook_set.uninstall()
+
+    def state_sizes(self) -> dict[str, int]:
+        """How many entries mcp-otel's per-session maps hold now (empty when not instrumented).
+
+        For leak tests and the bench: every map is weakly keyed, so the sizes fall back once sessions end.
+        """
+        out: dict[str, int] = {}
+        for hook_set in self._hook_sets:
+            out.update(hook_set.state_sizes())
+        return out

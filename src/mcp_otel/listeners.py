@@ -17,17 +17,17 @@ from mcp_otel._guard import log_failure_once
 
 if TYPE_CHECKING:
     from mcp_otel.model import Session, Transport
-    from mcp_otel.telemetry import Operation
+    from mcp_otel.telemetry import OperationView
 
 
 class McpListener:
     """Base class of listeners; override what you need (every method does nothing by default)."""
 
-    def on_exception(self, operation: Operation, exc: BaseException) -> None:
+    def on_exception(self, operation: OperationView, exc: BaseException) -> None:
         """``exc`` was raised by a tool or handler while ``operation`` ran (also when the SDK turned it into
         an ``isError`` result)."""
 
-    def on_operation_end(self, operation: Operation) -> None:
+    def on_operation_end(self, operation: OperationView) -> None:
         """``operation`` ended (its span has ended): see ``operation.error_type``, ``operation.message``."""
 
     def on_session_start(self, key: Any, kind: SpanKind, transport: Transport) -> None:

@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -62,6 +62,68 @@ def active_client_request() -> Operation | None:
     return op if op is not None and op.kind is SpanKind.CLIENT else None
 
 
+class OperationView(Protocol):
+    """What listeners see of an operation (:mod:`mcp_otel.listeners`): read-only.
+
+    :class:`Operation` has these members; listeners get a :class:`ReadOnlyOperation` in front of it, so they
+    cannot start, end or re-type the operation the hooks are running.
+    """
+
+    @property
+    def kind(self) -> SpanKind:
+        """``SpanKind.SERVER`` (a message this process handles) or ``SpanKind.CLIENT`` (one it sends)."""
+
+    @property
+    def method(self) -> str:
+        """The JSON-RPC method."""
+
+    @property
+    def message(self) -> Message:
+        """The message, as the hooks described it."""
+
+    @property
+    def span(self) -> Span:
+        """The operation's span (the invalid span when not recording)."""
+
+    @property
+    def error_type(self) -> str | None:
+        """The ``error.type`` recorded so far (``None`` while the operation has not failed)."""
+
+
+class ReadOnlyOperation:
+    """An :class:`OperationView` of one :class:`Operation`, handed to listeners."""
+
+    __slots__ = ("_op",)
+
+    def __init__(self, op: Operation) -> None:
+        self._op = op
+
+    @property
+    def kind(self) -> SpanKind:
+        """See :class:`OperationView`."""
+        return self._op.kind
+
+    @property
+    def method(self) -> str:
+        """See :class:`OperationView`."""
+        return self._op.method
+
+    @property
+    def message(self) -> Message:
+        """See :class:`OperationView`."""
+        return self._op.message
+
+    @property
+    def span(self) -> Span:
+        """See :class:`OperationView`."""
+        return self._op.span
+
+    @property
+    def error_type(self) -> str | None:
+        """See :class:`OperationView`."""
+        return self._op.error_type
+
+
 class Telemetry:
     """Creates MCP spans and metric points with one tracer, one meter and one configuration.
 
@@ -74,7 +136,7 @@ class Telemetry:
     def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
         self.tracer = tracer
         self.config = config
-        self.adopt_sdk_spans = False  # set by the mcp 2.x hooks in ``enrich`` mode
+        self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
         self.server_session_duration: Histogram | None = None
@@ -285,7 +347,7 @@ class Operation:
         self._exception_type: str | None = None
         self._token: Token[weakref.ref[Operation] | None] | None = None
         self._ctx_token: object | None = None
-        self.key: object = None  # the SDK object this request belongs to (hooks match responses with it)
+        self.key: Any = None  # the SDK object this request belongs to (hooks match responses with it)
         self._start = time.perf_counter()
 
     def _decorate(self, set_attributes: Callable[[Attributes], None]) -> None:
@@ -487,7 +549,7 @@ class Operation:
         if self._live():
             self.span.record_exception(exc)
         if listeners.listeners():
-            listeners.notify("on_exception", self, exc)
+            listeners.notify("on_exception", ReadOnlyOperation(self), exc)
 
     @property
     def error_type(self) -> str | None:
@@ -506,7 +568,7 @@ class Operation:
         if not self._adopt:
             self.span.end()
         if listeners.listeners():
-            listeners.notify("on_operation_end", self)
+            listeners.notify("on_operation_end", ReadOnlyOperation(self))
         histogram = self._histogram
         if histogram is not None:
             attrs = self._attrs

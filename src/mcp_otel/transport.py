@@ -19,6 +19,17 @@ from mcp_otel.model import MEMORY, STDIO, UNKNOWN, SessionIdSource, Transport
 transport_hint: ContextVar[Transport | None] = ContextVar("mcp_otel_transport", default=None)
 
 _SESSION_HEADER = "mcp-session-id"
+#: What the SDK's HTTP client transports speak: httpx, whose clients use HTTP/1.1 unless built with
+#: ``http2=True`` (an optional extra); a caller's client that may speak HTTP/2 gets no version recorded.
+_HTTPX_HTTP_VERSION = "1.1"
+
+
+def _speaks_http2(client: Any) -> bool:
+    """Whether an httpx client handed to the SDK may negotiate HTTP/2 (its connection pool's flag)."""
+    if client is None:
+        return False
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    return bool(getattr(pool, "_http2", False))
 
 
 def transport_of(http_request: Any, default: Transport | None = None) -> Transport:
@@ -142,7 +153,13 @@ def url_hint(kind: str) -> Callable[..., Any]:
         parts = urlsplit(str(url))
         port = parts.port or (443 if parts.scheme == "https" else 80)
         source = SessionIdSource() if kind == "http" else None
-        return Transport(kind=kind, server_address=parts.hostname, server_port=port, session_source=source)
+        return Transport(
+            kind=kind,
+            server_address=parts.hostname,
+            server_port=port,
+            http_version=None if _speaks_http2(kwargs.get("http_client")) else _HTTPX_HTTP_VERSION,
+            session_source=source,
+        )
 
     return hint_wrapper(factory)
 

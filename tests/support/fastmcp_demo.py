@@ -112,13 +112,14 @@ def fastmcp_hooks(
         get_meter("mcp_otel", meter_provider=meter_provider),
         McpOtelConfig.from_kwargs(options),
     )
-    patcher = Patcher(hooks.patches(telemetry))
+    hook_set = hooks.HookSet(telemetry)
+    patcher = Patcher(hook_set.patches())
     patcher.start()
     try:
         yield
     finally:
         patcher.restore()
-        hooks.uninstall()
+        hook_set.uninstall()
 
 
 # --- span shapes

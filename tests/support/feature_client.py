@@ -421,25 +421,27 @@ def client_transport_attributes(conn: Conn) -> dict[str, Any]:
         return {
             NETWORK_TRANSPORT: "tcp",
             attr.NETWORK_PROTOCOL_NAME: "http",
+            attr.NETWORK_PROTOCOL_VERSION: "1.1",  # the SDK's httpx clients speak HTTP/1.1
             SERVER_ADDRESS: "127.0.0.1",
             SERVER_PORT: server_port(conn),
         }
     return {}
 
 
-def server_transport_attributes(transport: str, per_request: bool = True) -> dict[str, Any]:
-    """The transport attributes a server operation point (``per_request``) or session point carries.
+def server_transport_attributes(transport: str) -> dict[str, Any]:
+    """The transport attributes a server operation point or session point carries.
 
-    HTTP requests tell the HTTP version (uvicorn speaks HTTP/1.1); the session, opened before any request
-    is read, knows only the protocol name.
+    HTTP requests tell the HTTP version (uvicorn speaks HTTP/1.1); a session's point has the version of its
+    requests too.
     """
     if transport == "stdio":
         return {NETWORK_TRANSPORT: "pipe"}
     if transport in HTTP_TRANSPORTS:
-        out: dict[str, Any] = {NETWORK_TRANSPORT: "tcp", attr.NETWORK_PROTOCOL_NAME: "http"}
-        if per_request:
-            out[attr.NETWORK_PROTOCOL_VERSION] = "1.1"
-        return out
+        return {
+            NETWORK_TRANSPORT: "tcp",
+            attr.NETWORK_PROTOCOL_NAME: "http",
+            attr.NETWORK_PROTOCOL_VERSION: "1.1",
+        }
     return {}
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.trace import SpanKind
 
@@ -19,6 +20,59 @@ _SDK_MODULES = ("mcp.", "fastmcp.")
 NAMED_METHODS = frozenset({TOOLS_CALL, PROMPTS_GET})
 NO_SESSION = Session()
 NO_TRANSPORT = Transport()
+V = TypeVar("V")
+
+
+class IdentityMap(Generic[V]):
+    """Per-SDK-object state, keyed by identity and held weakly: an entry goes when its key object goes.
+
+    Unlike a ``WeakKeyDictionary`` it needs no hashable key (mcp 2.3's ``_SingleExchangeDispatchContext`` is
+    an unhashable dataclass) and allocates nothing per lookup. A key that cannot be weakly referenced is not
+    stored (:meth:`get` then returns the default): state is an optimisation, never a condition for a span.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[weakref.ref[Any], V]] = {}
+
+    def get(self, key: Any, default: V | None = None) -> V | None:
+        """The value stored for ``key`` (the very object), else ``default``."""
+        entry = self._items.get(id(key))
+        if entry is not None and entry[0]() is key:
+            return entry[1]
+        return default
+
+    def set(self, key: Any, value: V) -> None:
+        """Store ``value`` for ``key`` until ``key`` is garbage-collected (or popped)."""
+        items = self._items
+        ident = id(key)
+
+        def forget(ref: weakref.ref[Any]) -> None:
+            entry = items.get(ident)
+            if entry is not None and entry[0] is ref:
+                del items[ident]
+
+        try:
+            ref = weakref.ref(key, forget)
+        except TypeError:
+            return
+        items[ident] = (ref, value)
+
+    def pop(self, key: Any, default: V | None = None) -> V | None:
+        """Remove and return the value stored for ``key``, else ``default``."""
+        entry = self._items.get(id(key))
+        if entry is None or entry[0]() is not key:
+            return default
+        del self._items[id(key)]
+        return entry[1]
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def original_exception(exc: BaseException) -> BaseException:
@@ -32,34 +86,6 @@ def original_exception(exc: BaseException) -> BaseException:
         exc = exc.__cause__
         seen += 1
     return exc
-
-
-class running:  # noqa: N801  (used like a function: ``with running(op, where):``)
-    """``with running(op, where): return await call(...)``: ``op``'s span is current inside the block, then
-    deactivated and ended; never raises on its own.
-
-    A synchronous context manager rather than a wrapping coroutine: it adds no frame to every resumption of
-    the awaited call. Exceptions from the block propagate unchanged; hooks record them where they need to.
-    """
-
-    __slots__ = ("_op", "_where")
-
-    def __init__(self, op: Operation, where: str) -> None:
-        self._op = op
-        self._where = where
-
-    def __enter__(self) -> None:
-        try:
-            self._op.activate()
-        except Exception:
-            log_failure_once(f"{self._where}.activate")
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self._op.deactivate()
-            self._op.end()
-        except Exception:
-            log_failure_once(f"{self._where}.end")
 
 
 def guarded(where: str, func: Callable[..., Any], *args: Any) -> None:
@@ -89,6 +115,16 @@ def client_transport(default: Transport | None = None) -> Transport:
     return transport_hint.get() or default or NO_TRANSPORT
 
 
+def record_send_failure(op: Operation, exc: BaseException, protocol_error: type[BaseException]) -> None:
+    """A request this process sent ended in ``exc``: a JSON-RPC error response (``protocol_error``, the SDK's
+    ``McpError`` / ``MCPError``) or a failure (any other ``Exception``; cancellation is neither)."""
+    if isinstance(exc, protocol_error):
+        error = exc.error  # type: ignore[attr-defined]
+        op.set_error_response(error.code, error.message)
+    elif isinstance(exc, Exception):
+        fail_with_exception(op, exc)
+
+
 def fail_with_exception(op: Operation, exc: BaseException) -> None:
     """Record an exception that ends an operation (not a JSON-RPC error): event, ``error.type``, ERROR."""
     op.set_exception(exc)
@@ -102,13 +138,25 @@ class SessionClock:
     """
 
     def __init__(self) -> None:
-        self._started: weakref.WeakKeyDictionary[Any, tuple[float, Transport]] = weakref.WeakKeyDictionary()
+        self._started: IdentityMap[tuple[float, Transport]] = IdentityMap()
 
     def start(self, key: Any, transport: Transport, kind: SpanKind) -> None:
         """Remember that the session ``key`` (the ``kind`` side of it) started now, over ``transport``."""
-        self._started[key] = (time.perf_counter(), transport)
+        self._started.set(key, (time.perf_counter(), transport))
         if listeners.listeners():
             listeners.notify("on_session_start", key, kind, transport)
+
+    def refine(self, key: Any, transport: Transport) -> None:
+        """Add the HTTP version of a request of session ``key`` to the transport it started with.
+
+        A session starts before any HTTP request of it is read; its operations learn the version from their
+        requests, and its duration point gets it from the first request that tells it.
+        """
+        entry = self._started.get(key)
+        if entry is None or entry[1].http_version or not transport.http_version:
+            return
+        started, known = entry
+        self._started.set(key, (started, dataclasses.replace(known, http_version=transport.http_version)))
 
     def stop(
         self, telemetry: Telemetry, key: Any, kind: SpanKind, session: Session, error: BaseException | None

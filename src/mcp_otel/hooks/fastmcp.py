@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import Token
@@ -43,7 +42,7 @@ from opentelemetry.trace import SpanKind
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import SDK_SPANS_ENRICH
-from mcp_otel.hooks.common import guarded, original_exception
+from mcp_otel.hooks.common import IdentityMap, guarded, original_exception
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.model import MEMORY, STDIO, Transport
 from mcp_otel.telemetry import Telemetry, active_operation, active_request
@@ -52,10 +51,9 @@ from mcp_otel.transport import constant_hint, transport_hint, url_hint
 __all__ = [
     "FASTMCP_MAJORS",
     "NATIVE",
+    "HookSet",
     "PROPAGATION_ONLY",
     "installed_fastmcp_version",
-    "patches",
-    "uninstall",
 ]
 
 _log = logging.getLogger(__name__)
@@ -68,13 +66,6 @@ NATIVE = "native"
 
 PROPAGATION_ONLY = "propagation_only"
 """The fastmcp telemetry mode mcp-otel puts fastmcp in: ``_meta`` propagation, no fastmcp spans."""
-
-# SDK ClientSession → the transport it was built on (fastmcp builds it in a background task).
-_session_transports: weakref.WeakKeyDictionary[Any, Transport] = weakref.WeakKeyDictionary()
-# fastmcp Client → tokens of the transport hints set in the tasks that entered it (nested ``async with``).
-_client_tokens: weakref.WeakKeyDictionary[Any, list[Token[Transport | None] | None]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def installed_fastmcp_version() -> tuple[int, ...] | None:
@@ -92,58 +83,147 @@ def installed_fastmcp_version() -> tuple[int, ...] | None:
     return tuple(parts) or None
 
 
-def patches(telemetry: Telemetry) -> list[Patch | Replace]:
-    """The wrappers mcp-otel installs on the standalone ``fastmcp`` package, bound to ``telemetry``.
+class HookSet:
+    """The standalone-fastmcp hooks of one instrumentation: they own the per-client transport state."""
 
-    Empty when fastmcp is not installed or its major version is not one of :data:`FASTMCP_MAJORS`. Apply
-    them together with the mcp hooks (:func:`mcp_otel.hooks.hooks_for_installed_mcp`), which produce the
-    spans.
-    """
-    version = installed_fastmcp_version()
-    if version is None:
-        return []
-    if version[0] not in FASTMCP_MAJORS:
-        _log.warning(
-            "mcp-otel: fastmcp %s is not supported (need 2.x or 4.x); fastmcp-specific hooks not applied "
-            "(its SDK spans still are)",
-            ".".join(map(str, version)),
-        )
-        return []
-    stdio = constant_hint(STDIO)
-    memory = constant_hint(MEMORY)
-    out: list[Patch | Replace] = [
-        # transport functions fastmcp imported by name (2.x: one transports module; 4.x: a package)
-        Patch("fastmcp.server.server", "stdio_server", stdio),
-        Patch("fastmcp.server.low_level", "stdio_server", stdio),
-        Patch("fastmcp.client.transports", "stdio_client", stdio),
-        Patch("fastmcp.client.transports", "sse_client", url_hint("sse")),
-        Patch("fastmcp.client.transports", "streamable_http_client", url_hint("http")),
-        Patch("fastmcp.client.transports", "create_client_server_memory_streams", memory),
-        Patch("fastmcp.client.transports.stdio", "stdio_client", stdio),
-        Patch("fastmcp.client.transports.sse", "sse_client", url_hint("sse")),
-        Patch("fastmcp.client.transports.http", "streamable_http_client", url_hint("http")),
-        Patch("fastmcp.client.transports.memory", "create_client_server_memory_streams", memory),
-        # the Client's session runs in a background task: carry its transport to the caller's task
-        Patch("mcp.client.session", "ClientSession.__init__", _remember_session_transport),
-        Patch("fastmcp.client.client", "Client.__aenter__", _client_enter),
-        Patch("fastmcp.client.client", "Client.initialize", _in_session_transport),
-        Patch("fastmcp.client.client", "Client._negotiate", _in_session_transport),
-        Patch("fastmcp.client.client", "Client.__aexit__", _client_exit),
-    ]
-    if version[0] >= 3:
-        out.append(Patch("fastmcp.server.server", "FastMCP.call_tool", _call_tool))
-        if telemetry.config.sdk_spans == SDK_SPANS_ENRICH:
-            out.append(Patch("fastmcp.server.low_level", "seam_span", _adopt_seam_span))
-        else:
-            out.append(Patch("fastmcp.telemetry", "telemetry_mode", _propagation_only))
-            out.append(Patch("fastmcp.server.telemetry", "telemetry_mode", _propagation_only))
-    return out
+    adopt_sdk_spans = False
 
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        # SDK ClientSession → the transport it was built on (fastmcp builds it in a background task).
+        self.session_transports: IdentityMap[Transport] = IdentityMap()
+        # fastmcp Client → tokens of the transport hints set in the tasks that entered it (nested ``async
+        # with``): one entry per entry, ``None`` when nothing was set, so each exit pops its own.
+        self.client_tokens: IdentityMap[list[Token[Transport | None] | None]] = IdentityMap()
 
-def uninstall() -> None:
-    """Forget per-client state (call after the patches were restored)."""
-    _session_transports.clear()
-    _client_tokens.clear()
+    def patches(self) -> list[Patch | Replace]:
+        """The wrappers mcp-otel installs on the standalone ``fastmcp`` package.
+
+        Empty when fastmcp is not installed or its major version is not one of :data:`FASTMCP_MAJORS`.
+        Applied together with the mcp hooks, which produce the spans.
+        """
+        version = installed_fastmcp_version()
+        if version is None:
+            return []
+        if version[0] not in FASTMCP_MAJORS:
+            _log.warning(
+                "mcp-otel: fastmcp %s is not supported (need 2.x or 4.x); fastmcp-specific hooks not applied "
+                "(its SDK spans still are)",
+                ".".join(map(str, version)),
+            )
+            return []
+        stdio = constant_hint(STDIO)
+        memory = constant_hint(MEMORY)
+        transports = "fastmcp.client.transports"
+        client = "fastmcp.client.client"
+        out: list[Patch | Replace] = [
+            # transport functions fastmcp imported by name (2.x: one transports module; 4.x: a package)
+            Patch("fastmcp.server.server", "stdio_server", stdio),
+            Patch("fastmcp.server.low_level", "stdio_server", stdio),
+            Patch(transports, "stdio_client", stdio),
+            Patch(transports, "sse_client", url_hint("sse")),
+            Patch(transports, "streamable_http_client", url_hint("http")),
+            Patch(transports, "create_client_server_memory_streams", memory),
+            Patch(f"{transports}.stdio", "stdio_client", stdio),
+            Patch(f"{transports}.sse", "sse_client", url_hint("sse")),
+            Patch(f"{transports}.http", "streamable_http_client", url_hint("http")),
+            Patch(f"{transports}.memory", "create_client_server_memory_streams", memory),
+            # the Client's session runs in a background task: carry its transport to the caller's task
+            Patch("mcp.client.session", "ClientSession.__init__", self._remember_session_transport),
+            Patch(client, "Client.__aenter__", self._client_enter),
+            Patch(client, "Client.initialize", self._in_session_transport),
+            Patch(client, "Client._negotiate", self._in_session_transport),
+            Patch(client, "Client.__aexit__", self._client_exit),
+        ]
+        if version[0] >= 3:
+            out.append(Patch("fastmcp.server.server", "FastMCP.call_tool", _call_tool))
+            if self.telemetry.config.sdk_spans == SDK_SPANS_ENRICH:
+                out.append(Patch("fastmcp.server.low_level", "seam_span", _adopt_seam_span))
+            else:
+                out.append(Patch("fastmcp.telemetry", "telemetry_mode", _propagation_only))
+                out.append(Patch("fastmcp.server.telemetry", "telemetry_mode", _propagation_only))
+        return out
+
+    def uninstall(self) -> None:
+        """Forget per-client state (call after the patches were restored)."""
+        self.session_transports.clear()
+        self.client_tokens.clear()
+
+    def state_sizes(self) -> dict[str, int]:
+        """How many entries each per-client map holds."""
+        return {"fastmcp._session_transports": len(self.session_transports)}
+
+    # --- the fastmcp Client's transport, in the task that sends the requests
+
+    def _remember_session_transport(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Wrapper of ``ClientSession.__init__``: remember the transport the session is built on.
+
+        fastmcp builds the session inside the transport's context, in a task of its own (the Client's session
+        runner, or the stdio transport's connection task), where the transport hooks set the hint.
+        """
+        result = wrapped(*args, **kwargs)
+        try:
+            hint = transport_hint.get()
+            if hint is not None:
+                self.session_transports.set(instance, hint)
+        except Exception:
+            log_failure_once("fastmcp.session_transport")
+        return result
+
+    def _enter_session_transport(self, client: Any, where: str) -> Token[Transport | None] | None:
+        """Set the hint to the transport of ``client``'s SDK session, unless one is set already; the token
+        to reset it with, or ``None`` (also when the client is not connected: its ``session`` raises)."""
+        try:
+            session = client.session
+        except Exception:
+            return None
+        try:
+            hint = self.session_transports.get(session)
+            if hint is not None and transport_hint.get() is None:
+                return transport_hint.set(hint)
+        except Exception:
+            log_failure_once(where)
+        return None
+
+    async def _client_enter(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = await wrapped(*args, **kwargs)
+        token = self._enter_session_transport(instance, "fastmcp.client_enter")
+        tokens = self.client_tokens.get(instance)
+        if tokens is None:
+            tokens = []
+            self.client_tokens.set(instance, tokens)
+        tokens.append(token)  # one per entry, so that each exit pops its own
+        return result
+
+    async def _client_exit(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            tokens = self.client_tokens.get(instance)
+            token = tokens.pop() if tokens else None
+            if token is not None:
+                # exited in another context than the one that entered: nothing of ours to undo there
+                with contextlib.suppress(ValueError):
+                    transport_hint.reset(token)
+
+    async def _in_session_transport(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Run a Client method (the connect-time handshake, in the session task) with its session's
+        transport."""
+        token = self._enter_session_transport(instance, "fastmcp.client_handshake")
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            if token is not None:
+                with contextlib.suppress(ValueError):
+                    transport_hint.reset(token)
 
 
 # --- fastmcp's native telemetry
@@ -187,82 +267,3 @@ async def _call_tool(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs:
 def _is_protocol_error(exc: BaseException) -> bool:
     """An ``MCPError`` (mcp 2.x) / ``McpError`` (1.x): a JSON-RPC error response, recorded as such."""
     return any(cls.__name__ in ("MCPError", "McpError") for cls in type(exc).__mro__)
-
-
-# --- the fastmcp Client's transport, in the task that sends the requests
-
-
-def _remember_session_transport(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Wrapper of ``ClientSession.__init__``: remember the transport the session is built on.
-
-    fastmcp builds the session inside the transport's context, in a task of its own (the Client's session
-    runner, or the stdio transport's connection task), where the transport hooks set the hint.
-    """
-    result = wrapped(*args, **kwargs)
-    try:
-        hint = transport_hint.get()
-        if hint is not None:
-            _session_transports[instance] = hint
-    except Exception:
-        log_failure_once("fastmcp.session_transport")
-    return result
-
-
-async def _client_enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    result = await wrapped(*args, **kwargs)
-    token: Token[Transport | None] | None = None
-    try:
-        hint = _session_transports.get(_session_of(instance))
-        if hint is not None and transport_hint.get() is None:
-            token = transport_hint.set(hint)
-        _client_tokens.setdefault(instance, []).append(token)
-    except Exception:
-        log_failure_once("fastmcp.client_enter")
-    return result
-
-
-async def _client_exit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        _reset_hint(instance)
-
-
-async def _in_session_transport(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Run a Client method (the connect-time handshake, in the session task) with the session's transport."""
-    token: Token[Transport | None] | None = None
-    try:
-        hint = _session_transports.get(_session_of(instance))
-        if hint is not None and transport_hint.get() is None:
-            token = transport_hint.set(hint)
-    except Exception:
-        log_failure_once("fastmcp.client_handshake")
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        if token is not None:
-            with contextlib.suppress(ValueError):
-                transport_hint.reset(token)
-
-
-def _session_of(client: Any) -> Any:
-    try:
-        return client.session  # the SDK ClientSession (raises while not connected)
-    except Exception:
-        return None
-
-
-def _reset_hint(client: Any) -> None:
-    try:
-        tokens = _client_tokens.get(client)
-        token = tokens.pop() if tokens else None
-        if token is not None:
-            transport_hint.reset(token)
-    except ValueError:  # exited in another context than the one that entered: nothing of ours to undo there
-        pass
-    except Exception:
-        log_failure_once("fastmcp.client_exit")

@@ -53,7 +53,7 @@ from mcp_otel.telemetry import active_operation, active_request
 if TYPE_CHECKING:
     from sentry_sdk._types import Event, Hint
 
-    from mcp_otel.telemetry import Operation
+    from mcp_otel.telemetry import OperationView as Operation  # listeners get a read-only view
 
 MECHANISM = "mcp"
 """Mechanism type of the error events mcp-otel captures (the one sentry-python's MCP integration uses)."""

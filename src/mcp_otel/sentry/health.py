@@ -44,7 +44,7 @@ from mcp_otel.semconv.signals import CANCELLED
 from mcp_otel.sentry.options import SentryMcpOptions, client_options_of
 
 if TYPE_CHECKING:
-    from mcp_otel.telemetry import Operation
+    from mcp_otel.telemetry import OperationView as Operation  # listeners get a read-only view
 
 EXITED = "exited"
 """Outcome: closed normally, no failed request."""

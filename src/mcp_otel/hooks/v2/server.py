@@ -1,0 +1,241 @@
+"""mcp 2.x server requests: ``ServerRunner._on_request`` and the SDK's own OpenTelemetry.
+
+- ``ServerRunner._on_request`` sees every inbound request of every transport and protocol era
+  (``initialize``, ``server/discover``, custom methods …) outside the SDK's middleware chain: its operation
+  is current while the chain runs, and it reads the wire result or the exception the dispatcher turns into
+  an error.
+- ``MCPServer.call_tool`` sees the exception a tool raised before ``MCPServer`` turns it into ``isError``.
+- ``mcp.shared._otel._tracer`` is replaced with a tracer that creates and attaches nothing, so the SDK's
+  spans never stack on ours while its ``_meta`` injection keeps working (it injects the current span:
+  ours); the SDK's server ``OpenTelemetryMiddleware`` passes straight to the next handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
+
+from mcp_otel.hooks.common import NAMED_METHODS, guarded, original_exception
+from mcp_otel.hooks.factory import Args, Kwargs, Seam
+from mcp_otel.hooks.lazy import LazyModule, cancelled_exception
+from mcp_otel.hooks.v2.sessions import SessionState, peer, server_peer
+from mcp_otel.model import INITIALIZE, MEMORY, PROMPTS_GET, TOOLS_CALL, Message, Session, is_sessionless
+from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID
+from mcp_otel.telemetry import Operation, active_client_request, active_operation, active_request
+from mcp_otel.transport import transport_of
+
+exceptions = LazyModule("mcp.shared.exceptions")
+pydantic = LazyModule("pydantic")
+_INTERNAL_ERROR = -32603
+_INVALID_PARAMS = -32602
+# Requests the SDK makes to itself (mcp 2.0.x lists tools to validate a stateless tools/call).
+_internal: ContextVar[bool] = ContextVar("mcp_otel_sdk_internal", default=False)
+
+
+def request_args(dctx: Any, method: str, params: Any = None, *_: Any, **__: Any) -> tuple[Any, str, Any]:
+    """``(dctx, method, params)`` of ``_on_request`` / ``_on_notify`` (either side)."""
+    return dctx, method, params
+
+
+class ServerRequests:
+    """Describes and records the requests an mcp 2.x server receives."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    def describe(self, runner: Any, args: Args, kwargs: Kwargs) -> Message | None:
+        """The message of one ``ServerRunner._on_request`` call (``None`` for the SDK's own requests)."""
+        if _internal.get():
+            return None
+        dctx, method, params = request_args(*args, **kwargs)
+        default = MEMORY if getattr(dctx.transport, "kind", None) == "direct" else None
+        metadata = getattr(dctx, "message_metadata", None)
+        http_request = getattr(metadata, "request_context", None)
+        transport = transport_of(http_request, default)
+        name = uri = carrier = None
+        if params:
+            if method in NAMED_METHODS:
+                value = params.get("name")
+                name = value if isinstance(value, str) else None
+            value = params.get("uri")
+            uri = value if isinstance(value, str) else None
+            meta = params.get("_meta")
+            carrier = meta if isinstance(meta, Mapping) else None
+        if method == INITIALIZE and params:
+            session = Session(
+                client=peer(params.get("clientInfo")),
+                server=server_peer(runner.server),
+                protocol_version=params.get("protocolVersion"),
+                session_id=runner.connection.session_id or transport.session_id,
+            )
+        else:
+            session = self.state.session_for(runner, transport)
+        return Message(
+            method=method,
+            request_id=dctx.request_id,
+            name=name,
+            uri=uri,
+            carrier=carrier,
+            session=session,
+            transport=transport,
+            arguments=(lambda: params.get("arguments")) if params else None,
+            http_headers=getattr(http_request, "headers", None) if http_request is not None else None,
+            session_key=runner.connection,
+        )
+
+    def outcome(self, op: Operation, runner: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
+        """Record the wire result (a dict) of a request."""
+        if not isinstance(result, Mapping):
+            return
+        method = op.method
+        if method == TOOLS_CALL:
+            op.set_result(
+                result.get("isError") is True,
+                lambda: _tool_result_content(result),
+                count(result.get("content")),
+            )
+        elif method == PROMPTS_GET:
+            op.set_prompt_result(count(result.get("messages")), lambda: result.get("description"))
+        elif method == INITIALIZE:  # the SDK committed the negotiated session state after the chain
+            op.update_session(self.state.session_for(runner, op.message.transport).attributes())
+
+    def failure(self, op: Operation, runner: Any, args: Args, kwargs: Kwargs, exc: BaseException) -> None:
+        """Record the exception a request raised as the error the dispatcher answers with."""
+        if isinstance(exc, exceptions.MCPError):
+            op.set_error_response(exc.error.code, exc.error.message)
+        elif isinstance(exc, pydantic.ValidationError):
+            op.set_error_response(_INVALID_PARAMS, "Invalid request parameters")
+        elif isinstance(exc, cancelled_exception()):
+            # A notifications/cancelled, the caller's task going away (in-process), or a closed response
+            # stream (stateless HTTP): the request did not complete.
+            op.record_cancelled(None)
+        elif isinstance(exc, Exception):
+            op.set_exception(original_exception(exc))
+            dctx = request_args(*args, **kwargs)[0]
+            op.set_error_response(_unmapped_error_code(op, dctx), str(exc))
+
+
+def _unmapped_error_code(op: Operation, dctx: Any) -> int:
+    """The code the SDK answers an unmapped handler exception with: 0 on handshake-era JSON-RPC streams
+    (v1 compatibility); -32603 on the 2026-07-28 protocol (on every transport: the modern entries map it
+    themselves) and off JSON-RPC streams (direct dispatch, single-exchange HTTP)."""
+    if is_sessionless(op.message.session.protocol_version):
+        return _INTERNAL_ERROR
+    return 0 if getattr(dctx.transport, "kind", None) == "jsonrpc" else _INTERNAL_ERROR
+
+
+def count(items: Any) -> int | None:
+    """The number of items of a result's ``content`` / ``messages`` list (``None`` when it is not one)."""
+    return len(items) if isinstance(items, (list, tuple)) else None
+
+
+def _tool_result_content(result: Mapping[str, Any]) -> Any:
+    structured = result.get("structuredContent")
+    return structured if structured is not None else result.get("content")
+
+
+async def call_tool(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
+    """``MCPServer.call_tool``: record the exception a tool raised before it becomes ``isError``."""
+    try:
+        return await wrapped(*args, **kwargs)
+    except Exception as exc:
+        request = active_request()
+        if request is not None and not isinstance(exc, exceptions.MCPError):
+            guarded("v2.tool_exception", request.record_exception, original_exception(exc))
+        raise
+
+
+async def sdk_internal(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
+    """Requests the SDK makes to itself while this runs are not received requests: no span, no point."""
+    token = _internal.set(True)
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _internal.reset(token)
+
+
+async def skip_sdk_middleware(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
+    """``own`` mode: the SDK's OpenTelemetry middleware only makes spans, which are silenced; skip its work.
+
+    It would extract ``_meta`` a second time and build attributes for a span that is never recorded. The
+    chain continues exactly as the middleware would continue it.
+    """
+    try:
+        ctx, call_next = _middleware_args(*args, **kwargs)
+    except TypeError:
+        return await wrapped(*args, **kwargs)
+    return await call_next(ctx)
+
+
+def _middleware_args(ctx: Any, call_next: Any) -> tuple[Any, Any]:
+    return ctx, call_next
+
+
+class SilentTracer(trace.Tracer):
+    """A tracer whose spans are the invalid span and which never changes the current context.
+
+    Put in place of the mcp SDK's module tracer so its middleware and dispatcher spans disappear while our
+    span stays current (a ``NoOpTracer`` would attach a non-recording span carrying the remote parent).
+    """
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
+        """Return the invalid span (records nothing)."""
+        return INVALID_SPAN
+
+    @contextmanager
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
+        """Yield the invalid span without attaching anything to the context.
+
+        The dispatcher's CLIENT span is opened once the request id is allocated: that id is handed to the
+        CLIENT span of ours that is current.
+        """
+        if kwargs.get("kind") is SpanKind.CLIENT:
+            request_id = (kwargs.get("attributes") or {}).get(JSONRPC_REQUEST_ID)
+            op = active_client_request()
+            if request_id is not None and op is not None:
+                guarded("v2.request_id", op.set_request_id, request_id)
+        yield INVALID_SPAN
+
+
+class EnrichingTracer(trace.Tracer):
+    """``enrich`` mode: the SDK's own tracer, whose spans the current mcp-otel operation adopts.
+
+    The SDK keeps creating (and naming, parenting, ending) its spans; the mcp-otel operation that is waiting
+    for one of the same kind adds its attributes to it.
+    """
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
+        """Delegate to the SDK's tracer."""
+        return self._tracer.start_span(name, *args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
+        """Delegate to the SDK's tracer and let the waiting mcp-otel operation adopt the span."""
+        with self._tracer.start_as_current_span(name, *args, **kwargs) as span:
+            op = active_operation()
+            if op is not None and op.pending_adoption and op.kind is kwargs.get("kind"):
+                guarded("v2.adopt", op.adopt_span, span)
+            yield span
+
+
+def seams(state: SessionState) -> list[Seam]:
+    """The server-request seam."""
+    requests = ServerRequests(state)
+    return [
+        Seam(
+            "mcp.server.runner",
+            "ServerRunner._on_request",
+            SpanKind.SERVER,
+            requests.describe,
+            outcome=requests.outcome,
+            failure=requests.failure,
+        )
+    ]
