@@ -299,7 +299,7 @@ def test_stdio_server_reports_to_spotlight(spotlight: Spotlight) -> None:
     """The example tools, prompt, resource and notifications, over stdio: what Spotlight received."""
     import anyio
 
-    from sentry_server import connect
+    from sentry_server import connect, tool_mechanism
     from support.compat import CLIENT_NAME
 
     spotlight.clear()
@@ -334,7 +334,7 @@ def test_stdio_server_reports_to_spotlight(spotlight: Spotlight) -> None:
     assert "notifications/initialized" in notifications
 
     (event,) = _errors(spotlight)
-    assert event["exception"]["values"][-1]["mechanism"] == {"type": "mcp", "handled": False}
+    assert event["exception"]["values"][-1]["mechanism"] == tool_mechanism("explode")
     assert (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]) == (
         explode["trace_id"],
         explode["span_id"],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -70,9 +71,15 @@ _SHORT_ARGUMENT = 4  # shorter argument strings are scrubbed only where a variab
 _lock = threading.Lock()
 _captures: tuple[ErrorCapture, ...] = ()
 _processor_installed = False
-# Marks of exceptions seen or captured, by id, with a weak reference that removes the entry when the
-# exception dies (the user's exception objects are never changed).
-_marks: dict[int, tuple[weakref.ref[BaseException], str]] = {}
+# Marks of exceptions seen or captured, by id (the user's exception objects are never changed): with a weak
+# reference that removes the entry when the exception dies, or — built-in exception types support no weak
+# references — a strong one, for the last MAX_STRONG_MARKS of them (the mark matters only while the request
+# that raised runs: it keeps a later capture of the same exception from sending it twice).
+_marks: dict[int, tuple[Callable[[], BaseException | None], str]] = {}
+_strong_marks: OrderedDict[int, BaseException] = OrderedDict()
+_marks_lock = threading.Lock()
+MAX_STRONG_MARKS = 64
+"""At most this many marked exceptions without weak-reference support are kept alive by their mark."""
 
 
 class ErrorCapture(McpListener):
@@ -286,18 +293,29 @@ def _mark(exc: BaseException, mark: str) -> None:
         if _mark_of(item) == _OURS:
             continue
         ident = id(item)
-        try:
-            ref = weakref.ref(item, _forgetter(ident))
-        except TypeError:  # pragma: no cover - every exception type supports weak references
-            continue
-        _marks[ident] = (ref, mark)
+        ref: Callable[[], BaseException | None]
+        with _marks_lock:
+            try:
+                ref = weakref.ref(item, _forgetter(ident))
+            except TypeError:  # a built-in exception type: held (and so its id) until evicted
+                ref = _held(item)
+                _strong_marks[ident] = item
+                _strong_marks.move_to_end(ident)
+                while len(_strong_marks) > MAX_STRONG_MARKS:
+                    evicted, _ = _strong_marks.popitem(last=False)
+                    _marks.pop(evicted, None)
+            _marks[ident] = (ref, mark)
+
+
+def _held(exc: BaseException) -> Callable[[], BaseException | None]:
+    return lambda: exc
 
 
 def _forgetter(ident: int) -> Callable[[weakref.ref[BaseException]], None]:
     return lambda dead: _forget(ident, dead)
 
 
-def _forget(ident: int, dead: weakref.ref[BaseException]) -> None:
+def _forget(ident: int, dead: Callable[[], BaseException | None]) -> None:
     """Weak-reference callback: drop the mark of a collected exception (not a newer one with its id)."""
     entry = _marks.get(ident)
     if entry is not None and entry[0] is dead:

@@ -18,9 +18,11 @@ The rules (see ``docs/sentry.md`` for the table):
 - attributes: every attribute of the span (mcp-otel records ``mcp.tool.result.is_error``,
   ``mcp.tool.result.content_count`` and ``mcp.prompt.result.message_count`` itself), plus ``mcp.tool.name``,
   ``mcp.prompt.name``, ``mcp.request.id`` (string), ``mcp.transport``, ``network.transport``,
-  ``mcp.tool.result.is_error`` (from ``error.type`` when the span lacks it), ``mcp.resource.protocol``;
-  ``mcp.request.argument.<key>``, ``mcp.tool.result.content`` and ``mcp.prompt.result.description`` only
-  with ``record_inputs`` / ``record_outputs`` (the OTel content keys are removed otherwise);
+  ``mcp.tool.result.is_error`` (from ``error.type`` when the span lacks it), ``mcp.resource.protocol``,
+  ``mcp.lifecycle.phase`` / ``mcp.protocol.ready`` on ``notifications/initialized``;
+  ``mcp.request.argument.<key>`` (``.uri`` of ``resources/read``), ``mcp.tool.result.content`` and
+  ``mcp.prompt.result.description`` / ``.message_role`` / ``.message_content`` only with ``record_inputs``
+  / ``record_outputs`` (the OTel content keys are removed otherwise);
   ``client.address``, ``client.port`` and ``mcp.resource.uri`` only with ``send_user_info`` (as Sentry's
   JavaScript SDK gates them).
 """
@@ -99,9 +101,17 @@ _OUTPUT_KEYS = frozenset(
         attr.GEN_AI_TOOL_CALL_RESULT,
         sentry.SENTRY_MCP_TOOL_RESULT_CONTENT,
         sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
+        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE,
         sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
     }
 )
+_RESOURCES_READ = attr.McpMethodNameValues.RESOURCES_READ.value
+_INITIALIZED = attr.McpMethodNameValues.NOTIFICATIONS_INITIALIZED.value
+_URI_ARGUMENT = _ARGUMENT_PREFIX + "uri"  # Sentry's mcp.request.argument.uri of resources/read
+_READY = {
+    sentry.SENTRY_MCP_LIFECYCLE_PHASE: sentry.SENTRY_MCP_LIFECYCLE_PHASE_INITIALIZATION_COMPLETE,
+    sentry.SENTRY_MCP_PROTOCOL_READY: 1,
+}
 
 
 @dataclass(frozen=True)
@@ -305,6 +315,11 @@ def sentry_attributes(
         for key, value in attributes.items():
             if key.startswith(_PROMPT_VARIABLE_PREFIX):
                 data[_ARGUMENT_PREFIX + key[len(_PROMPT_VARIABLE_PREFIX) :]] = _argument_text(value)
+    elif method == _RESOURCES_READ and options.record_inputs:
+        if isinstance(uri, str):
+            data[_URI_ARGUMENT] = uri
+    elif method == _INITIALIZED:
+        data.update(_READY)
     return data
 
 
