@@ -274,17 +274,12 @@ def sentry_attributes(
         ended: the span has ended (a running ``tools/call`` has no ``mcp.tool.result.is_error`` yet).
     """
     data: dict[str, Any] = {}
+    allowed = (True, options.record_inputs, options.record_outputs, options.send_user_info)
     for key, value in attributes.items():
-        if _is_input_key(key):
-            if options.record_inputs:
-                data[key] = _json_value(value)
-        elif key in _OUTPUT_KEYS:
-            if options.record_outputs:
-                data[key] = _json_value(value)
-        elif key in _USER_INFO_KEYS:
-            if options.send_user_info:
-                data[key] = _json_value(value)
-        else:
+        gate = _GATES.get(key)
+        if gate is None:
+            gate = _gate(key)
+        if allowed[gate]:
             data[key] = _json_value(value)
     method = attributes.get(attr.MCP_METHOD_NAME)
     _copy(data, attributes, attr.GEN_AI_TOOL_NAME, sentry.SENTRY_MCP_TOOL_NAME)
@@ -321,6 +316,26 @@ def sentry_attributes(
     elif method == _INITIALIZED:
         data.update(_READY)
     return data
+
+
+_ALWAYS, _INPUT, _OUTPUT, _USER_INFO = 0, 1, 2, 3
+_GATES: dict[str, int] = {}
+_MAX_GATES = 4096  # argument keys come from requests: bound the cache
+
+
+def _gate(key: str) -> int:
+    """Which option lets attribute ``key`` through (an index into ``allowed``), cached per key."""
+    if _is_input_key(key):
+        gate = _INPUT
+    elif key in _OUTPUT_KEYS:
+        gate = _OUTPUT
+    elif key in _USER_INFO_KEYS:
+        gate = _USER_INFO
+    else:
+        gate = _ALWAYS
+    if len(_GATES) < _MAX_GATES:
+        _GATES[key] = gate
+    return gate
 
 
 def _is_input_key(key: str) -> bool:
@@ -380,7 +395,12 @@ def _argument_text(value: Any) -> str:
     return json.dumps(_json_value(value), default=str, ensure_ascii=False)
 
 
+_SCALARS = frozenset({str, bool, int, float})
+
+
 def _json_value(value: Any) -> Any:
+    if type(value) in _SCALARS:  # nearly every attribute: skip the (slow) ABC check below
+        return value
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return list(value)
     return value
