@@ -75,7 +75,14 @@ PATH_LABELS = {
     "http": "streamable HTTP, 127.0.0.1 (uvicorn)",
 }
 PATH_LABELS_1 = {"memory": "in-memory (create_connected_server_and_client_session)"}
-INSTRUMENTED = ("otel-spans", "otel-metrics", "otel-capture", "otel-sentry")
+INSTRUMENTED = (
+    "otel-spans",
+    "otel-metrics",
+    "otel-capture",
+    "otel-sentry",
+    "otel-sentry-server",
+    "otel-sentry-server-stream",
+)
 
 
 @dataclass
@@ -723,6 +730,33 @@ def budget_rounds(data: dict[str, Any], configs: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+def sentry_budget(summary: dict[str, Any]) -> str:
+    """The Sentry equal-work budget (one transaction or segment per call), mcp 2.3 in-memory, same run."""
+    lines = ["\n### Sentry budget, equal work (mcp 2.x, in-memory JSON-RPC streams, same run)\n"]
+    version = next((k.split("/")[0] for k in summary if k.startswith("2.")), None)
+    if version is None:
+        return "\n".join([*lines, "not measured (no mcp 2.x in this run)"])
+    pairs = (
+        ("transactions", "otel-sentry-server", "sentry"),
+        ("span streaming", "otel-sentry-server-stream", "sentry-stream"),
+    )
+    for key, what in (("delta", "wall-clock median"), ("cpu_delta", "CPU time per call")):
+        for mode, ours_config, peer_config in pairs:
+            ours = summary.get(f"{version}/memory/{ours_config}", {}).get(key)
+            peer = summary.get(f"{version}/memory/{peer_config}", {}).get(key)
+            if not isinstance(ours, (int, float)) or not isinstance(peer, (int, float)) or peer <= 0:
+                lines.append(f"- {mode} ({what}): not measurable in this run")
+                continue
+            ratio = ours / peer
+            verdict = "HOLDS" if ratio <= 1.0 else "FAILS"
+            lines.append(
+                f"- {mode} ({what}): mcp-otel + setup(client_spans=False) adds {ours:+.0f} µs/call, "
+                f"sentry-sdk MCPIntegration adds {peer:+.0f} µs/call → ratio **{ratio:.2f}** {verdict} "
+                "(need ≤ 1.0)"
+            )
+    return "\n".join(lines)
+
+
 def memory_table(results: list[dict[str, Any]]) -> str:
     rows = [r for r in results if r["kind"] == "memory"]
     if not rows:
@@ -835,6 +869,7 @@ def report(data: dict[str, Any]) -> str:
         tables,
         budget(summary),
         budget_rounds(data, configs),
+        sentry_budget(summary),
         memory_table(data["results"]),
         scaling_table(data["results"]),
         environment_table(data["envs"]),

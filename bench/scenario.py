@@ -71,6 +71,12 @@ CONFIGS: dict[str, str] = {
         "integration disabled, capture_content as the Sentry client allows)"
     ),
     "sentry": "sentry-sdk MCPIntegration (traces_sample_rate=1, send_default_pii) + the SDK TracerProvider",
+    "sentry-stream": "as `sentry`, in span streaming mode (trace_lifecycle='stream')",
+    "otel-sentry-server": (
+        "mcp-otel, spans + metrics + mcp_otel.sentry.setup(client_spans=False): one Sentry transaction per "
+        "call, as `sentry` (equal work)"
+    ),
+    "otel-sentry-server-stream": "as `otel-sentry-server`, in span streaming mode (one segment per call)",
     "openinference": "openinference-instrumentation-mcp + the SDK TracerProvider",
     "logfire": "logfire.instrument_mcp() (send_to_logfire=False, console=False, the same no-op BSP)",
     "traceloop": "Traceloop opentelemetry-instrumentation-mcp + the SDK TracerProvider",
@@ -225,7 +231,7 @@ def _mcp_otel_instrument(setup: Setup, **kwargs: Any) -> None:
     McpInstrumentor().instrument(tracer_provider=setup.tracer_provider, **kwargs)
 
 
-def _sentry_processor(setup: Setup) -> bool:
+def _sentry_processor(setup: Setup, stream: bool = False, client_spans: bool = True) -> bool:
     """Wire mcp-otel's Sentry processor (``mcp_otel.sentry.setup``) as its docs say; the content switch.
 
     sentry-sdk's own MCP integration is disabled (as the docs recommend); ``capture_content`` follows the
@@ -240,10 +246,14 @@ def _sentry_processor(setup: Setup) -> bool:
         raise Unavailable("unavailable", "mcp_otel.sentry has no setup()")
     from sentry_sdk.integrations.mcp import MCPIntegration
 
-    _sentry_init(disabled_integrations=[MCPIntegration()])
-    installed = setup_func(tracer_provider=setup.tracer_provider)
+    extra: dict[str, Any] = {"trace_lifecycle": "stream"} if stream else {}
+    _sentry_init(disabled_integrations=[MCPIntegration()], **extra)
+    if client_spans:
+        installed = setup_func(tracer_provider=setup.tracer_provider)
+    else:
+        installed = setup_func(tracer_provider=setup.tracer_provider, client_spans=False)
     capture = bool(getattr(installed, "capture_content", False))
-    setup.notes.append(f"mcp_otel.sentry.setup(), capture_content={capture}")
+    setup.notes.append(f"mcp_otel.sentry.setup(client_spans={client_spans}), capture_content={capture}")
     return capture
 
 
@@ -262,6 +272,16 @@ def configure(config: str) -> Setup:
             raise Unavailable("n/a", "mcp 1.x has no built-in spans")
         tracer_provider = _sdk_tracer_provider(setup)
         tracer_provider.add_span_processor(_span_duration_processor(_sdk_meter_provider(setup)))
+        return setup
+    if config in ("otel-sentry-server", "otel-sentry-server-stream"):
+        _sdk_tracer_provider(setup)
+        _sdk_meter_provider(setup)
+        capture = _sentry_processor(setup, stream=config.endswith("-stream"), client_spans=False)
+        _mcp_otel_instrument(setup, meter_provider=setup.meter_provider, capture_content=capture)
+        return setup
+    if config == "sentry-stream":
+        _sdk_tracer_provider(setup)
+        _sentry_init(trace_lifecycle="stream")
         return setup
     if config in ("otel-spans", "otel-metrics", "otel-capture", "otel-sentry"):
         _sdk_tracer_provider(setup)

@@ -19,7 +19,7 @@ from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-import issue3_support as s3
+from support.metrics import metric_points
 from mcp_otel.telemetry import Operation
 from support.compat import IS_MCP1
 from support.harness import STEP_TIMEOUT
@@ -74,7 +74,7 @@ async def test_failing_deactivation_still_ends_spans_and_records_points(
     spans = conn.spans()
     server = server_request_spans(spans)
     assert "tools/call add" in [s["name"] for s in server], describe(spans)
-    points = s3.metric_points(metric_reader)
+    points = metric_points(metric_reader)
     server_points = [p for p in points if p["name"] == SERVER_DURATION]
     client_points = [p for p in points if p["name"] == CLIENT_DURATION]
     # every SERVER span (request or notification) has its point, and so has every CLIENT span
@@ -302,6 +302,6 @@ async def test_suppressed_instrumentation_makes_no_spans(
     assert suppressed["content"][0]["text"] == "5"
     clients = [s for s in conn.spans() if s["kind"] == "CLIENT" and s["name"] == "tools/call add"]
     assert len(clients) == 1, describe(conn.spans())
-    points = [p for p in s3.metric_points(metric_reader) if p["name"] == CLIENT_DURATION]
+    points = [p for p in metric_points(metric_reader) if p["name"] == CLIENT_DURATION]
     calls = [p for p in points if p["attributes"].get("gen_ai.tool.name") == "add"]
     assert sum(p["count"] for p in calls) == 1, calls

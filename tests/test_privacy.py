@@ -47,12 +47,16 @@ from support.spans import to_dicts
 CANARY = privacy_server.CANARY
 REDACTED = "[REDACTED]"
 PRIVACY_SCRIPT = Path(privacy_server.__file__).resolve()
-CONTENT_KEYS = (
-    attr.GEN_AI_TOOL_CALL_ARGUMENTS,
-    attr.GEN_AI_TOOL_CALL_RESULT,
-    f"{attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE}.",
-    sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
+CONTENT_KEYS = frozenset(
+    {
+        attr.GEN_AI_TOOL_CALL_ARGUMENTS,
+        attr.GEN_AI_TOOL_CALL_RESULT,
+        sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
+        sentry.SENTRY_MCP_TOOL_RESULT_CONTENT,  # the error content of an isError result
+        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
+    }
 )
+CONTENT_PREFIXES = (f"{attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE}.",)
 IN_PROCESS_SERVER = [t for t in TRANSPORTS if t != "stdio"]
 
 
@@ -249,7 +253,10 @@ def test_redactor_sees_every_captured_value(
 ) -> None:
     spans, calls = _redaction_run(transport, tmp_path, telemetry, redact=True)
     exported = [
-        (key, value) for s in spans for key, value in s["attributes"].items() if key.startswith(CONTENT_KEYS)
+        (key, value)
+        for s in spans
+        for key, value in s["attributes"].items()
+        if key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
     ]
     assert sorted(exported) == sorted((key, out) for key, _, out in calls)
     # what it saw were the raw values: the canary in arguments, results and prompt variables of both sides

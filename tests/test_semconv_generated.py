@@ -440,7 +440,10 @@ def test_signals() -> None:
         for k, v in vars(sentry_compat).items()
         if k.startswith("SENTRY_")
         and isinstance(v, str)
-        and not k.startswith(("SENTRY_OP_", "SENTRY_ORIGIN_"))
+        # member constants (values, not keys)
+        and not k.startswith(
+            ("SENTRY_OP_", "SENTRY_ORIGIN_", "SENTRY_SEGMENT_NAME_SOURCE_", "SENTRY_MCP_LIFECYCLE_PHASE_")
+        )
     }
     extensions = sentry_keys | {"mcp_otel.notification.direction", "session.id"}
     assert signals.MCP_CLIENT_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_CLIENT_SPAN_ATTRIBUTES

@@ -248,7 +248,7 @@ def test_mcp_insights_data_errors_and_session(
     events = [e for e in errors(receiver) if "RuntimeError" in exception_types(e)]
     assert len(events) == 1, [exception_types(e) for e in errors(receiver)]
     event = events[0]
-    assert event["exception"]["values"][-1]["mechanism"] == {"type": "mcp", "handled": False}
+    assert event["exception"]["values"][-1]["mechanism"] == sentry_server.tool_mechanism("explode")
     assert event["exception"]["values"][-1]["value"] == sentry_server.EXPLODE_MESSAGE
     assert event["contexts"]["trace"]["trace_id"] == failed["trace_id"]
     assert event["contexts"]["trace"]["span_id"] == failed["span_id"]
@@ -692,7 +692,17 @@ def test_logging_integration_does_not_duplicate(
     time.sleep(0.3)
     events = errors(receiver)
     assert len(events) == 2, [(exception_types(e), e.get("logger")) for e in events]
-    assert all(e["exception"]["values"][-1]["mechanism"]["type"] == "mcp" for e in events)
+    mechanisms = sorted(
+        (e["exception"]["values"][-1]["mechanism"] for e in events), key=lambda m: m["data"]["error_type"]
+    )
+    assert mechanisms == [
+        {
+            "type": "auto.ai.mcp_server",
+            "handled": False,
+            "data": {"error_type": "prompt_execution", "prompt_name": "no-such-prompt"},
+        },
+        sentry_server.tool_mechanism("explode"),
+    ]
 
 
 def test_sentry_mcp_integration_does_not_duplicate(receiver: SentryReceiver) -> None:
@@ -709,10 +719,10 @@ def test_sentry_mcp_integration_does_not_duplicate(receiver: SentryReceiver) -> 
     origins = [trace_of(item.payload).get("origin") for item in receiver.items("transaction")]
     assert set(origins) == {"auto.ai.mcp.otel"}, origins
     assert sorted(exception_types(e)[-1] for e in errors(receiver)) == ["RuntimeError", "ValueError"]
-    assert all(
-        e["exception"]["values"][-1]["mechanism"] == {"type": "mcp", "handled": False}
-        for e in errors(receiver)
-    )
+    assert sorted(
+        (e["exception"]["values"][-1]["mechanism"] for e in errors(receiver)),
+        key=lambda m: m["data"]["tool_name"],
+    ) == [sentry_server.tool_mechanism("explode"), sentry_server.tool_mechanism("fail")]
 
 
 # -- the documented setup ---------------------------------------------------------------------------------

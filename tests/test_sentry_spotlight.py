@@ -300,7 +300,7 @@ def test_stdio_server_reports_to_spotlight(spotlight: Spotlight) -> None:
     import anyio
 
     from support.compat import CLIENT_NAME
-    from support.sentry_server import connect
+    from support.sentry_server import connect, tool_mechanism
 
     spotlight.clear()
 
@@ -334,7 +334,68 @@ def test_stdio_server_reports_to_spotlight(spotlight: Spotlight) -> None:
     assert "notifications/initialized" in notifications
 
     (event,) = _errors(spotlight)
-    assert event["exception"]["values"][-1]["mechanism"] == {"type": "mcp", "handled": False}
+    assert event["exception"]["values"][-1]["mechanism"] == tool_mechanism("explode")
+    assert (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]) == (
+        explode["trace_id"],
+        explode["span_id"],
+    )
+    (session,) = _sessions(spotlight)
+    assert session["status"] == "exited" and session["errors"] == 1
+
+
+def _streamed_segments(spot: Spotlight) -> dict[str, dict[str, Any]]:
+    out = {}
+    for item in spot.items("span"):
+        for span in item["payload"]["items"]:
+            attributes = {k: v["value"] for k, v in span.get("attributes", {}).items()}
+            if span["is_segment"] and attributes.get("sentry.op") == "mcp.server":
+                out[span["name"]] = {**span, "attributes": attributes}
+    return out
+
+
+def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
+    """Span streaming mode (``trace_lifecycle="stream"``) over stdio, sentry-sdk's MCPIntegration left on."""
+    import anyio
+
+    from support.sentry_server import connect, tool_mechanism
+    from support.compat import CLIENT_NAME
+
+    spotlight.clear()
+
+    async def run() -> None:
+        async with connect("stdio", spotlight.dsn, {"SENTRY_TEST_LIFECYCLE": "stream"}) as conn:
+            await conn.call_tool("add", {"a": 2, "b": 3})
+            assert (await conn.call_tool("explode", {"text": "x"}))["isError"] is True
+            await conn.read_resource("demo://info")
+            await conn.call_tool("logged", {"text": "x"})
+
+    anyio.run(run)
+    spotlight.wait_for(lambda s: bool(_sessions(s)) and "tools/call logged" in _streamed_segments(s))
+    assert not spotlight.items("transaction")
+    segments = _streamed_segments(spotlight)
+    for name in ("tools/call add", "tools/call explode", "resources/read demo://info", "tools/call logged"):
+        attributes = segments[name]["attributes"]
+        assert attributes["sentry.origin"] == "auto.ai.mcp.otel"
+        assert attributes["mcp.transport"] == "stdio" and attributes["network.transport"] == "pipe"
+        assert attributes["mcp.client.name"] == CLIENT_NAME
+    origins = {
+        v["attributes"]["sentry.origin"]["value"]
+        for item in spotlight.items("span")
+        for v in item["payload"]["items"]
+    }
+    assert origins == {"auto.ai.mcp.otel"}  # sentry-sdk's MCPIntegration spans are ignored
+    explode = segments["tools/call explode"]
+    assert explode["status"] == "error"
+    logged = segments["tools/call logged"]
+    children = [
+        v
+        for item in spotlight.items("span")
+        for v in item["payload"]["items"]
+        if v.get("parent_span_id") == logged["span_id"]
+    ]
+    assert [c["name"] for c in children] == ["notifications/message"]
+    (event,) = _errors(spotlight)
+    assert event["exception"]["values"][-1]["mechanism"] == tool_mechanism("explode")
     assert (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]) == (
         explode["trace_id"],
         explode["span_id"],

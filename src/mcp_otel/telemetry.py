@@ -459,28 +459,44 @@ class Operation:
         ``mcp.tool.result.is_error`` and, when given, ``mcp.tool.result.content_count`` (Sentry's MCP keys;
         no content is read).
 
+        With content capture on, the result is read: ``gen_ai.tool.call.result`` (a success) or
+        ``mcp.tool.result.content`` (an ``isError`` result: its error text, which OTel does not record), and
+        ``mcp.tool.result.content_type`` of a single-item result (Sentry's keys).
+
         Args:
             is_tool_error: the result is a ``CallToolResult`` with ``isError`` → ``error.type=tool_error``
                 and ERROR status (no description: the error text is tool output, recorded only on opt-in).
-            result: a callable returning the tool result's JSON value; called only when content capture is on.
+            result: a callable returning the tool result's JSON value (its ``structuredContent``, else its
+                content blocks); called only when content capture is on.
             content_count: the number of content items of the result (``len(result.content)``).
         """
-        if self.method == TOOLS_CALL and self._live():
+        live = self._live()
+        if self.method == TOOLS_CALL and live:
             self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR, is_tool_error)
             if content_count is not None:
                 self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT, content_count)
         if is_tool_error:
             self._attrs[attr.ERROR_TYPE] = TOOL_ERROR
-            if self._live():
+            if live:
                 self.span.set_attribute(attr.ERROR_TYPE, TOOL_ERROR)
                 self.span.set_status(Status(StatusCode.ERROR))
-        elif result is not None and self._live() and self._telemetry.config.capture_content:
-            value = self._telemetry.capture(attr.GEN_AI_TOOL_CALL_RESULT, result())
-            if value is not None:
-                self.span.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, value)
+        if result is not None and live and self._telemetry.config.capture_content:
+            self._capture_result(is_tool_error, result())
+
+    def _capture_result(self, is_tool_error: bool, value: Any) -> None:
+        key = sentry.SENTRY_MCP_TOOL_RESULT_CONTENT if is_tool_error else attr.GEN_AI_TOOL_CALL_RESULT
+        text = self._telemetry.capture(key, value)
+        if text is not None:
+            self.span.set_attribute(key, text)
+        content_type = _single_item_type(value)
+        if content_type is not None:
+            self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_TYPE, content_type)
 
     def set_prompt_result(
-        self, message_count: int | None, description: Callable[[], Any] | None = None
+        self,
+        message_count: int | None,
+        description: Callable[[], Any] | None = None,
+        messages: Callable[[], Any] | None = None,
     ) -> None:
         """Record the shape of a ``prompts/get`` result on a recording span.
 
@@ -488,17 +504,38 @@ class Operation:
             message_count: the number of messages (``mcp.prompt.result.message_count``), always recorded.
             description: a callable returning the result's description; called only when content capture is
                 on (``mcp.prompt.result.description`` is prompt output), through the redactor and truncation.
+            messages: a callable returning the result's messages (a sequence of ``PromptMessage`` objects or
+                their JSON dicts); called only when content capture is on: a single-message result records
+                ``mcp.prompt.result.message_role`` and ``.message_content`` (redacted, truncated).
         """
         if not self._live():
             return
         if message_count is not None:
             self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_COUNT, message_count)
-        if description is not None and self._telemetry.config.capture_content:
+        if not self._telemetry.config.capture_content:
+            return
+        if description is not None:
             text = description()
             if isinstance(text, str) and text:
                 value = self._telemetry.capture(sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, text)
                 if value is not None:
                     self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, value)
+        if messages is not None:
+            self._capture_single_message(messages())
+
+    def _capture_single_message(self, messages: Any) -> None:
+        if not isinstance(messages, (list, tuple)) or len(messages) != 1:
+            return  # Sentry's keys describe a single-message result
+        role = _field(messages[0], "role")
+        if isinstance(role, str):
+            self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE, role)
+        content = _field(messages[0], "content")
+        text = _field(content, "text")
+        value = self._telemetry.capture(
+            sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT, text if isinstance(text, str) else _json(content)
+        )
+        if value is not None:
+            self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT, value)
 
     def set_error_response(self, code: int, message: str | None) -> None:
         """Record a JSON-RPC error response with ``code``.
@@ -573,3 +610,24 @@ class Operation:
         if histogram is not None:
             attrs = self._attrs
             histogram.record(duration, {k: attrs[k] for k in self._metric_keys if k in attrs})
+
+
+def _field(value: Any, name: str) -> Any:
+    """``value[name]`` of a JSON dict, or ``value.name`` of an SDK (pydantic) object."""
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _json(value: Any) -> Any:
+    """A JSON-compatible form of an SDK (pydantic) object, for :meth:`Telemetry.capture`."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json", by_alias=True, exclude_none=True) if callable(dump) else value
+
+
+def _single_item_type(value: Any) -> str | None:
+    """The ``type`` of the only content block of a result's blocks (``None``: structured or several)."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        kind = _field(value[0], "type")
+        return kind if isinstance(kind, str) else None
+    return None

@@ -11,6 +11,8 @@ In-process tests import :func:`build_server`. Run as a script it serves stdio, c
 ``SENTRY_TEST_SENTRY_MCP``   ``0``: disable sentry-sdk's own ``MCPIntegration`` (default: left on, as a user
                              who did not read the docs would, to check there is no double capture)
 ``SENTRY_TEST_IGNORE``       an exception class name for ``ignore_errors``
+``SENTRY_TEST_LIFECYCLE``    ``stream``: ``trace_lifecycle="stream"`` (span streaming; default: transactions)
+``SENTRY_TEST_CLIENT_SPANS`` ``0``: ``setup(client_spans=False)``
 ===========================  ===================================================================
 
 Tools on top of the demo server's (``add``, ``forecast``, ``fail``, prompt ``greet``, resource ``demo://info``):
@@ -43,6 +45,15 @@ ENVIRONMENT = "test"
 EXPLODE_MESSAGE = "tool exploded"
 LOG_TEXT = "logged from a tool"
 CAPTURED_MESSAGE = "captured by the tool itself"
+
+
+def tool_mechanism(tool: str) -> dict[str, Any]:
+    """The exception mechanism of mcp-otel's event for an exception tool ``tool`` raised."""
+    return {
+        "type": "auto.ai.mcp_server",
+        "handled": False,
+        "data": {"error_type": "tool_execution", "tool_name": tool},
+    }
 
 
 def build_server() -> Any:
@@ -110,7 +121,9 @@ def build_crash_server() -> Any:
     return server
 
 
-def init_sentry(dsn: str, *, pii: bool, sentry_mcp: bool, mode: str, ignore: str | None) -> None:
+def init_sentry(
+    dsn: str, *, pii: bool, sentry_mcp: bool, mode: str, ignore: str | None, lifecycle: str | None = None
+) -> None:
     """``sentry_sdk.init`` the way the docs recommend (plus the test switches)."""
     import sentry_sdk
 
@@ -131,6 +144,8 @@ def init_sentry(dsn: str, *, pii: bool, sentry_mcp: bool, mode: str, ignore: str
         options["integrations"] = [OTLPIntegration()]
     if ignore:
         options["ignore_errors"] = [ignore]
+    if lifecycle:
+        options["trace_lifecycle"] = lifecycle
     sentry_sdk.init(**options)
 
 
@@ -165,8 +180,11 @@ def main() -> None:
         sentry_mcp=os.environ.get("SENTRY_TEST_SENTRY_MCP", "1") != "0",
         mode=mode,
         ignore=os.environ.get("SENTRY_TEST_IGNORE") or None,
+        lifecycle=os.environ.get("SENTRY_TEST_LIFECYCLE") or None,
     )
-    handle = mcp_otel.sentry.setup(otlp=mode == "otlp")
+    handle = mcp_otel.sentry.setup(
+        otlp=mode == "otlp", client_spans=os.environ.get("SENTRY_TEST_CLIENT_SPANS") != "0"
+    )
     McpInstrumentor().instrument(capture_content=handle.capture_content)
 
     if os.environ.get("SENTRY_TEST_SERVER") == "crash":

@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/otel/mcp-signals.yaml
-# Model digest: sha256:cf2626e422246da6
+# Model digest: sha256:d82ed70ffe695615
 """Metric names, units, descriptions, default attribute sets and instrument factories for MCP metrics.
 
 Every ``create_*`` helper passes :data:`DURATION_BUCKETS` as the explicit bucket boundaries advisory, as the

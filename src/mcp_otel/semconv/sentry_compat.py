@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:cf2626e422246da6
+# Model digest: sha256:d82ed70ffe695615
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
@@ -68,8 +68,11 @@ SENTRY_MCP_LIFECYCLE_PHASE: Final = "mcp.lifecycle.phase"
 
 Examples: `initialization_complete`.
 
-Type: string. Stability: development.
+Type: enum. Stability: development.
 """
+
+SENTRY_MCP_LIFECYCLE_PHASE_INITIALIZATION_COMPLETE: Final = "initialization_complete"
+"""The client sent `notifications/initialized`; the session is ready."""
 
 SENTRY_MCP_LOGGING_DATA_TYPE: Final = "mcp.logging.data_type"
 """Type of the data of a `notifications/message` log message.
@@ -386,6 +389,25 @@ SENTRY_ORIGIN_AUTO_MCP_NOTIFICATION: Final = "auto.mcp.notification"
 SENTRY_ORIGIN_AUTO_AI_MCP_OTEL: Final = "auto.ai.mcp.otel"
 """Origin of the spans and error events mcp-otel sends (an mcp-otel value)."""
 
+SENTRY_SEGMENT_NAME_SOURCE: Final = "sentry.segment.name.source"
+"""Source of a segment's name in span streaming mode (a transaction's `transaction_info.source`).
+
+Type: enum. Stability: development.
+"""
+
+SENTRY_SEGMENT_NAME_SOURCE_ROUTE: Final = "route"
+"""A low-cardinality name (`tools/call get-weather`)."""
+
+SENTRY_SEGMENT_NAME_SOURCE_CUSTOM: Final = "custom"
+"""A name that carries a resource URI (high cardinality)."""
+
+
+class SentryMcpLifecyclePhaseValues(Enum):
+    """Values of :data:`SENTRY_MCP_LIFECYCLE_PHASE` (``mcp.lifecycle.phase``)."""
+
+    INITIALIZATION_COMPLETE = "initialization_complete"
+    """The client sent `notifications/initialized`; the session is ready."""
+
 
 class SentryMcpTransportValues(Enum):
     """Values of :data:`SENTRY_MCP_TRANSPORT` (``mcp.transport``)."""
@@ -430,6 +452,15 @@ class SentryOriginValues(Enum):
     """Origin used by Sentry's JavaScript SDK for MCP notifications."""
     AUTO_AI_MCP_OTEL = "auto.ai.mcp.otel"
     """Origin of the spans and error events mcp-otel sends (an mcp-otel value)."""
+
+
+class SentrySegmentNameSourceValues(Enum):
+    """Values of :data:`SENTRY_SEGMENT_NAME_SOURCE` (``sentry.segment.name.source``)."""
+
+    ROUTE = "route"
+    """A low-cardinality name (`tools/call get-weather`)."""
+    CUSTOM = "custom"
+    """A name that carries a resource URI (high cardinality)."""
 
 
 SENTRY_TO_OTEL: Final[Mapping[str, str]] = MappingProxyType(

@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:cf2626e422246da6
+# Model digest: sha256:d82ed70ffe695615
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -108,6 +108,7 @@ MCP_CLIENT_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "rpc.response.status_code",
         "sentry.op",
         "sentry.origin",
+        "sentry.segment.name.source",
         "server.address",
         "server.port",
         "session.id",
@@ -175,6 +176,7 @@ MCP_CLIENT_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "rpc.response.status_code": "conditionally_required",
         "sentry.op": "opt_in",
         "sentry.origin": "opt_in",
+        "sentry.segment.name.source": "opt_in",
         "server.address": "recommended",
         "server.port": "recommended",
         "session.id": "recommended",
@@ -269,6 +271,7 @@ MCP_SERVER_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "rpc.response.status_code",
         "sentry.op",
         "sentry.origin",
+        "sentry.segment.name.source",
         "session.id",
     }
 )
@@ -336,6 +339,7 @@ MCP_SERVER_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "rpc.response.status_code": "conditionally_required",
         "sentry.op": "opt_in",
         "sentry.origin": "opt_in",
+        "sentry.segment.name.source": "opt_in",
         "session.id": "recommended",
     }
 )

@@ -16,7 +16,8 @@ Install with the ``sentry`` extra (``pip install "mcp-otel[sentry]"``), then::
 Everything goes through the client ``sentry_sdk.init`` created (DSN or Spotlight, sampling, release,
 environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires three parts, each usable on its own:
 
-- spans: :class:`SentrySpanProcessor` (MCP spans → Sentry transactions and spans) or, with ``otlp=True``,
+- spans: :class:`SentrySpanProcessor` (MCP spans → Sentry transactions and spans, or streamed segments and
+  spans with ``trace_lifecycle="stream"``) or, with ``otlp=True``,
   :class:`SentryOtlpSpanProcessor` for sentry-sdk's ``OTLPIntegration`` (``sentry.op`` on the OTLP spans);
 - errors: :class:`ErrorCapture` (each tool/handler exception → one error event, linked to its span);
 - release health: :class:`ReleaseHealth` (each MCP session → one Sentry session).
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from mcp_otel.sentry.errors import MECHANISM, ErrorCapture
+from mcp_otel.sentry.errors import ErrorCapture
 from mcp_otel.sentry.health import ReleaseHealth
 from mcp_otel.sentry.mapping import (
     OP_MCP_CLIENT,
@@ -44,6 +45,7 @@ from mcp_otel.sentry.mapping import (
     sentry_name,
     sentry_op,
 )
+from mcp_otel.sentry.mechanism import MECHANISM
 from mcp_otel.sentry.options import SentryMcpOptions
 from mcp_otel.sentry.otlp import (
     SentryOtlpSpanExporter,
@@ -124,6 +126,7 @@ def setup(
     client_sessions: bool = False,
     drop_sentry_mcp_events: bool = True,
     otlp: bool = False,
+    client_spans: bool = True,
 ) -> McpSentry:
     """Connect mcp-otel to the Sentry client (``sentry_sdk.init``, before or after this call).
 
@@ -142,9 +145,12 @@ def setup(
         release_health: report MCP sessions as release-health sessions.
         client_sessions: also report MCP sessions this process opens as a client.
         drop_sentry_mcp_events: drop the duplicate spans and error events of sentry-sdk's ``MCPIntegration``
-            (better: disable it, see ``docs/sentry.md``).
+            (better: disable it, see ``docs/sentry.md``), in transaction and in span streaming mode.
         otlp: spans go to Sentry over OTLP (``OTLPIntegration``): add :class:`SentryOtlpSpanProcessor`
             instead of :class:`SentrySpanProcessor`.
+        client_spans: also send the requests this process sends as an MCP client (``mcp.client``);
+            ``False``: only the messages it receives (SERVER spans) and the MCP spans nested in them (not
+            applied on the OTLP path, which exports every span).
     """
     options = SentryMcpOptions(
         record_inputs=record_inputs,
@@ -153,7 +159,13 @@ def setup(
         resource_uri_in_name=resource_uri_in_name,
     )
     provider = tracer_provider if tracer_provider is not None else _global_sdk_provider()
-    processor: SpanProcessor = SentryOtlpSpanProcessor(options) if otlp else SentrySpanProcessor(options)
+    processor: SpanProcessor
+    if otlp:
+        processor = SentryOtlpSpanProcessor(options)
+    else:
+        processor = SentrySpanProcessor(
+            options, client_spans=client_spans, drop_sentry_mcp_events=drop_sentry_mcp_events
+        )
     provider.add_span_processor(processor)
     errors = None
     if capture_errors:

@@ -2,14 +2,15 @@
 
 :class:`ErrorCapture` is an mcp-otel listener. mcp-otel reports the exception objects a server's tools and
 handlers raise — also those the SDK turns into an ``isError`` result (mcp 1.x ``FastMCP``, mcp 2.x
-``MCPServer``) — and ErrorCapture captures each once through the user's Sentry client: mechanism ``mcp``,
-``handled: false``, the trace context of the request's span (trace id, span id, op, origin and the span data
-as :func:`~mcp_otel.sentry.mapping.map_span` gates it), the transaction name of that span. The client's
-``ignore_errors``, ``sample_rate``, ``before_send`` and scope data apply.
+``MCPServer``) — and ErrorCapture captures each once through the user's Sentry client: mechanism
+``auto.ai.mcp_server``, ``handled: false`` and the ``data`` of Sentry's JavaScript SDK
+(:mod:`mcp_otel.sentry.mechanism`), the trace context of the request's span (trace id, span id, op,
+origin and the span data as :func:`~mcp_otel.sentry.mapping.map_span` gates it), the transaction name of
+that span. The client's ``ignore_errors``, ``sample_rate``, ``before_send`` and scope data apply.
 
-No double capture: a global event processor (installed once, active while an ErrorCapture is) drops
+No double capture: a global event processor (registered while an ErrorCapture is installed) drops
 
-- error events of sentry-sdk's own ``MCPIntegration`` (mechanism ``mcp`` without mcp-otel's hint): mcp-otel
+- error events of sentry-sdk's own ``MCPIntegration`` (mechanism ``mcp``): mcp-otel
   captures handler exceptions itself, with the OTel trace context;
 - error events whose exception chain holds an exception mcp-otel captured (mcp 2.x logs the tool exception it
   converted, which ``LoggingIntegration`` would capture again);
@@ -25,9 +26,10 @@ hold the request's arguments are replaced with ``[Filtered]``, as on mcp-otel's 
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import sentry_sdk
@@ -47,6 +49,7 @@ from mcp_otel.sentry.mapping import (
     map_span,
     sentry_op,
 )
+from mcp_otel.sentry.mechanism import SENTRY_PYTHON_MECHANISM, mechanism
 from mcp_otel.sentry.options import SentryMcpOptions
 from mcp_otel.telemetry import active_operation, active_request
 
@@ -55,14 +58,11 @@ if TYPE_CHECKING:
 
     from mcp_otel.telemetry import OperationView as Operation  # listeners get a read-only view
 
-MECHANISM = "mcp"
-"""Mechanism type of the error events mcp-otel captures (the one sentry-python's MCP integration uses)."""
 HINT_KEY = "mcp_otel"
 """Key mcp-otel sets in the hint of its own error events (``before_send`` can read it)."""
 FILTERED = "[Filtered]"
 """What a frame variable holding a request argument becomes when inputs are not recorded."""
 
-_MARK = "__mcp_otel_sentry__"
 _OURS = "captured"
 _SEEN = "seen"
 _MCP_LOGGERS = ("mcp", "fastmcp")
@@ -71,6 +71,15 @@ _SHORT_ARGUMENT = 4  # shorter argument strings are scrubbed only where a variab
 _lock = threading.Lock()
 _captures: tuple[ErrorCapture, ...] = ()
 _processor_installed = False
+# Marks of exceptions seen or captured, by id (the user's exception objects are never changed): with a weak
+# reference that removes the entry when the exception dies, or — built-in exception types support no weak
+# references — a strong one, for the last MAX_STRONG_MARKS of them (the mark matters only while the request
+# that raised runs: it keeps a later capture of the same exception from sending it twice).
+_marks: dict[int, tuple[Callable[[], BaseException | None], str]] = {}
+_strong_marks: OrderedDict[int, BaseException] = OrderedDict()
+_marks_lock = threading.Lock()
+MAX_STRONG_MARKS = 64
+"""At most this many marked exceptions without weak-reference support are kept alive by their mark."""
 
 
 class ErrorCapture(McpListener):
@@ -102,13 +111,16 @@ class ErrorCapture(McpListener):
         listeners.add_listener(self)
 
     def uninstall(self) -> None:
-        """Deactivate (the global event processor stays registered but does nothing without a capture)."""
-        global _captures
+        """Deactivate; the last active capture also removes the global event processor from sentry-sdk."""
+        global _captures, _processor_installed
         from mcp_otel import listeners
 
         listeners.remove_listener(self)
         with _lock:
             _captures = tuple(item for item in _captures if item is not self)
+            if not _captures and _processor_installed:
+                _uninstall_event_processor()
+                _processor_installed = False
 
     def on_exception(self, operation: Operation, exc: BaseException) -> None:
         """Capture ``exc``, raised by a tool or handler while the server request ``operation`` ran."""
@@ -128,7 +140,7 @@ class ErrorCapture(McpListener):
         _mark(exc, _OURS)
         options = self.options.resolve(client)
         event, hint = event_from_exception(
-            exc, client_options=client.options, mechanism={"type": MECHANISM, "handled": False}
+            exc, client_options=client.options, mechanism=mechanism(operation, exc, options)
         )
         trace_context, name = _trace_context(operation, options)
         if trace_context is not None:
@@ -259,11 +271,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             stack.extend(m for m in members if isinstance(m, BaseException))
 
 
+def _mark_of(exc: BaseException) -> str | None:
+    entry = _marks.get(id(exc))
+    return entry[1] if entry is not None and entry[0]() is exc else None
+
+
 def _marked(exc: BaseException) -> str | None:
     """The strongest mark in ``exc``'s chain: ``captured`` (by mcp-otel), ``seen`` (by Sentry) or ``None``."""
     found: str | None = None
     for item in _chain(exc):
-        mark = getattr(item, _MARK, None)
+        mark = _mark_of(item)
         if mark == _OURS:
             return _OURS
         if mark == _SEEN:
@@ -273,10 +290,36 @@ def _marked(exc: BaseException) -> str | None:
 
 def _mark(exc: BaseException, mark: str) -> None:
     for item in _chain(exc):
-        if getattr(item, _MARK, None) == _OURS:
+        if _mark_of(item) == _OURS:
             continue
-        with contextlib.suppress(AttributeError, TypeError):  # an exception type without __dict__
-            setattr(item, _MARK, mark)
+        ident = id(item)
+        ref: Callable[[], BaseException | None]
+        with _marks_lock:
+            try:
+                ref = weakref.ref(item, _forgetter(ident))
+            except TypeError:  # a built-in exception type: held (and so its id) until evicted
+                ref = _held(item)
+                _strong_marks[ident] = item
+                _strong_marks.move_to_end(ident)
+                while len(_strong_marks) > MAX_STRONG_MARKS:
+                    evicted, _ = _strong_marks.popitem(last=False)
+                    _marks.pop(evicted, None)
+            _marks[ident] = (ref, mark)
+
+
+def _held(exc: BaseException) -> Callable[[], BaseException | None]:
+    return lambda: exc
+
+
+def _forgetter(ident: int) -> Callable[[weakref.ref[BaseException]], None]:
+    return lambda dead: _forget(ident, dead)
+
+
+def _forget(ident: int, dead: Callable[[], BaseException | None]) -> None:
+    """Weak-reference callback: drop the mark of a collected exception (not a newer one with its id)."""
+    entry = _marks.get(ident)
+    if entry is not None and entry[0] is dead:
+        _marks.pop(ident, None)
 
 
 # -- the global event processor --------------------------------------------------------------------------
@@ -293,6 +336,14 @@ def _install_event_processor() -> None:
         processors.insert(0, _event_processor)
     else:  # pragma: no cover - every sentry-sdk 2.x has the list
         sentry_sdk.scope.add_global_event_processor(_event_processor)
+
+
+def _uninstall_event_processor() -> None:
+    """Remove :func:`_event_processor` from Sentry's global event processors (sentry-sdk has no API)."""
+    processors = getattr(sentry_sdk.scope, "global_event_processors", None)
+    if isinstance(processors, list):
+        while _event_processor in processors:
+            processors.remove(_event_processor)
 
 
 def _event_processor(event: Event, hint: Hint) -> Event | None:
@@ -320,7 +371,7 @@ def _process(event: Event, hint: Hint, capture: ErrorCapture) -> Event | None:
         if exc is not None:
             _mark(exc, _OURS)
         return event
-    if capture.drop_sentry_mcp_events and _mechanism(event) == MECHANISM:
+    if capture.drop_sentry_mcp_events and _mechanism(event) == SENTRY_PYTHON_MECHANISM:
         return None  # sentry-sdk's MCPIntegration: mcp-otel captures handler exceptions itself
     if exc is not None:
         if _marked(exc) == _OURS:

@@ -28,6 +28,8 @@ from __future__ import annotations
 import atexit
 import threading
 import weakref
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -65,10 +67,24 @@ class _Tracked:
     started: datetime
     transport: Transport
     sessionless: bool
+    key: Callable[[], Any] = field(default=lambda: None, repr=False)
     errors: int = 0
     address: str | None = None
     session: Session | None = None
     finalizer: Any = field(default=None, repr=False)
+    done: bool = False  # reported or forgotten: never reported (again)
+
+
+def _holder(key: Any) -> Callable[[], Any]:
+    """A callable returning ``key`` while it lives: a weak reference, else ``key`` itself.
+
+    A key that cannot be weak-referenced is held strongly while its session is tracked, so that its ``id()``
+    cannot be reused by another object (whose session would otherwise take its place).
+    """
+    try:
+        return weakref.ref(key)
+    except TypeError:
+        return lambda: key
 
 
 class ReleaseHealth(McpListener):
@@ -85,6 +101,10 @@ class ReleaseHealth(McpListener):
         self.client_sessions = client_sessions
         self._lock = threading.Lock()
         self._sessions: dict[int, _Tracked] = {}
+        # Sessions whose SDK object was garbage-collected: the finalizer only queues them (it may run in
+        # the middle of any code of this thread, even while it holds the lock or sentry-sdk's own locks);
+        # the next callback reports them.
+        self._abandoned_sessions: deque[tuple[int, _Tracked]] = deque()
         self._installed = False
 
     def install(self) -> None:
@@ -103,12 +123,15 @@ class ReleaseHealth(McpListener):
         with self._lock:
             tracked = list(self._sessions.values())
             self._sessions.clear()
+            self._abandoned_sessions.clear()
         for item in tracked:
+            item.done = True
             if item.finalizer is not None:
                 item.finalizer.detach()
 
     def open_sessions(self) -> int:
         """How many reported sessions are open now."""
+        self._report_abandoned()
         with self._lock:
             return sum(1 for t in self._sessions.values() if self._reported(t))
 
@@ -117,13 +140,18 @@ class ReleaseHealth(McpListener):
     def on_session_start(self, key: Any, kind: SpanKind, transport: Transport) -> None:
         """Track the session ``key``; on mcp 1.x a stateless HTTP request has its own (sessionless) one."""
         try:
+            self._report_abandoned()
             ident = id(key)
             # mcp 1.x stateless streamable HTTP runs one ServerSession per request, without a session id
             sessionless = transport.kind == "http" and transport.session_id is None
-            tracked = _Tracked(kind, _now(), transport, sessionless)
+            tracked = _Tracked(kind, _now(), transport, sessionless, _holder(key))
             with self._lock:
                 if len(self._sessions) >= MAX_SESSIONS:
                     return
+                displaced = self._sessions.get(ident)
+                if displaced is not None and displaced.key() is not key:
+                    # the id of a collected key whose finalizer has not run yet: report that session too
+                    self._abandoned_sessions.append((ident, displaced))
                 self._sessions[ident] = tracked
             try:
                 tracked.finalizer = weakref.finalize(key, self._abandoned, ident, tracked)
@@ -144,7 +172,11 @@ class ReleaseHealth(McpListener):
         """Report the session ``key``: ``exited``, ``errored``, ``crashed`` or ``abnormal``."""
         try:
             with self._lock:
-                tracked = self._sessions.pop(id(key), None)
+                tracked = self._lookup(key)
+                if tracked is not None:
+                    del self._sessions[id(key)]
+                    tracked.done = True
+            self._report_abandoned()
             if tracked is None:
                 return
             if tracked.finalizer is not None:
@@ -157,6 +189,11 @@ class ReleaseHealth(McpListener):
 
     # -- internals -----------------------------------------------------------------------------------------
 
+    def _lookup(self, key: Any) -> _Tracked | None:
+        """The tracked session of ``key`` (the caller holds the lock); never another object's of equal id."""
+        tracked = self._sessions.get(id(key))
+        return tracked if tracked is not None and tracked.key() is key else None
+
     def _reported(self, tracked: _Tracked) -> bool:
         if tracked.sessionless:
             return False
@@ -166,10 +203,12 @@ class ReleaseHealth(McpListener):
         return not (session is not None and is_sessionless(session.protocol_version))
 
     def _operation_end(self, operation: Operation) -> None:
+        if self._abandoned_sessions:
+            self._report_abandoned()
         message = operation.message
         key = message.session_key
         with self._lock:
-            tracked = self._sessions.get(id(key)) if key is not None else None
+            tracked = self._lookup(key) if key is not None else None
         failed = _failed(operation)
         sessionless_protocol = is_sessionless(message.session.protocol_version)
         if tracked is not None:
@@ -189,24 +228,39 @@ class ReleaseHealth(McpListener):
         self._send_request(operation, failed)
 
     def _abandoned(self, ident: int, tracked: _Tracked) -> None:
-        """The SDK dropped a session object that was never closed: the transport went away."""
-        try:
-            with self._lock:
-                if self._sessions.get(ident) is not tracked:
-                    return
-                del self._sessions[ident]
-            if self._reported(tracked):
-                self._send(tracked, ABNORMAL)
-        except Exception:
-            log_failure_once("sentry.health.abandoned")
+        """The SDK dropped a session object that was never closed: queue it (no lock: see __init__)."""
+        self._abandoned_sessions.append((ident, tracked))
+
+    def _report_abandoned(self) -> None:
+        """Report the queued sessions whose SDK object was dropped without a close as ``abnormal``."""
+        while self._abandoned_sessions:
+            try:
+                ident, tracked = self._abandoned_sessions.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            try:
+                with self._lock:
+                    if self._sessions.get(ident) is tracked:
+                        del self._sessions[ident]
+                    if tracked.done:
+                        continue
+                    tracked.done = True
+                if self._reported(tracked):
+                    self._send(tracked, ABNORMAL)
+            except Exception:
+                log_failure_once("sentry.health.abandoned")
 
     def _at_exit(self) -> None:
         try:
+            self._report_abandoned()
             with self._lock:
                 tracked = list(self._sessions.values())
                 self._sessions.clear()
             sent = False
             for item in tracked:
+                if item.done:
+                    continue
+                item.done = True
                 if item.finalizer is not None:
                     item.finalizer.detach()
                 if self._reported(item):

@@ -18,9 +18,11 @@ The rules (see ``docs/sentry.md`` for the table):
 - attributes: every attribute of the span (mcp-otel records ``mcp.tool.result.is_error``,
   ``mcp.tool.result.content_count`` and ``mcp.prompt.result.message_count`` itself), plus ``mcp.tool.name``,
   ``mcp.prompt.name``, ``mcp.request.id`` (string), ``mcp.transport``, ``network.transport``,
-  ``mcp.tool.result.is_error`` (from ``error.type`` when the span lacks it), ``mcp.resource.protocol``;
-  ``mcp.request.argument.<key>``, ``mcp.tool.result.content`` and ``mcp.prompt.result.description`` only
-  with ``record_inputs`` / ``record_outputs`` (the OTel content keys are removed otherwise);
+  ``mcp.tool.result.is_error`` (from ``error.type`` when the span lacks it), ``mcp.resource.protocol``,
+  ``mcp.lifecycle.phase`` / ``mcp.protocol.ready`` on ``notifications/initialized``;
+  ``mcp.request.argument.<key>`` (``.uri`` of ``resources/read``), ``mcp.tool.result.content`` and
+  ``mcp.prompt.result.description`` / ``.message_role`` / ``.message_content`` only with ``record_inputs``
+  / ``record_outputs`` (the OTel content keys are removed otherwise);
   ``client.address``, ``client.port`` and ``mcp.resource.uri`` only with ``send_user_info`` (as Sentry's
   JavaScript SDK gates them).
 """
@@ -99,9 +101,17 @@ _OUTPUT_KEYS = frozenset(
         attr.GEN_AI_TOOL_CALL_RESULT,
         sentry.SENTRY_MCP_TOOL_RESULT_CONTENT,
         sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
+        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE,
         sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
     }
 )
+_RESOURCES_READ = attr.McpMethodNameValues.RESOURCES_READ.value
+_INITIALIZED = attr.McpMethodNameValues.NOTIFICATIONS_INITIALIZED.value
+_URI_ARGUMENT = _ARGUMENT_PREFIX + "uri"  # Sentry's mcp.request.argument.uri of resources/read
+_READY = {
+    sentry.SENTRY_MCP_LIFECYCLE_PHASE: sentry.SENTRY_MCP_LIFECYCLE_PHASE_INITIALIZATION_COMPLETE,
+    sentry.SENTRY_MCP_PROTOCOL_READY: 1,
+}
 
 
 @dataclass(frozen=True)
@@ -264,17 +274,12 @@ def sentry_attributes(
         ended: the span has ended (a running ``tools/call`` has no ``mcp.tool.result.is_error`` yet).
     """
     data: dict[str, Any] = {}
+    allowed = (True, options.record_inputs, options.record_outputs, options.send_user_info)
     for key, value in attributes.items():
-        if _is_input_key(key):
-            if options.record_inputs:
-                data[key] = _json_value(value)
-        elif key in _OUTPUT_KEYS:
-            if options.record_outputs:
-                data[key] = _json_value(value)
-        elif key in _USER_INFO_KEYS:
-            if options.send_user_info:
-                data[key] = _json_value(value)
-        else:
+        gate = _GATES.get(key)
+        if gate is None:
+            gate = _gate(key)
+        if allowed[gate]:
             data[key] = _json_value(value)
     method = attributes.get(attr.MCP_METHOD_NAME)
     _copy(data, attributes, attr.GEN_AI_TOOL_NAME, sentry.SENTRY_MCP_TOOL_NAME)
@@ -305,7 +310,32 @@ def sentry_attributes(
         for key, value in attributes.items():
             if key.startswith(_PROMPT_VARIABLE_PREFIX):
                 data[_ARGUMENT_PREFIX + key[len(_PROMPT_VARIABLE_PREFIX) :]] = _argument_text(value)
+    elif method == _RESOURCES_READ and options.record_inputs:
+        if isinstance(uri, str):
+            data[_URI_ARGUMENT] = uri
+    elif method == _INITIALIZED:
+        data.update(_READY)
     return data
+
+
+_ALWAYS, _INPUT, _OUTPUT, _USER_INFO = 0, 1, 2, 3
+_GATES: dict[str, int] = {}
+_MAX_GATES = 4096  # argument keys come from requests: bound the cache
+
+
+def _gate(key: str) -> int:
+    """Which option lets attribute ``key`` through (an index into ``allowed``), cached per key."""
+    if _is_input_key(key):
+        gate = _INPUT
+    elif key in _OUTPUT_KEYS:
+        gate = _OUTPUT
+    elif key in _USER_INFO_KEYS:
+        gate = _USER_INFO
+    else:
+        gate = _ALWAYS
+    if len(_GATES) < _MAX_GATES:
+        _GATES[key] = gate
+    return gate
 
 
 def _is_input_key(key: str) -> bool:
@@ -365,7 +395,12 @@ def _argument_text(value: Any) -> str:
     return json.dumps(_json_value(value), default=str, ensure_ascii=False)
 
 
+_SCALARS = frozenset({str, bool, int, float})
+
+
 def _json_value(value: Any) -> Any:
+    if type(value) in _SCALARS:  # nearly every attribute: skip the (slow) ABC check below
+        return value
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return list(value)
     return value

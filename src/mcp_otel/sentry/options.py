@@ -12,7 +12,7 @@ Settings left at ``None`` follow the Sentry client at the time each span, error 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sentry_sdk
@@ -38,12 +38,25 @@ class SentryMcpOptions:
     record_outputs: bool | None = None
     send_user_info: bool | None = None
     resource_uri_in_name: bool = True
+    # (client options, send_default_pii, data_collection, result) of the last resolve: resolved once per span
+    _last: tuple[Any, Any, Any, MappingOptions] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def resolve(self, client: Any = None) -> MappingOptions:
         """The effective :class:`~mcp_otel.sentry.mapping.MappingOptions` for ``client`` (or the current)."""
         client_options = client_options_of(client)
-        pii = bool(client_options.get("send_default_pii"))
+        pii_option = client_options.get("send_default_pii")
         collection = client_options.get("data_collection")
+        last = self._last
+        if last is not None and last[0] is client_options and last[1] == pii_option and last[2] is collection:
+            return last[3]
+        resolved = self._resolve(client_options, pii_option, collection)
+        object.__setattr__(self, "_last", (client_options, pii_option, collection, resolved))
+        return resolved
+
+    def _resolve(self, client_options: Mapping[str, Any], pii_option: Any, collection: Any) -> MappingOptions:
+        pii = bool(pii_option)
         user_info = pii
         inputs = outputs = pii
         if isinstance(collection, Mapping):

@@ -4,17 +4,20 @@ Every MCP message this process receives (a SERVER span: a request or notificatio
 Sentry transaction, as in Sentry's JavaScript SDK, even when an in-process client's span is its parent; so
 does every other MCP span without a running MCP parent. MCP spans this process sends while handling one (a
 server→client request or notification sent while a tool runs) become child spans of its transaction. Trace
-and span ids are the OTel ones, so Sentry errors and other services' spans join the same trace.
+and span ids are the OTel ones, so Sentry errors and other services' spans join the same trace. With
+``client_spans=False`` only what this process receives (SERVER spans) and the MCP spans nested in them are
+sent: an MCP host's own client requests stay out of Sentry.
 
 The transactions are started with ``Scope.start_transaction`` and finished with explicit timestamps, so
 everything the user configured on the client applies: DSN or Spotlight, ``traces_sample_rate`` /
 ``traces_sampler`` (a remote parent's sampled flag is inherited, as Sentry does), ``release``,
-``environment``, scope data, event processors and ``before_send_transaction``.
+``environment``, scope data, event processors and ``before_send_transaction``. When the client runs in span
+streaming mode (``trace_lifecycle="stream"``), the same tree goes out as a streamed segment and its spans
+(:mod:`mcp_otel.sentry.streaming`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +33,14 @@ from mcp_otel._guard import log_failure_once
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.sentry.mapping import DEFAULT_SCOPES, MappingOptions, SentrySpan, is_mcp_span, map_span
 from mcp_otel.sentry.options import SentryMcpOptions
+from mcp_otel.sentry.streaming import (
+    StreamedSender,
+    ignore_sentry_mcp_spans,
+    stop_ignoring_sentry_mcp_spans,
+    streaming_enabled,
+)
 
-_log = logging.getLogger("mcp_otel.sentry")
+_RECEIVED = (SpanKind.SERVER, SpanKind.CONSUMER)
 MAX_OPEN_SPANS = 10_000
 """At most this many running MCP spans are tracked for nesting; beyond that, spans become transactions."""
 
@@ -52,17 +61,29 @@ class SentrySpanProcessor(SpanProcessor):
         options: what content and user data to send (default: follow the Sentry client's settings).
         scopes: instrumentation scopes whose spans are mapped (default: mcp-otel's ``mcp_otel`` and mcp 2.x's
             ``mcp-python-sdk``, which mcp-otel enriches with ``sdk_spans="enrich"``).
+        client_spans: also send the MCP requests this process sends as a client outside a request it
+            handles (``mcp.client`` transactions); ``False``: only received messages and what they send.
+        drop_sentry_mcp_events: in span streaming mode, add an ``ignore_spans`` rule for the spans of
+            sentry-sdk's own ``MCPIntegration`` to the client's options (removed by :meth:`shutdown`).
     """
 
     def __init__(
-        self, options: SentryMcpOptions | None = None, *, scopes: tuple[str, ...] = DEFAULT_SCOPES
+        self,
+        options: SentryMcpOptions | None = None,
+        *,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        client_spans: bool = True,
+        drop_sentry_mcp_events: bool = False,
     ) -> None:
         self.options = options or SentryMcpOptions()
         self.scopes = frozenset(scopes)
+        self.client_spans = client_spans
+        self.drop_sentry_mcp_events = drop_sentry_mcp_events
         self.enabled = True
         self._lock = threading.Lock()
         self._open: dict[int, list[_Finished]] = {}
-        self._warned_streaming = False
+        self._streamed = StreamedSender(_sampling_context)
+        self._ruled_options: Any = None  # the client options that carry our ignore_spans rule
 
     # -- SpanProcessor ------------------------------------------------------------------------------------
 
@@ -71,8 +92,18 @@ class SentrySpanProcessor(SpanProcessor):
         try:
             if not self.enabled or not self._is_ours(span):
                 return
+            if self.drop_sentry_mcp_events and span.kind is SpanKind.SERVER:
+                self._ignore_sentry_mcp_spans()  # before sentry-sdk's MCPIntegration starts its span
             context = span.get_span_context()
+            parent = span.parent
             with self._lock:
+                # without client spans, a client span is sent only inside a received request
+                if (
+                    not self.client_spans
+                    and span.kind not in _RECEIVED
+                    and (parent is None or parent.is_remote or parent.span_id not in self._open)
+                ):
+                    return
                 if len(self._open) < MAX_OPEN_SPANS:
                     self._open[context.span_id] = []
         except Exception:
@@ -89,12 +120,14 @@ class SentrySpanProcessor(SpanProcessor):
                 children = self._open.pop(context.span_id, None) if context is not None else None
                 node = _Finished(span, children or [])
                 parent = span.parent
-                entry = span.kind in (SpanKind.SERVER, SpanKind.CONSUMER)  # received: its own transaction
+                entry = span.kind in _RECEIVED  # received: its own transaction
                 if parent is not None and not parent.is_remote and not entry:
                     siblings = self._open.get(parent.span_id)
                     if siblings is not None:
                         siblings.append(node)
                         return
+            if not self.client_spans and not entry:
+                return  # not received, not inside a received request
             if self.enabled and is_mcp_span(span):
                 self._send(node)
         except Exception:
@@ -105,6 +138,9 @@ class SentrySpanProcessor(SpanProcessor):
         self.enabled = False
         with self._lock:
             self._open.clear()
+        ruled, self._ruled_options = self._ruled_options, None
+        if ruled is not None:
+            stop_ignoring_sentry_mcp_spans(ruled)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the Sentry client's transport (at most ``timeout_millis``)."""
@@ -122,20 +158,23 @@ class SentrySpanProcessor(SpanProcessor):
         scope = span.instrumentation_scope
         return scope is not None and scope.name in self.scopes
 
+    def _ignore_sentry_mcp_spans(self) -> None:
+        client = sentry_sdk.get_client()
+        options = client.options if client.is_active() else None
+        if options is None or options is self._ruled_options:
+            return
+        if streaming_enabled(options):
+            ignore_sentry_mcp_spans(options)
+            self._ruled_options = options
+
     def _send(self, node: _Finished) -> None:
         client = sentry_sdk.get_client()
         if not client.is_active():
             return
-        if _span_streaming(client.options):
-            if not self._warned_streaming:
-                self._warned_streaming = True
-                _log.warning(
-                    "mcp-otel: sentry-sdk runs in span streaming mode (trace_lifecycle='stream'), which has "
-                    "no transaction API; MCP spans are not sent by SentrySpanProcessor. Use the OTLP path "
-                    "(mcp_otel.sentry.setup(otlp=True)) instead."
-                )
-            return
         options = self.options.resolve(client)
+        if streaming_enabled(client.options):
+            self._streamed.send(node.span, node.children, options)
+            return
         mapped = map_span(node.span, options)
         scope = sentry_sdk.Scope.get_current_scope()
         transaction = Transaction(
@@ -183,8 +222,12 @@ def _add_child(parent: SentrySdkSpan, node: _Finished, options: MappingOptions, 
 
 
 def _fill(span: SentrySdkSpan, mapped: SentrySpan) -> None:
-    for key, value in mapped.data.items():
-        span.set_data(key, value)
+    update = getattr(span, "update_data", None)  # sentry-sdk >= 2.2x: one call instead of one per key
+    if update is not None:
+        update(mapped.data)
+    else:  # pragma: no cover - older sentry-sdk
+        for key, value in mapped.data.items():
+            span.set_data(key, value)
     span.set_status(mapped.status)
 
 
@@ -197,11 +240,3 @@ def _sampling_context(span: ReadableSpan, mapped: SentrySpan) -> dict[str, Any]:
         "method": attributes.get(attr.MCP_METHOD_NAME),
         "span_kind": span.kind.name.lower(),
     }
-
-
-def _span_streaming(options: Any) -> bool:
-    try:
-        from sentry_sdk.tracing_utils import has_span_streaming_enabled
-    except ImportError:  # sentry-sdk without span streaming
-        return False
-    return bool(has_span_streaming_enabled(options))

@@ -1,0 +1,78 @@
+"""The exception mechanism of mcp-otel's error events: what Sentry's JavaScript SDK sends for MCP servers.
+
+``{"type": "auto.ai.mcp_server", "handled": false, "data": {"error_type": ..., <target>}}``, with the
+``error_type`` values and target keys of ``@sentry/core``'s MCP server integration.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
+from mcp_otel.sentry.mapping import RESOURCE_METHODS, MappingOptions
+
+if TYPE_CHECKING:
+    from mcp_otel.telemetry import Operation
+
+MECHANISM = "auto.ai.mcp_server"
+"""Mechanism type of the error events mcp-otel captures (the one Sentry's JavaScript SDK uses)."""
+SENTRY_PYTHON_MECHANISM = "mcp"
+"""Mechanism type of the error events of sentry-python's own ``MCPIntegration`` (dropped as duplicates)."""
+
+MECHANISM_ERROR_TYPE = "error_type"
+"""``mechanism.data`` key: the kind of failure."""
+MECHANISM_TOOL_NAME = "tool_name"
+"""``mechanism.data`` key: the tool that raised."""
+MECHANISM_PROMPT_NAME = "prompt_name"
+"""``mechanism.data`` key: the prompt whose handler raised."""
+MECHANISM_RESOURCE_URI = "resource_uri"
+"""``mechanism.data`` key: the resource whose handler raised (user data: only with ``send_user_info``)."""
+
+ERROR_TYPE_TOOL = "tool_execution"
+"""A tool raised."""
+ERROR_TYPE_TIMEOUT = "timeout"
+"""A tool raised ``TimeoutError``."""
+ERROR_TYPE_VALIDATION = "validation"
+"""A tool raised a (pydantic) ``ValidationError``."""
+ERROR_TYPE_PROMPT = "prompt_execution"
+"""A prompt handler raised."""
+ERROR_TYPE_RESOURCE = "resource_execution"
+"""A resource handler raised."""
+ERROR_TYPE_HANDLER = "handler_execution"
+"""Any other request handler raised (the JavaScript SDK's default)."""
+
+
+def mechanism(operation: Operation, exc: BaseException, options: MappingOptions) -> dict[str, Any]:
+    """The exception mechanism of an error a handler of ``operation`` raised, as Sentry's JS SDK sends it.
+
+    ``{"type": "auto.ai.mcp_server", "handled": false, "data": {"error_type": ...}}`` with ``error_type``
+    ``tool_execution`` (``timeout`` for a ``TimeoutError``, ``validation`` for a pydantic ``ValidationError``)
+    and ``tool_name``; ``prompt_execution`` and ``prompt_name``; ``resource_execution`` and ``resource_uri``
+    (only with ``send_user_info``, like the ``mcp.resource.uri`` attribute); else ``handler_execution``.
+    """
+    message = operation.message
+    method = operation.method
+    data: dict[str, Any]
+    if method == TOOLS_CALL:
+        data = {MECHANISM_ERROR_TYPE: _tool_error_type(exc)}
+        if message.name is not None:
+            data[MECHANISM_TOOL_NAME] = message.name
+    elif method == PROMPTS_GET:
+        data = {MECHANISM_ERROR_TYPE: ERROR_TYPE_PROMPT}
+        if message.name is not None:
+            data[MECHANISM_PROMPT_NAME] = message.name
+    elif method in RESOURCE_METHODS:
+        data = {MECHANISM_ERROR_TYPE: ERROR_TYPE_RESOURCE}
+        if message.uri is not None and options.send_user_info:
+            data[MECHANISM_RESOURCE_URI] = message.uri
+    else:
+        data = {MECHANISM_ERROR_TYPE: ERROR_TYPE_HANDLER}
+    return {"type": MECHANISM, "handled": False, "data": data}
+
+
+def _tool_error_type(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return ERROR_TYPE_TIMEOUT
+    if any(cls.__name__ == "ValidationError" for cls in type(exc).__mro__):
+        return ERROR_TYPE_VALIDATION
+    return ERROR_TYPE_TOOL
