@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:cf2626e422246da6
+# Model digest: sha256:1316cfb64bb253d5
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -377,6 +377,12 @@ TEMPLATE_ATTRIBUTE_PREFIXES: Final[frozenset[str]] = frozenset(
 CANCELLED: Final = "cancelled"
 """Value of `error.type` on the span and metric point of a request its peer cancelled (a low-cardinality
 string, as `error.type` allows).
+"""
+
+CLIENT_NAME_OTHER: Final = "_OTHER"
+"""Value of `mcp.client.name` on metric points of every client name beyond the first N distinct ones this
+process saw (`metrics_client_name_limit`): a client chooses its own name, so the number of distinct values
+on metrics is capped.
 """
 
 EVENT_MCP_CANCELLED: Final = "mcp.cancelled"
