@@ -362,7 +362,12 @@ async def test_sdk_middleware_work(
         (config.ENV_RESOURCE_URI_IN_SPAN_NAME, "2", "true, false", {"resource_uri_in_span_name": False}),
         (config.ENV_METRICS, "nah", "true, false", {"metrics": True}),
         (config.ENV_METRICS_CLIENT_NAME, "yep", "true, false", {"metrics_client_name": False}),
-        (config.ENV_METRICS_CLIENT_NAME_LIMIT, "-1", "non-negative integer", {"metrics_client_name_limit": 20}),
+        (
+            config.ENV_METRICS_CLIENT_NAME_LIMIT,
+            "-1",
+            "non-negative integer",
+            {"metrics_client_name_limit": 20},
+        ),
         (config.ENV_SESSION_ID_ATTRIBUTE, "perhaps", "true, false", {"session_id_attribute": True}),
         (config.ENV_SDK_SPANS, "mine", "own, enrich", {"sdk_spans": "own"}),
     ],

@@ -28,7 +28,9 @@ async def _sessions(transport: str, tmp_path: Path, names: tuple[str, ...]) -> N
     server = s3.build_server()
     if transport == "memory":
         for name in names:
-            async with s3.connect(transport, tmp_path, server=server, client_info=s3.implementation(name)) as c:
+            async with s3.connect(
+                transport, tmp_path, server=server, client_info=s3.implementation(name)
+            ) as c:
                 await c.call_tool("add", {"a": 1, "b": 2})
         return
     async with s3.serve(transport, server) as url:
