@@ -33,7 +33,7 @@ from support.compat import implementation
 from support.harness import REPO_ROOT, ServerSpec, connect_http, open_client, subprocess_env
 
 #: One Prometheus and one exchange for the whole module: keep its tests on one xdist worker.
-pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("prometheus")]
+pytestmark = pytest.mark.xdist_group("prometheus")
 
 DASHBOARD = REPO_ROOT / "docs" / "grafana" / "mcp-servers.json"
 SERVER_SCRIPT = Path(__file__).resolve().parent / "metrics_backend_server.py"
@@ -179,7 +179,7 @@ async def _wait_for(
     """Poll ``expr`` (labels ``network_transport``) until it equals ``expected``; return the time it did."""
     deadline = time.monotonic() + SCRAPE_WAIT
     while True:
-        now = time.time()
+        now = round(time.time(), 3)  # the API's resolution: later queries at this time see the same samples
         got = _rows(server.query(expr, at=now), "network_transport")
         if got == expected:
             return now
@@ -459,25 +459,22 @@ def test_most_read_resources(run: Run) -> None:
 def test_resources_read_volume_over_time(run: Run) -> None:
     """``resources/read`` volume dropped 60% since the deploy — over HTTP only."""
     title = "resources/read volume over time per transport"
-    # a step grid through both observation times: the series is read exactly when each phase was scraped
-    steps = math.ceil((run.after_phase2 - run.after_phase1) / 0.5)
-    step = (run.after_phase2 - run.after_phase1) / steps
-    start = run.after_phase1 - step * math.ceil((run.after_phase1 - run.started) / step)
-    results = run.server.query_range(_q(title), start, run.after_phase2, step)
-    _record(run, title, results)
-    series = {
-        r["metric"]["network_transport"]: [(float(t), float(v)) for t, v in r["values"]] for r in results
-    }
-    assert set(series) == {"pipe", "tcp"}
+    step = 0.5
 
-    def at(transport: str, when: float) -> float:
-        return min(series[transport], key=lambda point: abs(point[0] - when))[1]
+    def series_until(end: float) -> dict[str, list[float]]:
+        """The panel's query over time, on a step grid ending exactly at ``end``."""
+        start = end - step * math.ceil((end - run.started) / step)
+        results = run.server.query_range(_q(title), start, end, step)
+        _record(run, f"{title} until {end}", results)
+        return {r["metric"]["network_transport"]: [float(v) for _, v in r["values"]] for r in results}
 
-    volume = {t: (at(t, run.after_phase1), at(t, run.after_phase2) - at(t, run.after_phase1)) for t in series}
+    before, after = series_until(run.after_phase1), series_until(run.after_phase2)
+    assert set(before) == set(after) == {"pipe", "tcp"}
+    volume = {t: (before[t][-1], after[t][-1] - before[t][-1]) for t in after}
     assert volume == {"pipe": (5, 5), "tcp": (5, 2)}
     assert 1 - volume["tcp"][1] / volume["tcp"][0] == pytest.approx(0.6)
-    for values in series.values():  # a cumulative count never goes down while the servers run
-        assert [v for _, v in values] == sorted(v for _, v in values)
+    for values in after.values():  # a cumulative count never goes down while the servers run
+        assert values == sorted(values)
 
 
 def test_sessions_per_client(run: Run) -> None:

@@ -37,6 +37,7 @@ from mcp_otel.semconv.signals import (
     SERVER_NON_ERROR_CODES,
     TOOL_ERROR,
 )
+from mcp_otel.session_ids import SessionIds, needs_own_id, with_session_id, without_session_id
 
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
@@ -92,6 +93,7 @@ class Telemetry:
             {} if config.metrics and config.metrics_client_name else None
         )
         self._client_names_lock = threading.Lock()
+        self.session_ids = SessionIds()  # stdio and sessionless sessions (see mcp_otel.session_ids)
 
     def metric_client_name(self, name: str | None) -> str | None:
         """The ``mcp.client.name`` value for metric points of a client called ``name``.
@@ -229,16 +231,20 @@ def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | 
         return None
     if not trace.get_current_span(ctx).get_span_context().is_valid:
         return None
-    return ctx
+    return without_session_id(ctx)  # the peer's session id grouped this session; it travels no further
 
 
 def inject(meta: MutableMapping[str, Any]) -> None:
     """Inject the current context into a ``_meta`` dict with the global propagators, keeping existing keys.
 
-    A ``traceparent`` (or any other key) the caller already put there is never overwritten.
+    A ``traceparent`` (or any other key) the caller already put there is never overwritten. When the request
+    being sent has a session id of mcp-otel's own (stdio, 2026-07-28), the injected baggage carries it too:
+    only in this message, the caller's context is left as it is.
     """
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    op = active_client_request()
+    own = op.own_session_id if op is not None else None
+    propagate.inject(carrier, context=with_session_id(own) if own is not None else None)
     for key, value in carrier.items():
         if key not in meta:
             meta[key] = value
@@ -261,6 +267,7 @@ class Operation:
         "_histogram",
         "_metric_keys",
         "_non_error_codes",
+        "_own_session_id",
         "_parent",
         "_recording",
         "_start",
@@ -315,6 +322,11 @@ class Operation:
         attrs.update(message.session.attributes())
         attrs.update(message.transport.attributes())
         self._attrs = attrs
+        self._own_session_id: str | None = None
+        if telemetry.config.session_id_attribute and needs_own_id(message, attrs):
+            sender = active_client_request() if kind is SpanKind.SERVER else None  # an in-process peer
+            peer_id = sender.own_session_id if sender is not None else None
+            self._own_session_id = telemetry.session_ids.for_message(message, peer_id)
         self._parent = parent
         self._adopt = adopt
         if adopt:  # ``enrich``: the SDK's span, created inside the call, is adopted by adopt_span()
@@ -344,6 +356,8 @@ class Operation:
         session_id = attrs.get(attr.MCP_SESSION_ID)
         if session_id is not None and config.session_id_attribute:
             extra[attr.SESSION_ID] = session_id
+        elif self._own_session_id is not None:
+            extra[attr.SESSION_ID] = self._own_session_id
         if message.request_id is not None:
             extra[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
         if message.uri is not None:
@@ -356,6 +370,11 @@ class Operation:
     def _live(self) -> bool:
         """Whether the span takes updates: recording, and (an adopted SDK span) not yet ended by the SDK."""
         return self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None)
+
+    @property
+    def own_session_id(self) -> str | None:
+        """The ``session.id`` mcp-otel made (or took from the peer) for a session without a protocol id."""
+        return self._own_session_id
 
     @property
     def pending_adoption(self) -> bool:

@@ -5,7 +5,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:1316cfb64bb253d5
+# Model digest: sha256:e3867ff2ac721473
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,

@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:1316cfb64bb253d5
+# Model digest: sha256:e3867ff2ac721473
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -401,6 +401,12 @@ SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -3260
 SESSIONLESS_PROTOCOL_VERSION: Final = "2026-07-28"
 """First MCP protocol revision without protocol sessions: `mcp.session.id` must not be set when the negotiated
 protocol version is this one or later (versions compare as date strings).
+"""
+
+SESSION_ID_BAGGAGE_KEY: Final = "mcp_otel.session.id"
+"""W3C baggage key that carries the `session.id` mcp-otel made for a stdio or 2026-07-28 session to the peer,
+in the message's `params._meta` only (never in the caller's context; the receiver removes it from its
+handler's context).
 """
 
 TOOL_ERROR: Final = "tool_error"
