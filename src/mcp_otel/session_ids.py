@@ -88,10 +88,6 @@ class SessionIds:
             self._ids[key] = found
         return found
 
-    def clear(self) -> None:
-        """Forget every session (uninstrument)."""
-        self._ids.clear()
-
 
 def _new_id() -> str:
     return str(uuid.uuid4())
