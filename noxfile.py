@@ -59,8 +59,9 @@ def _tests(session: nox.Session, pins: tuple[str, ...]) -> None:
         session.run("pytest", *session.posargs)
         return
     # Most tests wait on subprocesses and sockets: three workers on two cores. The session-lifetime test
-    # counts objects in its own process, so it runs alone afterwards.
-    session.run("pytest", "-n", "3", "--ignore", LIFETIME_TESTS)
+    # counts objects in its own process, so it runs alone afterwards. ``loadgroup``: the tests of one
+    # ``xdist_group`` (the Prometheus tests share one Prometheus and one exchange) stay on one worker.
+    session.run("pytest", "-n", "3", "--dist", "loadgroup", "--ignore", LIFETIME_TESTS)
     session.run("pytest", LIFETIME_TESTS)
 
 

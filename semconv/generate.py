@@ -39,6 +39,7 @@ ID_KEY = {
     "spans": "type",
     "span_refinements": "id",
     "metrics": "name",
+    "metric_refinements": "id",
 }
 _COMMON = {"brief", "note", "stability", "attributes", "annotations"}
 ALLOWED = {  # keys allowed in the items of each top-level section
@@ -47,8 +48,9 @@ ALLOWED = {  # keys allowed in the items of each top-level section
     "spans": _COMMON | {"type", "kind", "name", "requirement_level", "entity_associations"},
     "span_refinements": _COMMON | {"id", "ref"},
     "metrics": _COMMON | {"name", "instrument", "unit", "requirement_level", "entity_associations"},
+    "metric_refinements": _COMMON | {"id", "ref"},
 }
-IGNORED_SECTIONS = {"file_format", "imports", "events", "entities", "metric_refinements", "event_refinements"}
+IGNORED_SECTIONS = {"file_format", "imports", "events", "entities", "event_refinements"}
 REF_KEYS = {"ref", "brief", "note", "examples", "annotations", "requirement_level", "sampling_relevant"}
 MEMBER_KEYS = {"id", "value", "brief", "note", "stability", "deprecated", "annotations"}
 # (section, field) -> allowed values; the templates only know how to create histograms
@@ -170,6 +172,8 @@ def _validate(model: Model) -> None:
                     p.append(f"{where}: {name} {item.get(name)!r} not in {sorted(map(str, allowed))}")
             if section == "span_refinements" and item.get("ref") not in model.defs["spans"]:
                 p.append(f"{where}: ref {item.get('ref')!r} is not a span")
+            if section == "metric_refinements" and item.get("ref") not in model.defs["metrics"]:
+                p.append(f"{where}: ref {item.get('ref')!r} is not a metric")
             bounds = _codegen(item).get("explicit_bucket_boundaries")
             if bounds is not None and (not bounds or bounds != sorted(set(bounds))):
                 p.append(f"{where}: bucket boundaries must be non-empty and strictly increasing")
@@ -386,6 +390,15 @@ def _metric(model: Model, name: str) -> dict[str, Any]:
     view["description"] = assign(f"{const}_DESCRIPTION: Final", " ".join(m["brief"].split()))
     view["attributes"] = collection(f"{const}_ATTRIBUTES: Final[frozenset[str]]", keys)
     view["opt_in"] = ", ".join(f"`{k}`" for k in sorted(levels) if levels[k] == "opt_in")
+    extensions: dict[str, str] = {}
+    for rid, d in sorted(model.defs["metric_refinements"].items()):
+        if d.item["ref"] == name:
+            extensions.update(resolve(model, d.item.get("attributes") or [], rid))
+    view["extensions"] = (
+        collection(f"{const}_EXTENSION_ATTRIBUTES: Final[frozenset[str]]", [pystr(k) for k in sorted(extensions)])
+        if extensions
+        else ""
+    )
     return view
 
 
@@ -454,7 +467,7 @@ def render(model: Model) -> dict[str, str]:
     sources = {
         "attributes.py": {attrs[k].file for k in attrs if not model.compat(k)},
         "sentry_compat.py": {attrs[k].file for k in compat},
-        "metrics.py": {d.file for d in metrics.values()},
+        "metrics.py": {d.file for d in [*metrics.values(), *model.defs["metric_refinements"].values()]},
         "signals.py": {f for f in model.files if not f.endswith("manifest.yaml")},
     }
     out = {}

@@ -362,6 +362,13 @@ async def test_sdk_middleware_work(
         (config.ENV_CONTENT_REDACTOR, "no_such_module:nope", "module:function", {"content_redactor": None}),
         (config.ENV_RESOURCE_URI_IN_SPAN_NAME, "2", "true, false", {"resource_uri_in_span_name": False}),
         (config.ENV_METRICS, "nah", "true, false", {"metrics": True}),
+        (config.ENV_METRICS_CLIENT_NAME, "yep", "true, false", {"metrics_client_name": False}),
+        (
+            config.ENV_METRICS_CLIENT_NAME_LIMIT,
+            "-1",
+            "non-negative integer",
+            {"metrics_client_name_limit": 20},
+        ),
         (config.ENV_SESSION_ID_ATTRIBUTE, "perhaps", "true, false", {"session_id_attribute": True}),
         (config.ENV_SDK_SPANS, "mine", "own, enrich", {"sdk_spans": "own"}),
     ],
@@ -426,6 +433,8 @@ async def test_invalid_env_value_at_instrument(
         {"excluded_methods": "ping"},
         {"sdk_spans": "mine"},
         {"sdk_spans": 1},
+        {"metrics_client_name_limit": "5"},
+        {"metrics_client_name_limit": -1},
     ],
 )
 def test_bad_keyword_type_raises(options: dict[str, Any], instrument: Callable[..., Any]) -> None:
@@ -439,6 +448,7 @@ def test_bad_keyword_type_raises(options: dict[str, Any], instrument: Callable[.
         {"capture_content": "false"},
         {"resource_uri_in_span_name": 1},
         {"metrics": "no"},
+        {"metrics_client_name": "yes"},
         {"session_id_attribute": "off"},
         {"excluded_methods": [1, 2]},
     ],

@@ -251,6 +251,78 @@ def test_spans_survive_the_trip_to_phoenix(phoenix: Phoenix, instrument: Any) ->
     assert trace_id in {t["trace_id"] for t in session["traces"]}
 
 
+DEMO_SERVER = REPO_ROOT / "examples" / "demo_server.py"
+
+
+async def _stdio_exchange(phoenix: Phoenix, tracer: Any) -> list[str]:
+    """One stdio session (the demo server under ``mcp_otel.bootstrap --otlp``), two traces in it."""
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT / "src"), env.get("PYTHONPATH")) if p)
+    env["OTEL_RESOURCE_ATTRIBUTES"] = f"openinference.project.name={PROJECT}"
+    env["OTEL_INSTRUMENTATION_MCP_METRICS"] = "false"  # Phoenix takes traces only
+    args = ["-m", "mcp_otel.bootstrap", "--otlp", phoenix.url, "--", str(DEMO_SERVER)]
+    params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(REPO_ROOT))
+    trace_ids = []
+    with anyio.fail_after(READ_TIMEOUT):
+        async with stdio_client(params) as streams, ClientSession(streams[0], streams[1]) as session:
+            await session.initialize()
+            for name, call in (
+                ("list", session.list_tools),
+                ("add", lambda: session.call_tool("add", {"a": 1, "b": 2})),
+            ):
+                with tracer.start_as_current_span(f"phoenix stdio {name}") as root:
+                    await call()
+                trace_ids.append(format(root.get_span_context().trace_id, "032x"))
+    return trace_ids
+
+
+def test_stdio_session_is_one_phoenix_session(phoenix: Phoenix, instrument: Any) -> None:
+    """stdio has no protocol session id: the client's ``session.id`` reaches the server through baggage, so
+    Phoenix shows the client's and the server's spans of both traces as one session."""
+    provider = _client_provider(phoenix)
+    instrument(tracer_provider=provider)
+    try:
+        trace_ids = anyio.run(_stdio_exchange, phoenix, provider.get_tracer("t"))
+        provider.force_flush()
+    finally:
+        provider.shutdown()
+
+    deadline = time.monotonic() + READ_TIMEOUT
+    expected = {trace_ids[0]: "tools/list", trace_ids[1]: "tools/call add"}
+    while True:  # both sides of both calls (the server's spans arrive when its process exits)
+        spans_by_trace = {
+            t: [s for s in phoenix.spans(PROJECT) if s["context"]["trace_id"] == t] for t in trace_ids
+        }
+        if all(sum(s["name"] == expected[t] for s in spans) == 2 for t, spans in spans_by_trace.items()):
+            break
+        assert time.monotonic() < deadline, (spans_by_trace, phoenix.log_tail())
+        time.sleep(0.5)
+
+    mcp_spans = [s for spans in spans_by_trace.values() for s in spans if s["name"] in expected.values()]
+    session_ids = {s["attributes"].get("session.id") for s in mcp_spans}
+    assert len(session_ids) == 1 and None not in session_ids, mcp_spans
+    session_id = session_ids.pop()
+    assert all("mcp.session.id" not in s["attributes"] for s in mcp_spans)
+    by_id = {s["context"]["span_id"]: s for spans in spans_by_trace.values() for s in spans}
+    for trace_id, name in expected.items():
+        pair = [s for s in spans_by_trace[trace_id] if s["name"] == name]
+        # the server's span is the child of the client's, across the two processes
+        server_span = next(
+            s for s in pair if s["parent_id"] in by_id and by_id[s["parent_id"]]["name"] == name
+        )
+        client_span = by_id[server_span["parent_id"]]
+        assert server_span["attributes"]["mcp.client.name"] == "mcp"  # what only the server knows
+        assert "mcp.client.name" not in client_span["attributes"]
+        assert {s["attributes"]["mcp.transport"] for s in pair} == {"stdio"}
+
+    session = _get(f"{phoenix.url}/v1/sessions/{session_id}")["data"]
+    assert session["session_id"] == session_id
+    assert set(trace_ids) <= {t["trace_id"] for t in session["traces"]}
+
+
 def _wait_listening(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

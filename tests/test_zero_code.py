@@ -44,7 +44,7 @@ pytest.importorskip("uvicorn", reason="needs uvicorn")
 DEMO = REPO_ROOT / "examples" / "demo_server.py"
 HTTP_EXAMPLE = REPO_ROOT / "examples" / "http_server.py"
 #: Values that differ between two runs of the same exchange.
-VOLATILE = {"jsonrpc.request.id"}
+VOLATILE = {"jsonrpc.request.id", "session.id"}  # session.id: a random id per stdio session
 #: ... and between two HTTP servers (session ids, the client's ephemeral port, the server's port).
 HTTP_VOLATILE = VOLATILE | {"mcp.session.id", "session.id", "client.port", "network.peer.port", "server.port"}
 #: How long a server may take to start, and to flush and exit after SIGINT.
@@ -182,8 +182,17 @@ async def test_stdio_server_spans_equal_the_instrumented_ones(
     manual_args = ["-m", "mcp_otel.bootstrap", "--spans-file", str(spans_file), "--", str(script)]
     await _drive_stdio(sys.executable, manual_args, subprocess_env(), exchange)
 
-    zero_code = _shape(otlp_receiver.wait_for_spans(lambda s: len(_mcp_otel_server_spans(s)) >= 7))
-    manual = _shape(load_file(spans_file))
+    zero_code_spans = otlp_receiver.wait_for_spans(lambda s: len(_mcp_otel_server_spans(s)) >= 7)
+    manual_spans = load_file(spans_file)
+    # one stdio session each: every span of a run carries the same session.id, the two runs differ
+    session_ids = [
+        {s["attributes"].get("session.id") for s in _mcp_otel_server_spans(run)}
+        for run in (zero_code_spans, manual_spans)
+    ]
+    assert all(len(ids) == 1 and None not in ids for ids in session_ids), session_ids
+    assert session_ids[0] != session_ids[1]
+    zero_code = _shape(zero_code_spans)
+    manual = _shape(manual_spans)
     assert [s[0] for s in zero_code] == expected_names
     assert zero_code == manual
     for _, _, _, attrs, _ in zero_code:

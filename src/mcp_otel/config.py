@@ -27,6 +27,8 @@ ENV_CONTENT_REDACTOR = "OTEL_INSTRUMENTATION_MCP_CONTENT_REDACTOR"
 ENV_RESOURCE_URI_IN_SPAN_NAME = "OTEL_INSTRUMENTATION_MCP_RESOURCE_URI_IN_SPAN_NAME"
 ENV_EXCLUDED_METHODS = "OTEL_INSTRUMENTATION_MCP_EXCLUDED_METHODS"
 ENV_METRICS = "OTEL_INSTRUMENTATION_MCP_METRICS"
+ENV_METRICS_CLIENT_NAME = "OTEL_INSTRUMENTATION_MCP_METRICS_CLIENT_NAME"
+ENV_METRICS_CLIENT_NAME_LIMIT = "OTEL_INSTRUMENTATION_MCP_METRICS_CLIENT_NAME_LIMIT"
 ENV_SESSION_ID_ATTRIBUTE = "OTEL_INSTRUMENTATION_MCP_SESSION_ID_ATTRIBUTE"
 ENV_SDK_SPANS = "OTEL_INSTRUMENTATION_MCP_SDK_SPANS"
 SDK_SPANS_OWN = "own"
@@ -34,6 +36,7 @@ SDK_SPANS_ENRICH = "enrich"
 SDK_SPANS_POLICIES = (SDK_SPANS_OWN, SDK_SPANS_ENRICH)
 
 DEFAULT_MAX_CONTENT_LENGTH = 4096
+DEFAULT_METRICS_CLIENT_NAME_LIMIT = 20
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -52,6 +55,11 @@ class McpOtelConfig:
             the conventions make it opt-in).
         excluded_methods: MCP methods (e.g. ``ping``) that get no span and no metric point.
         metrics: record the MCP duration histograms.
+        metrics_client_name: also put ``mcp.client.name`` (the client's ``clientInfo.name``) on the operation
+            and session duration metrics: a convention extension, off by default (a client chooses its name:
+            one more label, and one time series per name).
+        metrics_client_name_limit: how many distinct client names reach the metrics; every later name is
+            recorded as ``_OTHER``, so a client cannot multiply the number of time series.
         session_id_attribute: also write the MCP session id as the generic ``session.id``, which backends
             such as Phoenix and Langfuse group traces by.
         sdk_spans: what to do with the spans mcp 2.x creates itself: ``own`` (default) silences them and
@@ -65,6 +73,8 @@ class McpOtelConfig:
     resource_uri_in_span_name: bool = False
     excluded_methods: frozenset[str] = field(default_factory=frozenset)
     metrics: bool = True
+    metrics_client_name: bool = False
+    metrics_client_name_limit: int = DEFAULT_METRICS_CLIENT_NAME_LIMIT
     session_id_attribute: bool = True
     sdk_spans: str = SDK_SPANS_OWN
 
@@ -110,6 +120,14 @@ class McpOtelConfig:
         metrics = _kw_bool(kwargs, "metrics")
         if metrics is None:
             metrics = _env_bool(env, ENV_METRICS, True)
+        client_name = _kw_bool(kwargs, "metrics_client_name")
+        if client_name is None:
+            client_name = _env_bool(env, ENV_METRICS_CLIENT_NAME, False)
+        name_limit = kwargs.get("metrics_client_name_limit")
+        if name_limit is None:
+            name_limit = _env_int(env, ENV_METRICS_CLIENT_NAME_LIMIT, DEFAULT_METRICS_CLIENT_NAME_LIMIT)
+        elif not isinstance(name_limit, int) or isinstance(name_limit, bool) or name_limit < 0:
+            raise TypeError("metrics_client_name_limit must be a non-negative int (distinct names)")
         sdk_spans = kwargs.get("sdk_spans")
         if sdk_spans is None:
             sdk_spans = _env_choice(env, ENV_SDK_SPANS, SDK_SPANS_POLICIES, SDK_SPANS_OWN)
@@ -125,6 +143,8 @@ class McpOtelConfig:
             resource_uri_in_span_name=bool(uri_in_name),
             excluded_methods=frozenset(str(m) for m in excluded),
             metrics=bool(metrics),
+            metrics_client_name=bool(client_name),
+            metrics_client_name_limit=int(name_limit),
             session_id_attribute=bool(session_id_attribute),
             sdk_spans=str(sdk_spans),
         )

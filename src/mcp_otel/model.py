@@ -137,6 +137,8 @@ class Session:
     protocol_version: str | None = None
     session_id: str | None = None
     _attributes: Attributes | None = field(default=None, repr=False)
+    #: The client name as metric points carry it (capped), set once by the telemetry core when it is on.
+    metric_client_name: str | None = field(default=None, repr=False, compare=False)
 
     def attributes(self) -> Attributes:
         """The session attributes of a span (cached): protocol version, session id, client and server info.

@@ -10,6 +10,7 @@ server skips the caller's mistakes; ``tool_error`` for ``CallToolResult.isError`
 from __future__ import annotations
 
 import json
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, MutableMapping
@@ -30,13 +31,16 @@ from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import (
     CANCELLED,
+    CLIENT_NAME_OTHER,
     EVENT_MCP_CANCELLED,
     EVENT_MCP_PROGRESS,
     SERVER_NON_ERROR_CODES,
     TOOL_ERROR,
 )
+from mcp_otel.session_ids import SessionIds, needs_own_id, with_session_id, without_session_id
 
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
+_CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 _NO_CODES: frozenset[int] = frozenset()
 
 # A weak reference: copies of the context made while a request ran (timers, idle worker threads, background
@@ -146,6 +150,42 @@ class Telemetry:
             self.client_duration = semconv_metrics.create_mcp_client_operation_duration(meter)
             self.server_session_duration = semconv_metrics.create_mcp_server_session_duration(meter)
             self.client_session_duration = semconv_metrics.create_mcp_client_session_duration(meter)
+        # the client names admitted to metric points (at most metrics_client_name_limit), when switched on
+        self._client_names: dict[str, str] | None = (
+            {} if config.metrics and config.metrics_client_name else None
+        )
+        self._client_names_lock = threading.Lock()
+        self.session_ids = SessionIds()  # stdio and sessionless sessions (see mcp_otel.session_ids)
+
+    def metric_client_name(self, name: str | None) -> str | None:
+        """The ``mcp.client.name`` value for metric points of a client called ``name``.
+
+        ``None`` when the option is off or the client sent no name; the name itself for the first
+        ``metrics_client_name_limit`` distinct names; ``_OTHER`` for every later one (only admitted names
+        are remembered, so a client sending endless names costs no memory).
+        """
+        names = self._client_names
+        if names is None or not name:
+            return None
+        label = names.get(name)
+        if label is not None:
+            return label
+        with self._client_names_lock:
+            if name in names:
+                return names[name]
+            if len(names) < self.config.metrics_client_name_limit:
+                names[name] = name
+                return name
+        return CLIENT_NAME_OTHER
+
+    def session_client_name(self, session: Session) -> str | None:
+        """:meth:`metric_client_name` of the session's client, computed once per session."""
+        if self._client_names is None or session.client is None:
+            return None
+        label = session.metric_client_name
+        if label is None:
+            label = session.metric_client_name = self.metric_client_name(session.client.name)
+        return label
 
     def record_session(
         self,
@@ -179,7 +219,12 @@ class Telemetry:
         attrs: Attributes = {**session.attributes(), **transport.attributes()}
         if error is not None:
             attrs[attr.ERROR_TYPE] = type(error).__qualname__
-        histogram.record(time.perf_counter() - started, {k: attrs[k] for k in keys if k in attrs})
+        point = {k: attrs[k] for k in keys if k in attrs}
+        if kind is SpanKind.SERVER:
+            client_name = self.session_client_name(session)
+            if client_name is not None:
+                point[_CLIENT_NAME] = client_name
+        histogram.record(time.perf_counter() - started, point)
 
     def start_server_request(self, message: Message) -> Operation | None:
         """Start the SERVER span of a received request; ``None`` when its method is excluded.
@@ -248,16 +293,20 @@ def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | 
         return None
     if not trace.get_current_span(ctx).get_span_context().is_valid:
         return None
-    return ctx
+    return without_session_id(ctx)  # the peer's session id grouped this session; it travels no further
 
 
 def inject(meta: MutableMapping[str, Any]) -> None:
     """Inject the current context into a ``_meta`` dict with the global propagators, keeping existing keys.
 
-    A ``traceparent`` (or any other key) the caller already put there is never overwritten.
+    A ``traceparent`` (or any other key) the caller already put there is never overwritten. When the request
+    being sent has a session id of mcp-otel's own (stdio, 2026-07-28), the injected baggage carries it too:
+    only in this message, the caller's context is left as it is.
     """
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    op = active_client_request()
+    own = op.own_session_id if op is not None else None
+    propagate.inject(carrier, context=with_session_id(own) if own is not None else None)
     for key, value in carrier.items():
         if key not in meta:
             meta[key] = value
@@ -274,11 +323,13 @@ class Operation:
     __slots__ = (
         "_attrs",
         "_adopt",
+        "_client_name",
         "_ctx_token",
         "_exception_type",
         "_histogram",
         "_metric_keys",
         "_non_error_codes",
+        "_own_session_id",
         "_parent",
         "_recording",
         "_start",
@@ -309,10 +360,12 @@ class Operation:
             self._histogram = telemetry.server_duration
             self._metric_keys = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
             self._non_error_codes = SERVER_NON_ERROR_CODES
+            self._client_name = telemetry.session_client_name(message.session)
         else:
             self._histogram = telemetry.client_duration
             self._metric_keys = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
             self._non_error_codes = _NO_CODES
+            self._client_name = None  # the client's own name is not the segment the extension is for
         name = message.name
         attrs: Attributes = {attr.MCP_METHOD_NAME: method}
         span_name = method
@@ -331,6 +384,11 @@ class Operation:
         attrs.update(message.session.attributes())
         attrs.update(message.transport.attributes())
         self._attrs = attrs
+        self._own_session_id: str | None = None
+        if telemetry.config.session_id_attribute and needs_own_id(message, attrs):
+            sender = active_client_request() if kind is SpanKind.SERVER else None  # an in-process peer
+            peer_id = sender.own_session_id if sender is not None else None
+            self._own_session_id = telemetry.session_ids.for_message(message, peer_id)
         self._parent = parent
         self._adopt = adopt
         if adopt:  # ``enrich``: the SDK's span, created inside the call, is adopted by adopt_span()
@@ -360,6 +418,8 @@ class Operation:
         session_id = attrs.get(attr.MCP_SESSION_ID)
         if session_id is not None and config.session_id_attribute:
             extra[attr.SESSION_ID] = session_id
+        elif self._own_session_id is not None:
+            extra[attr.SESSION_ID] = self._own_session_id
         if message.request_id is not None:
             extra[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
         if message.uri is not None:
@@ -372,6 +432,11 @@ class Operation:
     def _live(self) -> bool:
         """Whether the span takes updates: recording, and (an adopted SDK span) not yet ended by the SDK."""
         return self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None)
+
+    @property
+    def own_session_id(self) -> str | None:
+        """The ``session.id`` mcp-otel made (or took from the peer) for a session without a protocol id."""
+        return self._own_session_id
 
     @property
     def pending_adoption(self) -> bool:
@@ -441,6 +506,10 @@ class Operation:
     def update_session(self, session_attributes: Attributes) -> None:
         """Add session attributes learned while the request ran (``initialize``)."""
         self._attrs.update(session_attributes)
+        if self.kind is SpanKind.SERVER and self._client_name is None:
+            client_name = session_attributes.get(_CLIENT_NAME)
+            if isinstance(client_name, str):
+                self._client_name = self._telemetry.metric_client_name(client_name)
         if self._live():
             self.span.set_attributes(session_attributes)
             session_id = session_attributes.get(attr.MCP_SESSION_ID)
@@ -609,7 +678,10 @@ class Operation:
         histogram = self._histogram
         if histogram is not None:
             attrs = self._attrs
-            histogram.record(duration, {k: attrs[k] for k in self._metric_keys if k in attrs})
+            point = {k: attrs[k] for k in self._metric_keys if k in attrs}
+            if self._client_name is not None:
+                point[_CLIENT_NAME] = self._client_name
+            histogram.record(duration, point)
 
 
 def _field(value: Any, name: str) -> Any:

@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:d82ed70ffe695615
+# Model digest: sha256:0a3e24a2b7922be3
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -383,6 +383,12 @@ CANCELLED: Final = "cancelled"
 string, as `error.type` allows).
 """
 
+CLIENT_NAME_OTHER: Final = "_OTHER"
+"""Value of `mcp.client.name` on metric points of every client name beyond the first N distinct ones this
+process saw (`metrics_client_name_limit`): a client chooses its own name, so the number of distinct values
+on metrics is capped.
+"""
+
 EVENT_MCP_CANCELLED: Final = "mcp.cancelled"
 """Span event for the cancellation of the request the span covers (`mcp.cancelled.reason`)."""
 
@@ -399,6 +405,12 @@ SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -3260
 SESSIONLESS_PROTOCOL_VERSION: Final = "2026-07-28"
 """First MCP protocol revision without protocol sessions: `mcp.session.id` must not be set when the negotiated
 protocol version is this one or later (versions compare as date strings).
+"""
+
+SESSION_ID_BAGGAGE_KEY: Final = "mcp_otel.session.id"
+"""W3C baggage key that carries the `session.id` mcp-otel made for a stdio or 2026-07-28 session to the peer,
+in the message's `params._meta` only (never in the caller's context; the receiver removes it from its
+handler's context).
 """
 
 TOOL_ERROR: Final = "tool_error"

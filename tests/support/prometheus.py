@@ -1,0 +1,135 @@
+"""A real Prometheus for the tests: Debian's ``prometheus`` binary on 127.0.0.1, a generated config and a
+temporary TSDB, and a small client for its HTTP API (``/api/v1/query``, ``/api/v1/query_range``).
+
+``.ci/run`` installs the binary (``apt-get install prometheus``). In CI (``CI`` set) a missing binary fails
+the tests; elsewhere they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+#: Scrape every second: the tests wait for the points they caused, never longer than needed.
+SCRAPE_INTERVAL = "1s"
+STARTUP_TIMEOUT = 30.0
+BINARY_ENV = "MCP_OTEL_PROMETHEUS"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def binary() -> str | None:
+    """The ``prometheus`` executable: ``$MCP_OTEL_PROMETHEUS``, else the one on ``PATH``."""
+    return os.environ.get(BINARY_ENV) or shutil.which("prometheus")
+
+
+def config_text(targets: Sequence[str]) -> str:
+    """A config scraping ``targets`` (``host:port``) every :data:`SCRAPE_INTERVAL` (JSON is valid YAML)."""
+    return json.dumps(
+        {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+            "scrape_configs": [
+                {
+                    "job_name": "mcp-servers",
+                    "scrape_timeout": SCRAPE_INTERVAL,
+                    "static_configs": [{"targets": list(targets)}],
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+class Prometheus:
+    """A running Prometheus: its URL and API queries."""
+
+    def __init__(self, url: str, log: Path) -> None:
+        self.url = url
+        self.log = log
+
+    def _api(self, path: str, params: dict[str, str]) -> Any:
+        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (127.0.0.1 only)
+            body = json.loads(response.read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant vector query; each result is ``{"metric": labels, "value": [ts, "number"]}``."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self._api("query", params)
+        assert data["resultType"] == "vector", data
+        return data["result"]  # type: ignore[no-any-return]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """A range query; each result is ``{"metric": labels, "values": [[ts, "number"], ...]}``."""
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        data = self._api("query_range", params)
+        assert data["resultType"] == "matrix", data
+        return data["result"]  # type: ignore[no-any-return]
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+@contextmanager
+def running(executable: str, workdir: Path, targets: Sequence[str]) -> Iterator[Prometheus]:
+    """Start Prometheus on 127.0.0.1 scraping ``targets`` with its TSDB in ``workdir``; stop it on exit."""
+    config = workdir / "prometheus.yml"
+    config.write_text(config_text(targets))
+    port = free_port()
+    log = workdir / "prometheus.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                executable,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+    server = Prometheus(f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited with {proc.returncode}:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"prometheus not ready within {STARTUP_TIMEOUT:g} s:\n{server.log_tail()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
