@@ -1,0 +1,337 @@
+"""``mcp-otel run`` and ``mcp-otel trace`` on a server *package*: console scripts, launchers, shell wrappers,
+``python -m``, ``uv run`` and ``uvx``, each a real process tree.
+
+The server is ``weather-mcp-pkg`` (:mod:`support.server_package`), installed with ``uv`` into a temporary
+virtualenv. ``mcp-otel`` is the console script of the test environment, run without ``PYTHONPATH``: the
+command's processes find mcp-otel's ``sitecustomize`` only through the environment ``run``/``trace`` give
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from mcp_otel.spanfile import read_spans
+from support.otlp_receiver import OtlpReceiver, running_receiver
+from support.server_package import ServerVenv, make_server_venv, shell_wrapper, uv_or_skip
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model (exec, signals)")
+
+TIMEOUT = 120
+MCP_OTEL = str(Path(sys.executable).parent / "mcp-otel")
+
+REQUESTS: list[dict[str, Any]] = [
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw-client", "version": "1.0"},
+        },
+    },
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/call",
+        "params": {"name": "add", "arguments": {"a": 2, "b": 3}},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def server_venv(tmp_path_factory: pytest.TempPathFactory) -> ServerVenv:
+    return make_server_venv(tmp_path_factory.mktemp("server-venv"), sys.executable)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """This environment without OTEL_* settings or PYTHONPATH, plus ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_OTEL_")) and k != "PYTHONPATH"
+    }
+    env.update(extra)
+    return env
+
+
+def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+
+
+def _readline(stream: IO[bytes], proc: subprocess.Popen[bytes]) -> bytes:
+    line = stream.readline()
+    if not line:
+        raise AssertionError(
+            f"the server closed stdout (exit {proc.poll()}): {proc.stderr.read() if proc.stderr else ''!r}"
+        )
+    return line
+
+
+def _exchange(proc: subprocess.Popen[bytes]) -> bytes:
+    """Send the raw JSON-RPC requests one by one (each response read before the next request); return the
+    bytes the server wrote to stdout."""
+    assert proc.stdin is not None and proc.stdout is not None
+    out = b""
+    for message in REQUESTS:
+        proc.stdin.write(json.dumps(message).encode() + b"\n")
+        proc.stdin.flush()
+        if "id" in message:
+            out += _readline(proc.stdout, proc)
+    return out
+
+
+def _finish(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes, int]:
+    """Close stdin (how a host stops a stdio server), return the rest of stdout, stderr and the exit status."""
+    rest, err = proc.communicate(timeout=TIMEOUT)
+    return rest, err, proc.returncode
+
+
+def _direct_exchange(server_venv: ServerVenv) -> bytes:
+    proc = _start([str(server_venv.bin / "weather-mcp")], _env())
+    out = _exchange(proc)
+    rest, err, status = _finish(proc)
+    assert (rest, status) == (b"", 0), err
+    return out
+
+
+def _server_spans(spans: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return sorted((s["name"], s["resource"]["process.pid"]) for s in spans if s["kind"] == "SERVER")
+
+
+# --- mcp-otel run
+
+
+def test_run_passes_stdio_through_byte_for_byte(server_venv: ServerVenv, tmp_path: Path) -> None:
+    expected = _direct_exchange(server_venv)
+    spans_file = tmp_path / "spans.jsonl"
+
+    proc = _start(
+        [MCP_OTEL, "run", "--spans-file", str(spans_file), "--", str(server_venv.bin / "weather-mcp")], _env()
+    )
+    out = _exchange(proc)
+    rest, err, status = _finish(proc)
+
+    assert out == expected
+    assert rest == b""
+    assert status == 0, err
+    assert b"mcp-otel" not in err
+    # exec: the server is the process the host started, so its process.pid is the pid the host knows
+    assert _server_spans(list(read_spans(spans_file))) == [
+        ("initialize", proc.pid),
+        ("notifications/initialized", proc.pid),
+        ("tools/call add", proc.pid),
+        ("tools/list", proc.pid),
+    ]
+    assert {s["resource"]["service.name"] for s in read_spans(spans_file)} == {"weather-mcp"}
+
+
+def test_run_forwards_the_exit_status(server_venv: ServerVenv, tmp_path: Path) -> None:
+    env = _env(WEATHER_MCP_EXIT_STATUS="7")
+    proc = _start(
+        [
+            MCP_OTEL,
+            "run",
+            "--spans-file",
+            str(tmp_path / "s.jsonl"),
+            "--",
+            str(server_venv.bin / "weather-mcp"),
+        ],
+        env,
+    )
+    _exchange(proc)
+    _, err, status = _finish(proc)
+    assert status == 7, err
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    with running_receiver() as server:
+        yield server
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_run_flushes_spans_and_metrics_on_a_signal(
+    server_venv: ServerVenv, receiver: OtlpReceiver, signum: int
+) -> None:
+    """Batching holds every span for 10 minutes: what reaches the receiver was flushed by the signal."""
+    env = _env(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000")
+    argv = [
+        MCP_OTEL,
+        "run",
+        "--otlp",
+        receiver.url,
+        "--service-name",
+        "weather-prod",
+        "--",
+        str(server_venv.bin / "weather-mcp"),
+    ]
+    proc = _start(argv, env)
+    try:
+        _exchange(proc)
+        time.sleep(0.5)
+        assert receiver.spans() == []
+        proc.send_signal(signum)
+        _, err, status = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert status == -signum, err
+    spans = receiver.spans()
+    assert sorted((s["name"], s["kind"], s["service"]) for s in spans if s["scope"] == "mcp_otel") == [
+        ("initialize", "SERVER", "weather-prod"),
+        ("notifications/initialized", "SERVER", "weather-prod"),
+        ("tools/call add", "SERVER", "weather-prod"),
+        ("tools/list", "SERVER", "weather-prod"),
+    ]
+    assert "mcp.server.operation.duration" in receiver.metric_names()
+
+
+def test_run_keeps_serving_when_the_export_fails(server_venv: ServerVenv) -> None:
+    expected = _direct_exchange(server_venv)
+    env = _env(OTEL_BSP_SCHEDULE_DELAY="50", OTEL_EXPORTER_OTLP_TIMEOUT="2")
+    argv = [MCP_OTEL, "run", "--otlp", "http://127.0.0.1:1", "--", str(server_venv.bin / "weather-mcp")]
+    proc = _start(argv, env)
+    out = _exchange(proc)
+    time.sleep(1.0)  # the first export attempt fails meanwhile
+    out += _exchange(proc)  # and the server still answers
+    rest, err, status = _finish(proc)
+
+    assert out == expected * 2
+    assert (rest, status) == (b"", 0)
+    ours = [line for line in err.decode().splitlines() if "mcp-otel" in line or "export" in line.lower()]
+    assert len(ours) == 1, err.decode()
+    assert ours[0].startswith("mcp-otel: exporting telemetry to http://127.0.0.1:1/v1/traces failed: "), ours
+    assert "Traceback" not in err.decode()
+
+
+def test_run_a_non_python_command_unchanged_with_a_notice() -> None:
+    data = bytes(range(256)) * 64
+    proc = subprocess.run(
+        [MCP_OTEL, "run", "--", "cat"], input=data, capture_output=True, env=_env(), timeout=TIMEOUT
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == data
+    assert proc.stderr.decode() == (
+        "mcp-otel run: cat is not a Python program: it runs unchanged, without MCP spans (Python processes it "
+        "starts are instrumented)\n"
+    )
+
+
+def test_run_a_command_that_does_not_exist() -> None:
+    proc = subprocess.run(
+        [MCP_OTEL, "run", "--", "no-such-mcp-server"], capture_output=True, text=True, env=_env()
+    )
+    assert proc.returncode == 127
+    assert proc.stderr == "mcp-otel run: error: command not found: no-such-mcp-server\n"
+
+
+def test_run_an_interpreter_without_mcp_otel_says_so_in_one_line(tmp_path: Path) -> None:
+    """Another virtualenv (no mcp-otel): one line that says how to fix it, no traceback, the program runs."""
+    uv = uv_or_skip()
+    venv = tmp_path / "bare-venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=TIMEOUT)
+    python = venv / "bin" / "python"
+    script = "import subprocess, sys; sys.stdout.write('served'); sys.exit(subprocess.call([sys.executable, '-c', '']))"
+    proc = subprocess.run(
+        [MCP_OTEL, "run", "--", str(python), "-c", script], capture_output=True, text=True, env=_env()
+    )
+
+    assert (proc.returncode, proc.stdout) == (0, "served")
+    assert proc.stderr == (
+        f"mcp-otel: {python} cannot import mcp_otel (No module named 'mcp_otel'): this process runs without MCP "
+        "spans; install 'mcp-otel[sdk]' into its environment (uvx --with 'mcp-otel[sdk]' ..., uv run --with "
+        "'mcp-otel[sdk]' ...)\n"
+    )  # once: the child process it started does not repeat it
+
+
+# --- mcp-otel trace
+
+
+SPAN_LINE = re.compile(
+    r"^(?P<indent> *)- (?P<name>.+?)  (?P<kind>CLIENT|SERVER|INTERNAL)  \S+ ms  \S+(?P<rest>.*)$"
+)
+
+
+def _nesting(tree: str) -> list[tuple[str, str, str | None, bool]]:
+    """(name, kind, parent "name KIND", remote parent) of every span line of a printed tree."""
+    stack: list[tuple[int, str]] = []
+    out = []
+    for line in tree.splitlines():
+        match = SPAN_LINE.match(line)
+        if not match:
+            continue
+        depth = len(match["indent"])
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        label = f"{match['name']} {match['kind']}"
+        out.append(
+            (
+                match["name"],
+                match["kind"],
+                stack[-1][1] if stack else None,
+                "[remote parent]" in match["rest"],
+            )
+        )
+        stack.append((depth, label))
+    return out
+
+
+def _assert_server_spans_nested(stdout: str) -> None:
+    spans = _nesting(stdout)
+    server = [(name, parent, remote) for name, kind, parent, remote in spans if kind == "SERVER"]
+    assert server == [
+        ("initialize", "initialize CLIENT", True),
+        ("notifications/initialized", "notifications/initialized CLIENT", True),
+        ("tools/list", "tools/list CLIENT", True),
+        ("prompts/list", "prompts/list CLIENT", True),  # FastMCP/MCPServer advertise every capability
+        ("resources/list", "resources/list CLIENT", True),
+        ("resources/templates/list", "resources/templates/list CLIENT", True),
+        ("tools/call add", "tools/call add CLIENT", True),
+    ], stdout
+    assert spans[0][:3] == ("mcp-otel trace", "INTERNAL", None)
+    assert len(re.findall(r"^trace [0-9a-f]{32} ", stdout, flags=re.MULTILINE)) == 1
+
+
+COMMANDS = {
+    "console script": lambda v, tmp: [str(v.bin / "weather-mcp")],
+    "launcher and child process": lambda v, tmp: [str(v.bin / "weather-mcp-child")],
+    "shell wrapper": lambda v, tmp: [str(shell_wrapper(tmp, v.bin / "weather-mcp"))],
+    "python -m": lambda v, tmp: [str(v.python), "-m", "weather_mcp"],
+    "uv run": lambda v, tmp: [
+        uv_or_skip(),
+        "run",
+        "--no-project",
+        "--python",
+        str(v.python),
+        "-m",
+        "weather_mcp",
+    ],
+}
+
+
+@pytest.mark.parametrize("form", sorted(COMMANDS))
+def test_trace_every_form_of_server_command(server_venv: ServerVenv, tmp_path: Path, form: str) -> None:
+    command = COMMANDS[form](server_venv, tmp_path)
+    argv = [MCP_OTEL, "trace", "--call", "add", "--args", '{"a": 2, "b": 3}', "--", *command]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), timeout=TIMEOUT)
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "  tools/call add: ok: 5\n" in proc.stdout
+    _assert_server_spans_nested(proc.stdout)
