@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,11 +24,12 @@ import pytest
 
 from mcp_otel.spanfile import read_spans
 from support.otlp_receiver import OtlpReceiver, running_receiver
-from support.server_package import ServerVenv, make_server_venv, shell_wrapper, uv_or_skip
+from support.server_package import ServerVenv, make_server_venv, shell_wrapper, uv_or_skip, write_package
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model (exec, signals)")
 
 TIMEOUT = 120
+REPO_ROOT = Path(__file__).resolve().parents[1]
 MCP_OTEL = str(Path(sys.executable).parent / "mcp-otel")
 
 REQUESTS: list[dict[str, Any]] = [
@@ -96,7 +97,7 @@ def _exchange(proc: subprocess.Popen[bytes]) -> bytes:
 
 
 def _finish(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes, int]:
-    """Close stdin (how a host stops a stdio server), return the rest of stdout, stderr and the exit status."""
+    """Close stdin (how a host stops a stdio server); return the rest of stdout, stderr, exit status."""
     rest, err = proc.communicate(timeout=TIMEOUT)
     return rest, err, proc.returncode
 
@@ -164,34 +165,41 @@ def receiver() -> Iterator[OtlpReceiver]:
         yield server
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_run_flushes_spans_and_metrics_on_a_signal(
-    server_venv: ServerVenv, receiver: OtlpReceiver, signum: int
-) -> None:
-    """Batching holds every span for 10 minutes: what reaches the receiver was flushed by the signal."""
-    env = _env(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000")
-    argv = [
-        MCP_OTEL,
-        "run",
-        "--otlp",
-        receiver.url,
-        "--service-name",
-        "weather-prod",
-        "--",
-        str(server_venv.bin / "weather-mcp"),
-    ]
-    proc = _start(argv, env)
+def _stop_with(
+    proc: subprocess.Popen[bytes], signum: int, before_signal: Callable[[], None] = lambda: None
+) -> tuple[bytes, int]:
+    """Run the exchange, wait, call ``before_signal``, send ``signum``; return stderr and the exit status."""
     try:
         _exchange(proc)
         time.sleep(0.5)
-        assert receiver.spans() == []
+        before_signal()
         proc.send_signal(signum)
         _, err, status = _finish(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert status == -signum, err
+    return err, status
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_run_flushes_spans_and_metrics_on_a_signal(
+    server_venv: ServerVenv, receiver: OtlpReceiver, signum: int
+) -> None:
+    """Batching holds every span for 10 minutes: what reaches the receiver was flushed by the signal. The
+    exit status is the server's own without mcp-otel (mcp 1.x ends normally on SIGINT, 2.x dies of it)."""
+    server = str(server_venv.bin / "weather-mcp")
+    _, expected_status = _stop_with(_start([server], _env()), signum)
+    env = _env(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000")
+    argv = [MCP_OTEL, "run", "--otlp", receiver.url, "--service-name", "weather-prod", "--", server]
+
+    def nothing_exported_yet() -> None:
+        assert receiver.spans() == []
+
+    err, status = _stop_with(_start(argv, env), signum, nothing_exported_yet)
+
+    assert status == expected_status, err
+    assert signum == signal.SIGINT or status == -signum
     spans = receiver.spans()
     assert sorted((s["name"], s["kind"], s["service"]) for s in spans if s["scope"] == "mcp_otel") == [
         ("initialize", "SERVER", "weather-prod"),
@@ -228,8 +236,8 @@ def test_run_a_non_python_command_unchanged_with_a_notice() -> None:
     assert proc.returncode == 0
     assert proc.stdout == data
     assert proc.stderr.decode() == (
-        "mcp-otel run: cat is not a Python program: it runs unchanged, without MCP spans (Python processes it "
-        "starts are instrumented)\n"
+        "mcp-otel run: cat is not a Python program: it runs unchanged, without MCP spans (Python processes "
+        "it starts are instrumented)\n"
     )
 
 
@@ -247,16 +255,17 @@ def test_run_an_interpreter_without_mcp_otel_says_so_in_one_line(tmp_path: Path)
     venv = tmp_path / "bare-venv"
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=TIMEOUT)
     python = venv / "bin" / "python"
-    script = "import subprocess, sys; sys.stdout.write('served'); sys.exit(subprocess.call([sys.executable, '-c', '']))"
+    script = "import subprocess, sys; sys.stdout.write('served'); "
+    script += "sys.exit(subprocess.call([sys.executable, '-c', 'pass']))"
     proc = subprocess.run(
         [MCP_OTEL, "run", "--", str(python), "-c", script], capture_output=True, text=True, env=_env()
     )
 
     assert (proc.returncode, proc.stdout) == (0, "served")
     assert proc.stderr == (
-        f"mcp-otel: {python} cannot import mcp_otel (No module named 'mcp_otel'): this process runs without MCP "
-        "spans; install 'mcp-otel[sdk]' into its environment (uvx --with 'mcp-otel[sdk]' ..., uv run --with "
-        "'mcp-otel[sdk]' ...)\n"
+        f"mcp-otel: {python} cannot import mcp_otel (No module named 'mcp_otel'): this process runs "
+        "without MCP spans; install 'mcp-otel[sdk]' into its environment (uvx --with 'mcp-otel[sdk]' ..., "
+        "uv run --with 'mcp-otel[sdk]' ...)\n"
     )  # once: the child process it started does not repeat it
 
 
@@ -335,3 +344,65 @@ def test_trace_every_form_of_server_command(server_venv: ServerVenv, tmp_path: P
     assert proc.stderr == ""
     assert "  tools/call add: ok: 5\n" in proc.stdout
     _assert_server_spans_nested(proc.stdout)
+
+
+# --- uvx: the server in an isolated environment of its own
+
+
+@pytest.fixture(scope="module")
+def uvx_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """``uvx``, the server package (depending on this environment's mcp and pydantic versions, so uv's cache
+    serves them) and a wheel of this mcp-otel checkout."""
+    import importlib.metadata
+
+    uv = uv_or_skip()
+    uvx = Path(uv).with_name("uvx")
+    if not uvx.exists():
+        pytest.skip(f"needs uvx next to {uv}")
+    directory = tmp_path_factory.mktemp("uvx")
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("mcp", "pydantic")]
+    source = write_package(directory, pins)
+    dist = directory / "dist"
+    subprocess.run([uv, "build", "-q", "--wheel", "-o", str(dist), str(REPO_ROOT)], check=True, timeout=300)
+    (wheel,) = dist.glob("mcp_otel-*.whl")
+    return str(uvx), source, wheel
+
+
+def test_trace_uvx_with_mcp_otel(uvx_setup: tuple[str, Path, Path]) -> None:
+    uvx, source, wheel = uvx_setup
+    command = [uvx, "--python", sys.executable, "--from", str(source)]
+    command += ["--with", f"mcp-otel[sdk] @ {wheel.as_uri()}", "weather-mcp"]
+    argv = [
+        MCP_OTEL,
+        "trace",
+        "--timeout",
+        "300",
+        "--call",
+        "add",
+        "--args",
+        '{"a": 2, "b": 3}',
+        "--",
+        *command,
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), timeout=600)
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    _assert_server_spans_nested(proc.stdout)
+
+
+def test_trace_uvx_without_mcp_otel_says_how_to_fix_it(uvx_setup: tuple[str, Path, Path]) -> None:
+    uvx, source, _ = uvx_setup
+    command = [uvx, "--python", sys.executable, "--from", str(source), "weather-mcp"]
+    argv = [MCP_OTEL, "trace", "--timeout", "300", "--", *command]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), timeout=600)
+
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(
+        r"mcp-otel trace: \S+/python3?\S* cannot import mcp_otel \(No module named 'mcp_otel'\): only the "
+        r"client's spans are shown; install 'mcp-otel\[sdk\]' into that environment "
+        r"\(e\.g\. uvx --with 'mcp-otel\[sdk\]' \.\.\.\)\n",
+        proc.stderr,
+    ), proc.stderr
+    assert {kind for _, kind, _, _ in _nesting(proc.stdout)} == {"INTERNAL", "CLIENT"}
+    assert "Traceback" not in proc.stderr

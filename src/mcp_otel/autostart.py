@@ -8,8 +8,8 @@ it imports mcp-otel's ``sitecustomize`` before the program's code, which calls :
   (:func:`mcp_otel.bootstrap.create_telemetry`) and ``McpInstrumentor`` is enabled;
 - otherwise it does what ``opentelemetry-instrument`` does
   (:func:`opentelemetry.instrumentation.auto_instrumentation.initialize`): the SDK configured from the
-  standard ``OTEL_*`` variables (exporters, endpoint, headers, service name, resource attributes, sampler) and every
-  installed instrumentation, mcp-otel's among them (``OTEL_INSTRUMENTATION_MCP_*`` apply).
+  standard ``OTEL_*`` variables (exporters, endpoint, headers, service name, resource attributes, sampler)
+  and every installed instrumentation, mcp-otel's among them (``OTEL_INSTRUMENTATION_MCP_*`` apply).
 
 Each process gets a ``process.pid`` resource attribute; its spans and metrics are flushed at exit and on
 SIGTERM; the first failed export is reported in one line on stderr and the program keeps running.

@@ -531,13 +531,16 @@ def run_trace(
             raise TraceError(export_failure)
         processes = read_processes(processes_file)
         traced = any(p["status"] == "instrumented" for p in processes)
-        hint = "; install 'mcp-otel[sdk]' into its environment (e.g. uvx --with 'mcp-otel[sdk]' ...)"
-        for status, detail in dict.fromkeys(
-            (p["status"], p["detail"]) for p in processes if p["status"] != "instrumented"
-        ):
-            fix = hint if status == "missing" else ""
-            print(f"mcp-otel trace: {detail}: no spans from that process{fix}", file=sys.stderr)
-        if not traced:
+        for detail in dict.fromkeys(p["detail"] for p in processes if p["status"] == "failed"):
+            print(f"mcp-otel trace: {detail}: no spans from that process", file=sys.stderr)
+        missing = [p["detail"] for p in processes if p["status"] == "missing"]
+        if not traced and missing:  # the server is the last one (build back-ends, launchers come first)
+            print(
+                f"mcp-otel trace: {missing[-1]}: only the client's spans are shown; install 'mcp-otel[sdk]' "
+                "into that environment (e.g. uvx --with 'mcp-otel[sdk]' ...)",
+                file=sys.stderr,
+            )
+        elif not traced:
             print(
                 f"mcp-otel trace: no process of {command[0]} loaded mcp-otel (not a Python server, or one "
                 "without mcp-otel in its environment): only the client's spans are shown",

@@ -1,13 +1,13 @@
-"""A small MCP server *package*, built and installed into a temporary virtualenv, the way users install servers.
+"""A small MCP server *package*, built and installed into a temporary virtualenv as users install servers.
 
 ``weather-mcp-pkg`` (module ``weather_mcp``, hatchling build) has console scripts:
 
-- ``weather-mcp``: a stdio server (tools ``add`` and ``pid``); exits with ``WEATHER_MCP_EXIT_STATUS`` (default 0)
-  when its client closes stdin;
+- ``weather-mcp``: a stdio server (tools ``add`` and ``pid``); exits with ``WEATHER_MCP_EXIT_STATUS``
+  (default 0) when its client closes stdin;
 - ``weather-mcp-child``: starts ``python -m weather_mcp`` as a child process with the same stdio and exits
   with its status (a launcher, as some servers have);
 
-and ``weather_mcp.http:app``, the same server as a stateless streamable-HTTP ASGI app (for ``uvicorn --workers``).
+and ``weather_mcp.http:app``, the same server as a stateless streamable-HTTP ASGI app (``uvicorn --workers``).
 It does not import mcp-otel.
 
 :func:`make_server_venv` builds the virtualenv with ``uv``: a ``.pth`` file makes the test environment's
