@@ -213,3 +213,17 @@ def test_trace_otlp_exports_both_processes(receiver: Any) -> None:
     calls = {(s["kind"], s["service"]) for s in spans if s["name"] == "tools/call add"}
     assert calls == {("CLIENT", "mcp-otel-trace-client"), ("SERVER", "demo_server")}
     assert {s["trace_id"] for s in spans if s["name"] == "tools/call add"} == {match.group(1)}
+
+
+def test_default_service_name() -> None:
+    from mcp_otel.autostart import default_service_name
+
+    assert default_service_name(["/v/bin/python", "-u", "-X", "dev", "/srv/weather_server.py", "--x"]) == (
+        "weather_server"
+    )
+    assert default_service_name(["python3", "-m", "mcp_server_time", "--local-timezone", "UTC"]) == (
+        "mcp_server_time"
+    )
+    assert default_service_name(["/v/bin/python", "/v/bin/mcp-server-fetch"]) == "mcp-server-fetch"
+    assert default_service_name(["python", "-c", "pass"]) == "python"
+    assert default_service_name(["python"]) == "python"

@@ -406,3 +406,57 @@ def test_trace_uvx_without_mcp_otel_says_how_to_fix_it(uvx_setup: tuple[str, Pat
     ), proc.stderr
     assert {kind for _, kind, _, _ in _nesting(proc.stdout)} == {"INTERNAL", "CLIENT"}
     assert "Traceback" not in proc.stderr
+
+
+# --- configuration and the sitecustomize it shadows
+
+
+def test_run_honours_the_standard_otel_variables(server_venv: ServerVenv, receiver: OtlpReceiver) -> None:
+    server = str(server_venv.bin / "weather-mcp")
+    env = _env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
+        OTEL_SERVICE_NAME="weather-env",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=ci",
+        OTEL_INSTRUMENTATION_MCP_EXCLUDED_METHODS="tools/list",
+        OTEL_BSP_SCHEDULE_DELAY="50",
+    )
+    proc = _start([MCP_OTEL, "run", "--", server], env)
+    _exchange(proc)
+    _, err, status = _finish(proc)
+    assert status == 0, err
+    spans = [s for s in receiver.spans() if s["scope"] == "mcp_otel"]
+    assert sorted(s["name"] for s in spans) == ["initialize", "notifications/initialized", "tools/call add"]
+    for span in spans:
+        assert span["resource"]["service.name"] == "weather-env"
+        assert span["resource"]["deployment.environment.name"] == "ci"
+        assert span["resource"]["process.pid"] == proc.pid
+    assert "mcp.server.operation.duration" in receiver.metric_names()
+
+    sampled_out = _start([MCP_OTEL, "run", "--", server], {**env, "OTEL_TRACES_SAMPLER": "always_off"})
+    _exchange(sampled_out)
+    _, err, status = _finish(sampled_out)
+    assert status == 0, err
+    assert len([s for s in receiver.spans() if s["scope"] == "mcp_otel"]) == len(spans)
+
+
+def test_an_existing_sitecustomize_still_runs(tmp_path: Path) -> None:
+    """mcp-otel's sitecustomize shadows the one later on the path, and imports it after its own set-up."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text(
+        "import os, sys\nsys.stderr.write('their sitecustomize: mcp_otel.autostart loaded: %s\\n' % "
+        "('mcp_otel.autostart' in sys.modules))\n"
+    )
+    spans_file = tmp_path / "spans.jsonl"
+    argv = [MCP_OTEL, "run", "--spans-file", str(spans_file), "--", sys.executable, "-c"]
+    argv.append("import sitecustomize, sys; print(sitecustomize.__file__)")
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=_env(PYTHONPATH=str(theirs)), timeout=TIMEOUT
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == (
+        "their sitecustomize: mcp_otel.autostart loaded: False\n"  # in mcp-otel's own interpreter
+        "their sitecustomize: mcp_otel.autostart loaded: True\n"  # in the command's, after mcp-otel's set-up
+    )
+    assert proc.stdout == f"{theirs / 'sitecustomize.py'}\n"

@@ -65,8 +65,8 @@ class OtlpReceiver(http.server.ThreadingHTTPServer):
 
     def spans(self) -> list[dict[str, Any]]:
         """Every received span, in arrival order: name, kind, status, ids (hex), ``service`` (the resource's
-        ``service.name``), ``resource`` (all its attributes), instrumentation ``scope``, attributes and event
-        names."""
+        ``service.name``), ``resource`` (all its attributes), instrumentation ``scope``, attributes, event
+        names and ``links`` (trace and span ids)."""
         out = []
         for body in self._bodies(TRACES_PATH):
             request = ExportTraceServiceRequest()
@@ -88,6 +88,10 @@ class OtlpReceiver(http.server.ThreadingHTTPServer):
                                 "scope": scope_spans.scope.name,
                                 "attributes": {a.key: _value(a.value) for a in span.attributes},
                                 "events": [e.name for e in span.events],
+                                "links": [
+                                    {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+                                    for link in span.links
+                                ],
                             }
                         )
         return out

@@ -16,7 +16,7 @@ _MISSING_REPORTED = "MCP_OTEL_MISSING_REPORTED"
 _PROCESSES_FILE = "MCP_OTEL_PROCESSES_FILE"
 
 
-def _record_missing(exc):
+def _record_missing(exc: BaseException) -> None:
     """Say once per process tree that this interpreter has no mcp_otel, and how to add it."""
     detail = f"{sys.executable} cannot import mcp_otel ({exc})"
     if not os.environ.get(_MISSING_REPORTED):
@@ -35,11 +35,11 @@ def _record_missing(exc):
             pass
 
 
-def _chain(directory):
+def _chain() -> None:
     """Import the next ``sitecustomize`` on ``sys.path`` (the one this file shadows), if there is one."""
     mine = sys.modules.pop("sitecustomize", None)
     try:
-        import sitecustomize  # noqa: F401  (the next one: this directory is no longer on sys.path)
+        import sitecustomize  # type: ignore[import-not-found]  # noqa: F401  (the next one on sys.path)
     except ImportError as exc:
         if exc.name != "sitecustomize":
             raise
@@ -47,7 +47,7 @@ def _chain(directory):
             sys.modules["sitecustomize"] = mine
 
 
-def _main():
+def _main() -> None:
     directory = os.path.dirname(os.path.abspath(__file__))
     # This directory holds nothing else; child processes still get it through PYTHONPATH.
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != directory]
@@ -57,7 +57,7 @@ def _main():
         _record_missing(exc)
     else:
         autostart.start()
-    _chain(directory)
+    _chain()
 
 
 _main()
