@@ -460,3 +460,33 @@ def test_an_existing_sitecustomize_still_runs(tmp_path: Path) -> None:
         "their sitecustomize: mcp_otel.autostart loaded: True\n"  # in the command's, after mcp-otel's set-up
     )
     assert proc.stdout == f"{theirs / 'sitecustomize.py'}\n"
+
+
+# --- a server installed from PyPI into the same environment (noxfile.py installs mcp-server-time)
+
+PYPI_SERVER = ["mcp-server-time", "--local-timezone", "UTC"]
+PYPI_CALL = ["--call", "get_current_time", "--args", '{"timezone": "UTC"}']
+
+
+def pypi_server_env() -> dict[str, str]:
+    """``_env()`` with this environment's scripts first on ``PATH``; skips without ``mcp-server-time``."""
+    scripts = str(Path(sys.executable).parent)
+    if not (Path(scripts) / PYPI_SERVER[0]).exists():
+        pytest.skip(f"{PYPI_SERVER[0]} (PyPI) is not installed: the nox test sessions install it")
+    return _env(PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+
+
+def test_trace_a_console_script_server_from_pypi() -> None:
+    env = pypi_server_env()
+    argv = [MCP_OTEL, "trace", *PYPI_CALL, "--", *PYPI_SERVER]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=TIMEOUT)
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert '  tools/call get_current_time: ok: {\n  "timezone": "UTC",' in proc.stdout
+    spans = _nesting(proc.stdout)
+    server = [(name, parent, remote) for name, kind, parent, remote in spans if kind == "SERVER"]
+    for name in ("initialize", "tools/list", "tools/call get_current_time"):
+        assert (name, f"{name} CLIENT", True) in server, proc.stdout
+    for name, parent, remote in server:  # every server span under the client span of its request
+        assert (parent, remote) == (f"{name} CLIENT", True), proc.stdout
