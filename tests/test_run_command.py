@@ -490,3 +490,29 @@ def test_trace_a_console_script_server_from_pypi() -> None:
         assert (name, f"{name} CLIENT", True) in server, proc.stdout
     for name, parent, remote in server:  # every server span under the client span of its request
         assert (parent, remote) == (f"{name} CLIENT", True), proc.stdout
+
+
+def test_demo_runs_from_an_installed_wheel(uvx_setup: tuple[str, Path, Path], tmp_path: Path) -> None:
+    """Outside a clone: the wheel ships the demo server (``mcp_otel/demo_server.py``)."""
+    import importlib.metadata
+
+    uv = uv_or_skip()
+    _, _, wheel = uvx_setup
+    venv = tmp_path / "wheel-venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=TIMEOUT)
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("mcp", "pydantic")]
+    install = [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
+    subprocess.run([*install, f"mcp-otel[sdk] @ {wheel.as_uri()}", *pins], check=True, timeout=600)
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    proc = subprocess.run(
+        [str(venv / "bin" / "mcp-otel"), "demo"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=away,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ", transport stdio, server " in proc.stdout
+    assert "/mcp_otel/demo_server.py, 7 server spans, " in proc.stdout.splitlines()[0]
