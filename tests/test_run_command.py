@@ -516,3 +516,13 @@ def test_demo_runs_from_an_installed_wheel(uvx_setup: tuple[str, Path, Path], tm
     assert proc.returncode == 0, proc.stderr
     assert ", transport stdio, server " in proc.stdout
     assert "/mcp_otel/demo_server.py, 7 server spans, " in proc.stdout.splitlines()[0]
+
+
+def test_run_rejects_an_invalid_otlp_url() -> None:
+    argv = [MCP_OTEL, "run", "--otlp", "localhost:4318", "--", "true"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), timeout=TIMEOUT)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "mcp-otel run: error: --otlp needs an http(s) URL such as http://localhost:4318, "
+        "got 'localhost:4318'\n"
+    )

@@ -654,14 +654,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.command}: give the server command after '--', e.g. -- python server.py")
     if args.command == "run":
         from mcp_otel.autostart import command_env
-        from mcp_otel.bootstrap import BootstrapError
         from mcp_otel.runner import exec_command, with_this_python
 
         try:
             env = command_env(
                 os.environ, spans_file=args.spans_file, otlp=args.otlp, service_name=args.service_name
             )
-        except BootstrapError as exc:
+        except Exception as exc:  # BootstrapError: an invalid --otlp URL (or no SDK to check it with)
             print(f"mcp-otel run: error: {exc}", file=sys.stderr)
             return 2
         return exec_command(with_this_python(command), env)
