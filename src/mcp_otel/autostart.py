@@ -163,7 +163,8 @@ class ExportFailureReporter:
     """Turns the OTLP exporters' warnings and errors into one line on stderr (or none with ``quiet``).
 
     Installed on the ``opentelemetry.exporter`` logger (which then no longer propagates), it keeps the first
-    failure's message as :attr:`failure` and drops the retries that follow.
+    failure's message as :attr:`failure`, and the first of each signal in :attr:`failures` (``"spans"``,
+    ``"metrics"``, ``"logs"``: a traces-only backend refuses metrics), and drops the retries that follow.
 
     Args:
         quiet: record the failure without printing it (the CLI prints it when it exits).
@@ -173,12 +174,13 @@ class ExportFailureReporter:
         import logging
 
         self.failure: str | None = None
+        self.failures: dict[str, str] = {}
         self._quiet = quiet
         reporter = self
 
         class _Handler(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
-                reporter._record(record.getMessage())
+                reporter._record(record.name, record.getMessage())
 
         self._handler = _Handler(logging.WARNING)
         self._logger = logging.getLogger("opentelemetry.exporter")
@@ -194,7 +196,9 @@ class ExportFailureReporter:
         self._logger.removeHandler(self._handler)
         self._logger.propagate = True
 
-    def _record(self, message: str) -> None:
+    def _record(self, logger: str, message: str) -> None:
+        signal = "metrics" if "metric" in logger else "logs" if "_log_exporter" in logger else "spans"
+        self.failures.setdefault(signal, " ".join(message.split()))
         if self.failure is not None:
             return
         self.failure = " ".join(message.split())

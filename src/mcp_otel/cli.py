@@ -209,17 +209,27 @@ class _ClientTelemetry:
     memory: Any  # InMemorySpanExporter, or None when exporting over OTLP
     reporter: Any = None  # ExportFailureReporter when exporting over OTLP
 
-    def shutdown(self, otlp: str | None) -> str | None:
-        """Flush and shut down; return the one-line export failure (endpoint and reason), if any."""
+    def shutdown(self, otlp: str | None, prog: str) -> str | None:
+        """Flush and shut down; return the one-line span export failure (endpoint and reason), if any.
+
+        A failed metric export alone (a traces-only backend such as Phoenix) is a warning on stderr.
+        """
         try:
             self.tracer_provider.shutdown()
             self.meter_provider.shutdown()
         finally:
             if self.reporter is not None:
                 self.reporter.uninstall()
-        if self.reporter is None or self.reporter.failure is None:
-            return None
-        return f"exporting the spans to {otlp} failed: {self.reporter.failure}"
+        failures = {} if self.reporter is None else self.reporter.failures
+        if "spans" in failures:
+            return f"exporting the spans to {otlp} failed: {failures['spans']}"
+        if "metrics" in failures:
+            print(
+                f"{prog}: warning: exporting the metrics to {otlp} failed (the spans were exported): "
+                f"{failures['metrics']}",
+                file=sys.stderr,
+            )
+        return None
 
 
 def _client_telemetry(otlp: str | None, service_name: str = DEMO_CLIENT_SERVICE) -> _ClientTelemetry:
@@ -332,7 +342,7 @@ def run_demo(
                 raise DemoError(f"{reason}\nserver stderr:\n{_tail(errlog)}") from exc
             finally:
                 instrumentor.uninstrument()
-                export_failure = telemetry.shutdown(otlp)
+                export_failure = telemetry.shutdown(otlp, "mcp-otel demo")
             server_log = _tail(errlog)
         if export_failure is not None:
             raise DemoError(export_failure)
@@ -525,7 +535,7 @@ def run_trace(
                 raise TraceError(f"{reason}\nserver stderr:\n{_tail(errlog)}") from exc
             finally:
                 instrumentor.uninstrument()
-                export_failure = telemetry.shutdown(otlp)
+                export_failure = telemetry.shutdown(otlp, "mcp-otel trace")
             server_log = _tail(errlog)
         if export_failure is not None:
             raise TraceError(export_failure)
