@@ -83,8 +83,8 @@ def command_env(
     env["PYTHONPATH"] = os.pathsep.join([str(SITECUSTOMIZE_DIR), *paths])
     for key in (SPANS_FILE_ENV, PROCESSES_FILE_ENV, "MCP_OTEL_MISSING_REPORTED"):
         env.pop(key, None)
-    if spans_file is not None:
-        env[SPANS_FILE_ENV] = str(spans_file)
+    if spans_file is not None:  # absolute: the command may change directory (uv run --directory)
+        env[SPANS_FILE_ENV] = str(Path(spans_file).absolute())
     elif otlp is not None:
         from mcp_otel.bootstrap import otlp_endpoints
 
@@ -104,7 +104,7 @@ def command_env(
     if service_name:
         env["OTEL_SERVICE_NAME"] = service_name
     if processes_file is not None:
-        env[PROCESSES_FILE_ENV] = str(processes_file)
+        env[PROCESSES_FILE_ENV] = str(Path(processes_file).absolute())
     return env
 
 
