@@ -526,3 +526,13 @@ def test_run_rejects_an_invalid_otlp_url() -> None:
         "mcp-otel run: error: --otlp needs an http(s) URL such as http://localhost:4318, "
         "got 'localhost:4318'\n"
     )
+
+
+def test_run_spans_file_relative_to_where_run_started(tmp_path: Path) -> None:
+    """The command changes directory (as ``uv run --directory`` does): spans still land in the file named."""
+    code = "from opentelemetry import trace; trace.get_tracer('t').start_span('work').end()"
+    shell = f"cd / && exec '{sys.executable}' -c \"{code}\""
+    argv = [MCP_OTEL, "run", "--spans-file", "spans.jsonl", "--", "sh", "-c", shell]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert [s["name"] for s in read_spans(tmp_path / "spans.jsonl")] == ["work"]
