@@ -35,6 +35,9 @@ FASTMCP_MATRIX: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastmcp4": ((*MCP_MATRIX["2.3"], "fastmcp==4.1.2"), ("fastmcp==4.1.6", "fastmcp-slim==4.1.6")),
 }
 FASTMCP_TESTS = ("tests/test_fastmcp.py", "tests/test_lifecycle.py")
+#: A small MCP server from PyPI (console script, no credentials) that `mcp-otel trace` is tested on
+#: (tests/test_run_command.py, tests/test_phoenix.py); pip picks the release that fits the pinned mcp.
+PYPI_SERVER = "mcp-server-time"
 #: Arize Phoenix, in a virtualenv of its own (tests/test_phoenix.py, docs/phoenix.md).
 PHOENIX = "arize-phoenix==20.26.1"
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
@@ -52,7 +55,7 @@ def _install(session: nox.Session, *pins: str) -> None:
 
 
 def _tests(session: nox.Session, pins: tuple[str, ...]) -> None:
-    _install(session, *pins)
+    _install(session, *pins, PYPI_SERVER)
     session.run("python", "-c", "import mcp, importlib.metadata as m; print('mcp', m.version('mcp'))")
     # pytest exit code 5 (no tests collected) fails the session like any other non-zero code.
     if session.posargs:
@@ -102,7 +105,7 @@ for _label, (_pins, _no_deps) in FASTMCP_MATRIX.items():
 @nox.session(name="tests-phoenix")
 def tests_phoenix(session: nox.Session) -> None:
     """Export to Arize Phoenix (its own virtualenv) and read the spans back (tests/test_phoenix.py)."""
-    _install(session, *MCP_MATRIX["2.3"])
+    _install(session, *MCP_MATRIX["2.3"], PYPI_SERVER)
     venv = Path(session.create_tmp()).absolute() / "phoenix-venv"
     python = venv / "bin" / "python"
     interpreter = str(Path(session.bin) / "python")

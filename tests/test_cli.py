@@ -368,3 +368,28 @@ def test_demo_gives_up_on_a_server_that_does_not_answer(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == "mcp-otel demo: error: no result within 0.5 s\nserver stderr:\n  (empty)\n"
+
+
+@pytest.mark.parametrize("command", ["demo", "trace"])
+def test_a_failed_export_is_one_line_and_status_1(command: str) -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    url = "http://127.0.0.1:1"
+    args = (
+        ["--", sys.executable, str(SRC.parent / "examples" / "demo_server.py")] if command == "trace" else []
+    )
+    env = {**_env(), "OTEL_EXPORTER_OTLP_TIMEOUT": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcp_otel.cli", command, "--otlp", url, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT,
+    )
+
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"mcp-otel {command}: error: exporting the spans to {url} failed: "), (
+        proc.stderr
+    )
+    assert "Connection refused" in proc.stderr

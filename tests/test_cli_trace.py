@@ -1,7 +1,9 @@
 """``mcp-otel trace -- COMMAND``: any stdio MCP server, explored by an instrumented client, printed as a tree.
 
 Each test runs ``python -m mcp_otel.cli trace …`` in a real subprocess against ``examples/demo_server.py``
-(a Python server: run under the bootstrap, both sides traced) or the lowlevel test server.
+or the lowlevel test server, started as given with mcp-otel's ``sitecustomize`` on ``PYTHONPATH`` (both sides
+traced), directly, through a shell, or with ``python -I`` (which ignores ``PYTHONPATH``: nothing loads
+mcp-otel, only the client's spans).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mcp_otel.cli import server_command
+from mcp_otel.runner import command_kind, with_this_python
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = REPO_ROOT / "examples" / "demo_server.py"
@@ -103,17 +105,30 @@ def test_trace_skips_lists_the_server_has_no_capability_for() -> None:
         assert "error.type=-32601" in out
 
 
-def test_trace_a_non_python_command_shows_the_client_spans() -> None:
+def test_trace_a_server_started_by_a_shell_has_server_spans() -> None:
     command = f"exec {shlex.quote(sys.executable)} {shlex.quote(str(DEMO))}"
     proc = _run("--", "sh", "-c", command)
 
     assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert "only the client's spans are shown" in out
-    assert "0 server spans" in out
-    kinds = {kind for _, kind in _span_lines(out)}
+    assert proc.stderr == ""
+    spans = _span_lines(proc.stdout)
+    assert spans.count(("tools/list", "CLIENT")) == spans.count(("tools/list", "SERVER")) == 1, proc.stdout
+    assert re.search(r"- tools/list  SERVER .*\[remote parent\]", proc.stdout), proc.stdout
+
+
+def test_trace_a_server_that_loads_no_mcp_otel_shows_the_client_spans() -> None:
+    """``python -I`` ignores ``PYTHONPATH``: no process loads mcp-otel, and trace says so in one line."""
+    proc = _run("--", "python", "-I", str(DEMO))
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == (
+        "mcp-otel trace: no process of python loaded mcp-otel (not a Python server, or one without "
+        "mcp-otel in its environment): only the client's spans are shown\n"
+    )
+    assert "\n0 server spans, " in proc.stdout
+    kinds = {kind for _, kind in _span_lines(proc.stdout)}
     assert kinds == {"INTERNAL", "CLIENT"}
-    assert ("tools/list", "CLIENT") in _span_lines(out)
+    assert ("tools/list", "CLIENT") in _span_lines(proc.stdout)
 
 
 @pytest.mark.parametrize(
@@ -142,20 +157,39 @@ def test_trace_a_server_that_fails_to_start() -> None:
     assert proc.stderr.startswith("mcp-otel trace: error: "), proc.stderr
 
 
-def test_server_command() -> None:
-    destination = ["--spans-file", "/tmp/s.jsonl"]
-    boot = ["-m", "mcp_otel.bootstrap", *destination, "--"]
-    assert server_command(["python", "s.py", "x"], destination) == (
-        [sys.executable, *boot, "s.py", "x"],
-        True,
-    )
-    assert server_command(["/v/bin/python3", "-m", "pkg"], destination) == (
-        ["/v/bin/python3", *boot, "-m", "pkg"],
-        True,
-    )
-    assert server_command(["s.py"], destination) == ([sys.executable, *boot, "s.py"], True)
-    assert server_command(["python", "-u", "s.py"], destination) == (["python", "-u", "s.py"], False)
-    assert server_command(["npx", "server"], destination) == (["npx", "server"], False)
+def test_with_this_python() -> None:
+    assert with_this_python(["python", "s.py", "x"]) == [sys.executable, "s.py", "x"]
+    assert with_this_python(["python3.11", "-m", "pkg"]) == [sys.executable, "-m", "pkg"]
+    assert with_this_python(["/v/bin/python3", "-m", "pkg"]) == ["/v/bin/python3", "-m", "pkg"]
+    assert with_this_python(["uvx", "server"]) == ["uvx", "server"]
+
+
+def test_command_kind(tmp_path: Path) -> None:
+    scripts = {
+        "console": "#!/venv/bin/python3\nimport sys\n",
+        "env-python": "#!/usr/bin/env python3\n",
+        "wrapper": "#!/bin/sh\nexec python server.py\n",
+        "env-bash": "#!/usr/bin/env bash\n",
+        "node-cli": "#!/usr/bin/env node\n",
+        "binary": "\x7fELF",
+    }
+    for name, text in scripts.items():
+        (tmp_path / name).write_text(text)
+        (tmp_path / name).chmod(0o755)
+    path = str(tmp_path)
+    kinds = {name: command_kind([name], path=path) for name in scripts}
+    assert kinds == {
+        "console": "python",
+        "env-python": "python",
+        "wrapper": "shell",
+        "env-bash": "shell",
+        "node-cli": "other",
+        "binary": "other",
+    }
+    assert command_kind([sys.executable, "s.py"]) == "python"
+    assert command_kind(["server.py"]) == "python"
+    assert command_kind(["uvx", "mcp-server-time"]) == "python"
+    assert command_kind(["sh", "-c", "python s.py"]) == "shell"
 
 
 @pytest.fixture
@@ -179,3 +213,17 @@ def test_trace_otlp_exports_both_processes(receiver: Any) -> None:
     calls = {(s["kind"], s["service"]) for s in spans if s["name"] == "tools/call add"}
     assert calls == {("CLIENT", "mcp-otel-trace-client"), ("SERVER", "demo_server")}
     assert {s["trace_id"] for s in spans if s["name"] == "tools/call add"} == {match.group(1)}
+
+
+def test_default_service_name() -> None:
+    from mcp_otel.autostart import default_service_name
+
+    assert default_service_name(["/v/bin/python", "-u", "-X", "dev", "/srv/weather_server.py", "--x"]) == (
+        "weather_server"
+    )
+    assert default_service_name(["python3", "-m", "mcp_server_time", "--local-timezone", "UTC"]) == (
+        "mcp_server_time"
+    )
+    assert default_service_name(["/v/bin/python", "/v/bin/mcp-server-fetch"]) == "mcp-server-fetch"
+    assert default_service_name(["python", "-c", "pass"]) == "python"
+    assert default_service_name(["python"]) == "python"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -331,3 +332,38 @@ def _wait_listening(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def test_trace_a_pypi_server_to_phoenix(phoenix: Phoenix) -> None:
+    """``mcp-otel trace --otlp`` on a console script installed from PyPI (``mcp-server-time``, installed by
+    the phoenix nox session): the server's spans arrive as children of the client's."""
+    scripts = Path(sys.executable).parent
+    if not (scripts / "mcp-server-time").exists():
+        pytest.skip("mcp-server-time (PyPI) is not installed: the nox phoenix session installs it")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "PYTHONPATH"}
+    env["PATH"] = os.pathsep.join([str(scripts), env.get("PATH", "")])
+    env["OTEL_RESOURCE_ATTRIBUTES"] = f"openinference.project.name={PROJECT}"
+    argv = [str(scripts / "mcp-otel"), "trace", "--otlp", phoenix.url]
+    argv += ["--call", "get_current_time", "--args", '{"timezone": "UTC"}', "--"]
+    argv += ["mcp-server-time", "--local-timezone", "UTC"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    # Phoenix takes traces only: the client's metrics are refused, which is a warning, not a failure
+    assert re.fullmatch(
+        r"mcp-otel trace: warning: exporting the metrics to \S+ failed \(the spans were exported\): .+\n",
+        proc.stderr,
+    ), proc.stderr
+    printed = re.search(r"exported the spans of trace ([0-9a-f]{32}) to ", proc.stdout)
+    assert printed, proc.stdout
+
+    requests = {"initialize", "tools/list", "tools/call get_current_time"}
+    spans = _wait_for_spans(phoenix, printed[1], requests)
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    (root,) = [s for s in spans if s["name"] == "mcp-otel trace"]
+    for name in requests:
+        pair = [s for s in spans if s["name"] == name]
+        assert len(pair) == 2, (name, [s["name"] for s in spans], phoenix.log_tail())
+        client = next(s for s in pair if s["parent_id"] == root["context"]["span_id"])
+        server_span = next(s for s in pair if s is not client)
+        assert by_id[server_span["parent_id"]] is client  # client → server, across the two processes
+        assert server_span["attributes"]["mcp.server.name"] == "mcp-time"

@@ -14,7 +14,9 @@ to an OTLP/HTTP endpoint (needs ``opentelemetry-exporter-otlp-proto-http``, the 
 script and its arguments, as ``python script.py args...`` would. The providers are flushed and shut down when
 the interpreter exits and on SIGTERM (stdio servers are terminated by their client).
 
-``mcp-otel demo`` starts the demo server through this module; ``mcp-otel trace`` reuses it.
+The test harness starts stdio servers through this module. ``mcp-otel run``, ``trace`` and ``demo`` use
+:mod:`mcp_otel.autostart` instead (any command, every Python process it starts), which reuses
+:func:`create_telemetry`, :func:`instrument` and :func:`install_shutdown_hooks`.
 """
 
 from __future__ import annotations

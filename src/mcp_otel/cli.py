@@ -1,18 +1,25 @@
 """The ``mcp-otel`` command line.
 
 ``mcp-otel demo [--server PATH] [--otlp URL] [--timeout SECONDS] [--verbose]`` starts the example server
-(``examples/demo_server.py`` of the mcp-otel clone) as a real stdio subprocess under
-``python -m mcp_otel.bootstrap``, drives it with the official MCP client (initialize, ``tools/list``,
-``tools/call add``, ``tools/call fail``, ``prompts/get greet``, ``resources/read demo://info``) while the
-client process is instrumented too, then prints the spans of both processes as a tree
-(:func:`mcp_otel.tree.render_tree`), or exports them to an OTLP/HTTP endpoint with ``--otlp``.
+(``examples/demo_server.py``, shipped in the wheel as ``mcp_otel/demo_server.py``) as a real stdio
+subprocess with mcp-otel's ``sitecustomize`` (:mod:`mcp_otel.autostart`), drives it with the official MCP
+client (initialize, ``tools/list``, ``tools/call add``, ``tools/call fail``, ``prompts/get greet``,
+``resources/read demo://info``) while the client process is instrumented too, then prints the spans of both
+processes as a tree (:func:`mcp_otel.tree.render_tree`), or exports them to an OTLP/HTTP endpoint with
+``--otlp``.
 
 ``mcp-otel trace [--otlp URL] [--call TOOL [--args JSON]] [--timeout SECONDS] [--verbose] -- COMMAND...``
-runs any stdio MCP server command — a Python server (``python server.py``, ``python -m pkg``, ``server.py``)
-under ``python -m mcp_otel.bootstrap``, anything else as it is (then only the client's spans are shown) —
-connects to it as an instrumented client, performs ``initialize`` and every list method the server has the
-capability for (``tools/list``, ``prompts/list``, ``resources/list``, ``resources/templates/list``),
-optionally calls one tool, and prints the trace tree the same way (:func:`run_trace`).
+runs any stdio MCP server command — every Python process it starts (console scripts, ``python -m``,
+``uv run``, shell wrappers, their children) is instrumented through the same ``sitecustomize``; a command
+that starts none shows only the client's spans — connects to it as an instrumented client, performs
+``initialize`` and every list method the server has the capability for (``tools/list``, ``prompts/list``,
+``resources/list``, ``resources/templates/list``), optionally calls one tool, and prints the trace tree the
+same way (:func:`run_trace`).
+
+``mcp-otel run [--otlp URL | --spans-file PATH] [--service-name NAME] -- COMMAND...`` execs the command
+with that environment, for production (:mod:`mcp_otel.runner`).
+
+With ``--otlp``, a failed export makes ``demo`` and ``trace`` exit with status 1 and one line on stderr.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ import argparse
 import importlib.metadata
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -37,7 +43,6 @@ __all__ = [
     "TRACE_CLIENT_SERVICE",
     "TRACE_ROOT_SPAN",
     "TraceError",
-    "server_command",
     "run_trace",
     "DEMO_CLIENT_NAME",
     "DEMO_CLIENT_SERVICE",
@@ -71,7 +76,7 @@ TRACE_CLIENT_NAME = "mcp-otel-trace"
 TRACE_CLIENT_SERVICE = "mcp-otel-trace-client"
 """``service.name`` of the ``mcp-otel trace`` client."""
 
-_SRC_DIR = Path(__file__).resolve().parent.parent
+_PACKAGE_DIR = Path(__file__).resolve().parent
 _STDERR_TAIL_LINES = 30
 
 
@@ -98,10 +103,14 @@ def mcp_major_version() -> int:
 
 
 def find_demo_server() -> Path | None:
-    """Return ``examples/demo_server.py`` of the mcp-otel source tree this module runs from, else the one
-    under the current directory, or ``None`` when neither exists."""
-    for root in (_SRC_DIR.parent, Path.cwd()):
-        candidate = root / "examples" / "demo_server.py"
+    """Return ``examples/demo_server.py`` of the mcp-otel source tree this module runs from, else the copy
+    installed with the package (``mcp_otel/demo_server.py`` in the wheel), else ``examples/demo_server.py``
+    under the current directory, or ``None`` when none exists."""
+    for candidate in (
+        _PACKAGE_DIR.parent.parent / "examples" / "demo_server.py",
+        _PACKAGE_DIR / "demo_server.py",
+        Path.cwd() / "examples" / "demo_server.py",
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -198,6 +207,29 @@ class _ClientTelemetry:
     tracer_provider: Any
     meter_provider: Any
     memory: Any  # InMemorySpanExporter, or None when exporting over OTLP
+    reporter: Any = None  # ExportFailureReporter when exporting over OTLP
+
+    def shutdown(self, otlp: str | None, prog: str) -> str | None:
+        """Flush and shut down; return the one-line span export failure (endpoint and reason), if any.
+
+        A failed metric export alone (a traces-only backend such as Phoenix) is a warning on stderr.
+        """
+        try:
+            self.tracer_provider.shutdown()
+            self.meter_provider.shutdown()
+        finally:
+            if self.reporter is not None:
+                self.reporter.uninstall()
+        failures = {} if self.reporter is None else self.reporter.failures
+        if "spans" in failures:
+            return f"exporting the spans to {otlp} failed: {failures['spans']}"
+        if "metrics" in failures:
+            print(
+                f"{prog}: warning: exporting the metrics to {otlp} failed (the spans were exported): "
+                f"{failures['metrics']}",
+                file=sys.stderr,
+            )
+        return None
 
 
 def _client_telemetry(otlp: str | None, service_name: str = DEMO_CLIENT_SERVICE) -> _ClientTelemetry:
@@ -207,6 +239,7 @@ def _client_telemetry(otlp: str | None, service_name: str = DEMO_CLIENT_SERVICE)
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    from mcp_otel.autostart import ExportFailureReporter
     from mcp_otel.bootstrap import BootstrapError, create_telemetry
 
     if otlp is not None:
@@ -214,7 +247,8 @@ def _client_telemetry(otlp: str | None, service_name: str = DEMO_CLIENT_SERVICE)
             telemetry = create_telemetry(otlp=otlp, service_name=service_name)
         except BootstrapError as exc:
             raise DemoError(str(exc)) from exc
-        return _ClientTelemetry(telemetry.tracer_provider, telemetry.meter_provider, None)
+        reporter = ExportFailureReporter(quiet=True).install()
+        return _ClientTelemetry(telemetry.tracer_provider, telemetry.meter_provider, None, reporter)
     resource = Resource.create({SERVICE_NAME: service_name})
     tracer_provider = TracerProvider(resource=resource)
     memory = InMemorySpanExporter()
@@ -230,7 +264,7 @@ def run_demo(
     verbose: bool = False,
     out: TextIO | None = None,
 ) -> int:
-    """Run the demo: start the server under ``mcp_otel.bootstrap``, drive it, print the span tree.
+    """Run the demo: start the server instrumented (:mod:`mcp_otel.autostart`), drive it, print the span tree.
 
     Args:
         server: the server script (default: :func:`find_demo_server`); it must offer the demo server's tools
@@ -245,21 +279,21 @@ def run_demo(
 
     Raises:
         DemoError: when the server is missing, cannot start, a request fails or returns an unexpected
-            result, or ``timeout`` passes; the server's stderr tail is part of the message where useful.
+            result, ``timeout`` passes, or the OTLP export fails; the server's stderr tail is part of the
+            message where useful.
     """
     import anyio
     from mcp import StdioServerParameters
     from opentelemetry.trace import SpanKind
 
+    from mcp_otel.autostart import command_env
     from mcp_otel.spanfile import read_spans, span_to_dict
     from mcp_otel.tree import render_tree
 
     out = sys.stdout if out is None else out
     server = server if server is not None else find_demo_server()
     if server is None:
-        raise DemoError(
-            "cannot find examples/demo_server.py (run from an mcp-otel clone or pass --server PATH)"
-        )
+        raise DemoError("cannot find the demo server (reinstall mcp-otel or pass --server PATH)")
     if not server.is_file():
         raise DemoError(f"server script not found: {server}")
     mcp_major_version()  # raises DemoError when mcp is missing
@@ -272,19 +306,13 @@ def run_demo(
     telemetry = _client_telemetry(otlp)
     with tempfile.TemporaryDirectory(prefix="mcp-otel-demo-") as tmp:
         spans_file = Path(tmp) / "server-spans.jsonl"
-        destination = ["--otlp", otlp] if otlp is not None else ["--spans-file", str(spans_file)]
-        args = [
-            "-m",
-            "mcp_otel.bootstrap",
-            *destination,
-            "--service-name",
-            DEMO_SERVER_SERVICE,
-            "--",
-            str(server),
-        ]
-        env = {key: value for key, value in os.environ.items() if key.startswith("OTEL_")}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SRC_DIR), os.environ.get("PYTHONPATH")) if p)
-        params = StdioServerParameters(command=sys.executable, args=args, env=env)
+        env = command_env(
+            os.environ,
+            spans_file=None if otlp is not None else spans_file,
+            otlp=otlp,
+            service_name=DEMO_SERVER_SERVICE,
+        )
+        params = StdioServerParameters(command=sys.executable, args=[str(server)], env=env)
 
         instrumentor = McpInstrumentor()
         instrumentor.instrument(
@@ -314,9 +342,10 @@ def run_demo(
                 raise DemoError(f"{reason}\nserver stderr:\n{_tail(errlog)}") from exc
             finally:
                 instrumentor.uninstrument()
-                telemetry.tracer_provider.shutdown()
-                telemetry.meter_provider.shutdown()
+                export_failure = telemetry.shutdown(otlp, "mcp-otel demo")
             server_log = _tail(errlog)
+        if export_failure is not None:
+            raise DemoError(export_failure)
 
         header = (
             f"mcp-otel demo: mcp {mcp_version}, protocol {protocol_version}, transport stdio, server {server}"
@@ -336,35 +365,6 @@ def run_demo(
 
 
 # --- mcp-otel trace
-
-
-_PYTHON_NAME = re.compile(r"python(\d+(\.\d+)*)?(\.exe)?")
-
-
-def server_command(command: Sequence[str], destination: Sequence[str]) -> tuple[list[str], bool]:
-    """The argv that runs the MCP server ``command`` under mcp-otel, and whether it is traced.
-
-    ``python script.py …``, ``python -m module …`` and ``script.py …`` run under
-    ``python -m mcp_otel.bootstrap`` with ``destination`` (``["--spans-file", PATH]`` or ``["--otlp", URL]``):
-    an interpreter given by path (``.venv/bin/python``) is kept, a bare name (``python``, ``python3``) or
-    ``script.py`` uses this interpreter (which has mcp-otel). Other commands are returned as they are.
-
-    Raises:
-        TraceError: when ``command`` is empty.
-    """
-    if not command:
-        raise TraceError("give the server command after '--', e.g. -- python server.py")
-    first = command[0]
-    if _PYTHON_NAME.fullmatch(Path(first).name) and len(command) >= 2:
-        python = first if os.sep in first or (os.altsep and os.altsep in first) else sys.executable
-        target = list(command[1:])
-    elif first.endswith(".py"):
-        python, target = sys.executable, list(command)
-    else:
-        return list(command), False
-    if not (target[0].endswith(".py") or (target[0] == "-m" and len(target) >= 2)):
-        return list(command), False  # interpreter options, -c …: run it as given
-    return [python, "-m", "mcp_otel.bootstrap", *destination, "--", *target], True
 
 
 _METHOD_NOT_FOUND = -32601
@@ -442,8 +442,12 @@ def run_trace(
 ) -> int:
     """Run ``command`` (a stdio MCP server) under mcp-otel, explore it as a client, print the span tree.
 
+    Every Python process the command starts is instrumented (:mod:`mcp_otel.autostart`). When none of them
+    could load mcp-otel (not a Python server, or one in an environment without mcp-otel) a line on stderr
+    says so and only the client's spans are shown.
+
     Args:
-        command: the server command (see :func:`server_command`).
+        command: the server command and its arguments, run as given.
         otlp: export both processes' spans to this OTLP/HTTP endpoint instead of printing the tree.
         call: a tool to call after listing.
         arguments: the tool's arguments, a JSON object (default ``{}``).
@@ -455,12 +459,16 @@ def run_trace(
         0 on success (also when the tool answered with an ``isError`` result).
 
     Raises:
-        TraceError: bad arguments, the server did not start, a request failed, or ``timeout`` passed.
+        TraceError: bad arguments, the server did not start, a request failed, ``timeout`` passed, or the
+            OTLP export failed.
     """
     import anyio
     from mcp import StdioServerParameters
     from opentelemetry.trace import SpanKind
 
+    from mcp_otel.autostart import command_env, read_processes
+    from mcp_otel.bootstrap import BootstrapError
+    from mcp_otel.runner import with_this_python
     from mcp_otel.spanfile import read_spans, span_to_dict
     from mcp_otel.tree import render_tree
 
@@ -488,11 +496,17 @@ def run_trace(
         raise TraceError(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="mcp-otel-trace-") as tmp:
         spans_file = Path(tmp) / "server-spans.jsonl"
-        destination = ["--otlp", otlp] if otlp is not None else ["--spans-file", str(spans_file)]
-        argv, traced = server_command(command, destination)
-        env = dict(os.environ)
-        if traced:
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SRC_DIR), env.get("PYTHONPATH")) if p)
+        processes_file = Path(tmp) / "processes.jsonl"
+        try:
+            env = command_env(
+                os.environ,
+                spans_file=None if otlp is not None else spans_file,
+                otlp=otlp,
+                processes_file=processes_file,
+            )
+        except BootstrapError as exc:
+            raise TraceError(str(exc)) from exc
+        argv = with_this_python(command)
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=env)
 
         instrumentor = McpInstrumentor()
@@ -521,9 +535,27 @@ def run_trace(
                 raise TraceError(f"{reason}\nserver stderr:\n{_tail(errlog)}") from exc
             finally:
                 instrumentor.uninstrument()
-                telemetry.tracer_provider.shutdown()
-                telemetry.meter_provider.shutdown()
+                export_failure = telemetry.shutdown(otlp, "mcp-otel trace")
             server_log = _tail(errlog)
+        if export_failure is not None:
+            raise TraceError(export_failure)
+        processes = read_processes(processes_file)
+        traced = any(p["status"] == "instrumented" for p in processes)
+        for detail in dict.fromkeys(p["detail"] for p in processes if p["status"] == "failed"):
+            print(f"mcp-otel trace: {detail}: no spans from that process", file=sys.stderr)
+        missing = [p["detail"] for p in processes if p["status"] == "missing"]
+        if not traced and missing:  # the server is the last one (build back-ends, launchers come first)
+            print(
+                f"mcp-otel trace: {missing[-1]}: only the client's spans are shown; install 'mcp-otel[sdk]' "
+                "into that environment (e.g. uvx --with 'mcp-otel[sdk]' ...)",
+                file=sys.stderr,
+            )
+        elif not traced:
+            print(
+                f"mcp-otel trace: no process of {command[0]} loaded mcp-otel (not a Python server, or one "
+                "without mcp-otel in its environment): only the client's spans are shown",
+                file=sys.stderr,
+            )
 
         shown = " ".join(command)
         header = (
@@ -532,8 +564,6 @@ def run_trace(
         print(header, file=out)
         for line in lines:
             print(f"  {line}", file=out)
-        if not traced:
-            print("  (not a Python server: ran as it is, only the client's spans are shown)", file=out)
         if telemetry.memory is None:
             print(f"exported the spans of trace {trace_id} to {otlp}", file=out)
         else:
@@ -590,6 +620,24 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument(
         "server_command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the server command, after '--'"
     )
+    run = commands.add_parser(
+        "run",
+        help="run a server command with all its Python processes instrumented (for MCP host configs)",
+        description="Replace this process by COMMAND, with every Python process it starts instrumented "
+        "before its code runs: same stdin/stdout/stderr, exit status and signals. Without --otlp or "
+        "--spans-file the standard OTEL_* variables say where telemetry goes (OTLP/HTTP to "
+        "localhost:4318 by default), as with opentelemetry-instrument.",
+        usage="mcp-otel run [-h] [--otlp URL | --spans-file PATH] [--service-name NAME] -- COMMAND [ARG ...]",
+    )
+    destination = run.add_mutually_exclusive_group()
+    destination.add_argument(
+        "--otlp", metavar="URL", help="export spans and metrics to this OTLP/HTTP endpoint"
+    )
+    destination.add_argument("--spans-file", metavar="PATH", help="append spans to this JSON Lines file")
+    run.add_argument("--service-name", metavar="NAME", help="service.name (default: the script's name)")
+    run.add_argument(
+        "server_command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the server command, after '--'"
+    )
     return parser
 
 
@@ -600,19 +648,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments without the program name (default ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 1 when the demo or the trace fails (the reason is printed on stderr).
+        The exit status: 0 on success, 1 when the demo or the trace fails (the reason is printed on stderr);
+        ``run`` does not return (the command replaces this process) unless the command cannot be started
+        (127 not found, 126 not executable, 2 invalid ``--otlp``).
 
     Raises:
         SystemExit: status 2 for invalid arguments, 0 for ``--help``/``--version``.
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    command = list(getattr(args, "server_command", None) or [])
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if args.command in ("trace", "run") and not command:
+        parser.error(f"{args.command}: give the server command after '--', e.g. -- python server.py")
+    if args.command == "run":
+        from mcp_otel.autostart import command_env
+        from mcp_otel.runner import exec_command, with_this_python
+
+        try:
+            env = command_env(
+                os.environ, spans_file=args.spans_file, otlp=args.otlp, service_name=args.service_name
+            )
+        except Exception as exc:  # BootstrapError: an invalid --otlp URL (or no SDK to check it with)
+            print(f"mcp-otel run: error: {exc}", file=sys.stderr)
+            return 2
+        return exec_command(with_this_python(command), env)
     if args.command == "trace":
-        command = list(args.server_command)
-        if command[:1] == ["--"]:
-            command = command[1:]
-        if not command:
-            parser.error("trace: give the server command after '--', e.g. -- python server.py")
         try:
             return run_trace(
                 command,

@@ -7,6 +7,7 @@ in another process (a stdio subprocess) without a collector. Needs ``opentelemet
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -62,8 +63,9 @@ class JsonLinesSpanExporter(SpanExporter):
     """Append each exported span as one JSON object per line to ``path``.
 
     Args:
-        path: file to append to (created if missing). Writes are flushed per batch so another process can
-            read the file as soon as the exporting process has flushed its span processor.
+        path: file to append to (created if missing). Each batch is one ``write`` to a file opened with
+            ``O_APPEND``, so several processes (a launcher and its server, uvicorn workers) can share the
+            file without mixing lines, and another process can read it as soon as the batch is exported.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -72,10 +74,16 @@ class JsonLinesSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Write ``spans``; returns ``SUCCESS``, or ``FAILURE`` when the file cannot be written."""
-        lines = [json.dumps(span_to_dict(s), default=_jsonable) + "\n" for s in spans]
+        data = "".join(json.dumps(span_to_dict(s), default=_jsonable) + "\n" for s in spans).encode()
         try:
-            with self._lock, self._path.open("a", encoding="utf-8") as fh:
-                fh.writelines(lines)
+            with self._lock:
+                fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    written = 0
+                    while written < len(data):  # a regular file takes it in one write; loop if not
+                        written += os.write(fd, data[written:])
+                finally:
+                    os.close(fd)
         except OSError:
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS

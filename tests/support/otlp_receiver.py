@@ -65,7 +65,8 @@ class OtlpReceiver(http.server.ThreadingHTTPServer):
 
     def spans(self) -> list[dict[str, Any]]:
         """Every received span, in arrival order: name, kind, status, ids (hex), ``service`` (the resource's
-        ``service.name``), instrumentation ``scope``, attributes and event names."""
+        ``service.name``), ``resource`` (all its attributes), instrumentation ``scope``, attributes, event
+        names and ``links`` (trace and span ids)."""
         out = []
         for body in self._bodies(TRACES_PATH):
             request = ExportTraceServiceRequest()
@@ -83,9 +84,14 @@ class OtlpReceiver(http.server.ThreadingHTTPServer):
                                 "span_id": span.span_id.hex(),
                                 "parent_span_id": span.parent_span_id.hex(),
                                 "service": resource.get("service.name"),
+                                "resource": resource,
                                 "scope": scope_spans.scope.name,
                                 "attributes": {a.key: _value(a.value) for a in span.attributes},
                                 "events": [e.name for e in span.events],
+                                "links": [
+                                    {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+                                    for link in span.links
+                                ],
                             }
                         )
         return out
