@@ -28,7 +28,7 @@ class ClientTelemetry:
         meter_provider: the SDK ``MeterProvider``.
         memory: the ``InMemorySpanExporter`` holding the client's spans, or ``None`` when exporting over OTLP.
         otlp: the OTLP/HTTP endpoint the spans and metrics go to, or ``None``.
-        reporter: the :class:`mcp_otel.autostart.ExportFailureReporter` when exporting over OTLP.
+        reporter: the :class:`mcp_otel.export_failures.ExportFailureReporter` when exporting over OTLP.
     """
 
     tracer_provider: Any
@@ -90,8 +90,8 @@ def client_telemetry(otlp: str | None, service_name: str) -> ClientTelemetry:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from mcp_otel.autostart import ExportFailureReporter
     from mcp_otel.bootstrap import BootstrapError, create_telemetry
+    from mcp_otel.export_failures import ExportFailureReporter
 
     if otlp is not None:
         try:
