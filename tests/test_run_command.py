@@ -472,7 +472,9 @@ def pypi_server_env() -> dict[str, str]:
     """``_env()`` with this environment's scripts first on ``PATH``; skips without ``mcp-server-time``."""
     scripts = str(Path(sys.executable).parent)
     if not (Path(scripts) / PYPI_SERVER[0]).exists():
-        pytest.skip(f"{PYPI_SERVER[0]} (PyPI) is not installed: the nox test sessions install it")
+        pytest.skip(
+            f"{PYPI_SERVER[0]} (PyPI) is not installed: nox installs it where a release runs on this mcp"
+        )
     return _env(PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
 
 

@@ -12,7 +12,8 @@ it imports mcp-otel's ``sitecustomize`` before the program's code, which calls :
   and every installed instrumentation, mcp-otel's among them (``OTEL_INSTRUMENTATION_MCP_*`` apply).
 
 Each process gets a ``process.pid`` resource attribute; its spans and metrics are flushed at exit and on
-SIGTERM; the first failed export is reported in one line on stderr and the program keeps running.
+SIGTERM; the first failed export is reported in one line on stderr and the program keeps running
+(:class:`mcp_otel.export_failures.ExportFailureReporter`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from mcp_otel.export_failures import ExportFailureReporter
 
 __all__ = [
     "PROCESSES_FILE_ENV",
@@ -157,65 +160,6 @@ class ProcessIdDetector:
         from opentelemetry.sdk.resources import PROCESS_PID, Resource
 
         return Resource({PROCESS_PID: os.getpid()})
-
-
-class ExportFailureReporter:
-    """Turns the OTLP exporters' warnings and errors into one line on stderr (or none with ``quiet``).
-
-    Installed on the ``opentelemetry.exporter`` logger (which then no longer propagates), it keeps the first
-    failure's message as :attr:`failure`, and the first of each signal in :attr:`failures` (``"spans"``,
-    ``"metrics"``, ``"logs"``: a traces-only backend refuses metrics), and drops the retries that follow.
-
-    Args:
-        quiet: record the failure without printing it (the CLI prints it when it exits).
-    """
-
-    def __init__(self, *, quiet: bool = False) -> None:
-        import logging
-
-        self.failure: str | None = None
-        self.failures: dict[str, str] = {}
-        self._quiet = quiet
-        reporter = self
-
-        class _Handler(logging.Handler):
-            def emit(self, record: logging.LogRecord) -> None:
-                reporter._record(record.name, record.getMessage())
-
-        self._handler = _Handler(logging.WARNING)
-        self._logger = logging.getLogger("opentelemetry.exporter")
-
-    def install(self) -> ExportFailureReporter:
-        """Attach to the exporter loggers; returns ``self``."""
-        self._logger.addHandler(self._handler)
-        self._logger.propagate = False
-        return self
-
-    def uninstall(self) -> None:
-        """Detach and let the exporter loggers propagate again."""
-        self._logger.removeHandler(self._handler)
-        self._logger.propagate = True
-
-    def _record(self, logger: str, message: str) -> None:
-        signal = "metrics" if "metric" in logger else "logs" if "_log_exporter" in logger else "spans"
-        self.failures.setdefault(signal, " ".join(message.split()))
-        if self.failure is not None:
-            return
-        self.failure = " ".join(message.split())
-        if not self._quiet:
-            sys.stderr.write(
-                f"mcp-otel: exporting telemetry to {_endpoint()} failed: {self.failure} (the program keeps "
-                "running; further export errors are not shown)\n"
-            )
-            sys.stderr.flush()
-
-
-def _endpoint() -> str:
-    return (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or "the default OTLP endpoint"
-    )
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["command_kind", "exec_command", "with_this_python"]
+__all__ = ["command_kind", "exec_command", "run_instrumented", "with_this_python"]
 
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?(\.exe)?|uv|uvx|pipx|py")
 _BARE_PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
@@ -101,3 +101,32 @@ def exec_command(command: Sequence[str], env: Mapping[str, str], *, prog: str = 
         print(f"{prog}: error: permission denied: {command[0]}", file=sys.stderr)
         return 126
     raise AssertionError("unreachable: execvpe returned")  # pragma: no cover
+
+
+def run_instrumented(
+    command: Sequence[str],
+    *,
+    otlp: str | None = None,
+    spans_file: str | None = None,
+    service_name: str | None = None,
+) -> int:
+    """``mcp-otel run``: replace this process by ``command`` with every Python process it starts instrumented.
+
+    Args:
+        command: the server command and its arguments (a bare ``python`` is this interpreter).
+        otlp: export spans and metrics to this OTLP/HTTP endpoint.
+        spans_file: append spans to this JSON Lines file instead.
+        service_name: ``service.name`` of the processes (default: the script's name).
+
+    Returns:
+        Only when the command cannot be started: 127 (not found), 126 (not executable) or 2 (invalid
+        ``otlp``), with one line on stderr; on Windows, the command's exit status.
+    """
+    from mcp_otel.autostart import command_env
+
+    try:
+        env = command_env(os.environ, spans_file=spans_file, otlp=otlp, service_name=service_name)
+    except Exception as exc:  # BootstrapError: an invalid --otlp URL (or no SDK to check it with)
+        print(f"mcp-otel run: error: {exc}", file=sys.stderr)
+        return 2
+    return exec_command(with_this_python(command), env)
