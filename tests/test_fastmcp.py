@@ -162,7 +162,7 @@ async def test_client_used_before_connecting_is_not_our_error(
 
     monkeypatch.setattr("mcp_otel._guard._seen", set())
     hooked()
-    client = _client(fs.build_fastmcp_demo())
+    client = _client(fastmcp_demo.build_fastmcp_demo())
     with caplog.at_level(logging.WARNING, logger="mcp_otel"):
         with pytest.raises(RuntimeError, match="not connected"):
             await client.initialize()

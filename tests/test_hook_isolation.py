@@ -19,10 +19,10 @@ from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-from support.metrics import metric_points
 from mcp_otel.telemetry import Operation
 from support.compat import IS_MCP1
 from support.harness import STEP_TIMEOUT
+from support.metrics import metric_points
 from support.spans import describe, server_request_spans, to_dicts
 
 pytestmark = pytest.mark.anyio

@@ -8,9 +8,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import issue3_support as s3
 import pytest
 
-import issue3_support as s3
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as m
 from mcp_otel.semconv import sentry_compat as sentry

@@ -357,8 +357,8 @@ def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
     """Span streaming mode (``trace_lifecycle="stream"``) over stdio, sentry-sdk's MCPIntegration left on."""
     import anyio
 
-    from support.sentry_server import connect, tool_mechanism
     from support.compat import CLIENT_NAME
+    from support.sentry_server import connect, tool_mechanism
 
     spotlight.clear()
 

@@ -31,8 +31,8 @@ import mcp_otel.sentry  # noqa: E402
 from mcp_otel import McpInstrumentor  # noqa: E402
 from mcp_otel.sentry import McpSentry  # noqa: E402
 from mcp_otel.sentry.streaming import supported  # noqa: E402
-from support.sentry_receiver import SentryReceiver  # noqa: E402
 from support.compat import CLIENT_NAME, IS_MCP1  # noqa: E402
+from support.sentry_receiver import SentryReceiver  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import sentry_server  # noqa: E402

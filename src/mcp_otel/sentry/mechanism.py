@@ -12,7 +12,7 @@ from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
 from mcp_otel.sentry.mapping import RESOURCE_METHODS, MappingOptions
 
 if TYPE_CHECKING:
-    from mcp_otel.telemetry import Operation
+    from mcp_otel.telemetry import OperationView as Operation  # listeners get a read-only view
 
 MECHANISM = "auto.ai.mcp_server"
 """Mechanism type of the error events mcp-otel captures (the one Sentry's JavaScript SDK uses)."""
