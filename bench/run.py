@@ -1067,7 +1067,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profiler", choices=("auto", "py-spy", "cprofile"), default="auto")
     parser.add_argument("--profile-config", default="otel-metrics", help="configuration to profile")
     parser.add_argument("--nice", type=int, default=0, help="niceness of the measured processes (root: < 0)")
+    parser.add_argument("--paths", help="only these paths (memory, direct, http; default: all)")
     args = parser.parse_args(argv)
+    if args.paths:
+        chosen = {p for p in args.paths.split(",") if p}
+        for major, paths in list(PATHS.items()):
+            PATHS[major] = tuple(p for p in paths if p in chosen)
 
     if args.report:
         print(report(json.loads(Path(args.report).read_text())))

@@ -206,6 +206,11 @@ def _sentry_init(**options: Any) -> None:
         from sentry_sdk.transport import Transport
     except ImportError as exc:
         raise Unavailable("unavailable", f"sentry-sdk not installed ({exc})") from None
+    if options.get("trace_lifecycle") == "stream":
+        try:
+            import sentry_sdk.traces  # noqa: F401
+        except ImportError:
+            raise Unavailable("unavailable", "this sentry-sdk has no span streaming mode") from None
 
     class DiscardTransport(Transport):
         def capture_envelope(self, envelope: Any) -> None:

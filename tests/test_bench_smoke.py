@@ -24,7 +24,16 @@ MCP_VERSION = metadata.version("mcp")
 IS_MCP1 = MCP_VERSION.startswith("1.")
 PATHS = ("memory", "http") if IS_MCP1 else ("memory", "direct", "http")
 #: Configurations that need a package the test environment may lack; they skip with the stated reason.
-OPTIONAL = {"otel-sentry", "sentry", "openinference", "logfire", "traceloop"}
+OPTIONAL = {
+    "otel-sentry",
+    "sentry",
+    "sentry-stream",
+    "otel-sentry-server",
+    "otel-sentry-server-stream",
+    "openinference",
+    "logfire",
+    "traceloop",
+}
 #: Configurations that must produce numbers wherever mcp-otel's own test dependencies are installed.
 #: Configurations of mcp 2.x's own spans (``n/a`` on 1.x).
 SDK_SPAN_CONFIGS = ("sdk-spans", "sdk-spans-metrics")

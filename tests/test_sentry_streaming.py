@@ -344,3 +344,41 @@ def test_content_with_pii(receiver: SentryReceiver, stream_setup: Callable[..., 
     resource = server["resources/read demo://info"]["attributes"]
     assert resource["mcp.request.argument.uri"] == "demo://info"
     assert resource["mcp.resource.uri"] == "demo://info"
+
+
+def test_errors_captured_by_a_tool_join_the_segment(
+    receiver: SentryReceiver, stream_setup: Callable[..., Any]
+) -> None:
+    """``sentry_sdk.capture_exception`` inside a tool: the event carries the streamed segment's ids."""
+    stream_setup()
+
+    async def run() -> None:
+        async with sentry_server.connect("memory", receiver.dsn) as conn:
+            await conn.call_tool("capture", {"text": "x"})
+
+    anyio.run(run)
+    sentry_sdk.flush(timeout=5.0)
+    receiver.wait_for(lambda r: "tools/call capture" in segments(r) and bool(errors(r)))
+    segment = segments(receiver)["tools/call capture"]
+    (event,) = errors(receiver)
+    assert event["exception"]["values"][-1]["value"] == sentry_server.CAPTURED_MESSAGE
+    assert event["contexts"]["trace"]["trace_id"] == segment["trace_id"]
+    assert event["contexts"]["trace"]["span_id"] == segment["span_id"]
+
+
+def test_errors_inside_a_users_own_span_keep_it(
+    receiver: SentryReceiver, stream_setup: Callable[..., Any]
+) -> None:
+    """A tool that starts a streamed span of its own: errors captured inside belong to that span."""
+    stream_setup()
+
+    async def run() -> None:
+        async with sentry_server.connect("memory", receiver.dsn) as conn:
+            await conn.call_tool("capture_in_span", {"text": "x"})
+
+    anyio.run(run)
+    sentry_sdk.flush(timeout=5.0)
+    receiver.wait_for(lambda r: bool(errors(r)) and any(s["name"] == "own work" for s in streamed(r)))
+    own = next(s for s in streamed(receiver) if s["name"] == "own work")
+    (event,) = errors(receiver)
+    assert event["contexts"]["trace"]["span_id"] == own["span_id"]

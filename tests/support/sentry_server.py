@@ -18,8 +18,9 @@ In-process tests import :func:`build_server`. Run as a script it serves stdio, c
 Tools on top of the demo server's (``add``, ``forecast``, ``fail``, prompt ``greet``, resource ``demo://info``):
 ``echo(text)`` returns ``text``; ``explode(text)`` raises ``RuntimeError`` (its message does not contain
 ``text``); ``logged(text)`` sends a log notification to the client, then returns; ``capture(text)`` captures a
-``LookupError`` with ``sentry_sdk.capture_exception`` itself and returns. :func:`connect` opens a client
-session to it over any harness transport.
+``LookupError`` with ``sentry_sdk.capture_exception`` itself and returns; ``capture_in_span(text)`` does
+the same inside a streamed Sentry span of its own (span streaming mode only). :func:`connect` opens a
+client session to it over any harness transport.
 """
 
 import contextlib
@@ -85,6 +86,18 @@ def build_server() -> Any:
             raise LookupError(CAPTURED_MESSAGE)
         except LookupError as exc:
             sentry_sdk.capture_exception(exc)
+        return "captured"
+
+    @server.tool()
+    def capture_in_span(text: str) -> str:
+        """In span streaming mode: start a Sentry span of the tool's own, capture an exception inside it."""
+        import sentry_sdk.traces
+
+        with sentry_sdk.traces.start_span(name="own work"):
+            try:
+                raise LookupError(CAPTURED_MESSAGE)
+            except LookupError as exc:
+                sentry_sdk.capture_exception(exc)
         return "captured"
 
     return server

@@ -435,6 +435,8 @@ def _link_to_mcp_span(event: Event, operation: Operation, replace_sentry_mcp: bo
         replace_sentry_mcp and getattr(current, "origin", None) == sentry.SENTRY_ORIGIN_AUTO_AI_MCP
     ):
         return
+    if current is None and _streamed_span_active():
+        return
     span: Span = operation.span
     context = span.get_span_context()
     if not context.is_valid:
@@ -447,6 +449,13 @@ def _link_to_mcp_span(event: Event, operation: Operation, replace_sentry_mcp: bo
     trace.update(trace_id=trace_id, span_id=format_span_id(context.span_id))
     trace["dynamic_sampling_context"] = _dynamic_sampling_context(trace_id)
     contexts["trace"] = trace
+
+
+def _streamed_span_active() -> bool:
+    """Span streaming mode: a sampled streamed span of the user's is active (ignored and unsampled spans —
+    sentry-sdk ``MCPIntegration``'s among them with ``drop_sentry_mcp_events`` — are no-op spans)."""
+    span = getattr(sentry_sdk.get_current_scope(), "streamed_span", None)
+    return span is not None and getattr(span, "sampled", None) is True
 
 
 def _has_external_propagation_context() -> bool:

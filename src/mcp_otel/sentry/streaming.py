@@ -103,7 +103,8 @@ class StreamedSender:
             propagation.trace_id = mapped.trace_id
             propagation.parent_span_id = mapped.parent_span_id
             propagation.parent_sampled = mapped.parent_sampled
-            sentry_sdk.Scope.set_custom_sampling_context({"mcp": self._sampling_context(span, mapped)})
+            if callable(sentry_sdk.get_client().options.get("traces_sampler")):  # only a sampler reads it
+                sentry_sdk.Scope.set_custom_sampling_context({"mcp": self._sampling_context(span, mapped)})
             attributes = stream_attributes(mapped, segment=True)
             segment = start_span(mapped.name, attributes=attributes, parent_span=None, active=False)
             if isinstance(segment, NoOpStreamedSpan):  # not sampled, or ignored (ignore_spans)
