@@ -354,6 +354,9 @@ async def test_capture_content(
     assert "gen_ai.tool.call.result" not in fail["attributes"], "result is only captured on success"
     assert greet["attributes"]["mcp.prompt.result.description"] == "A greeting prompt."
     assert greet["attributes"]["mcp.prompt.result.message_count"] == 1
+    # the single message of the result (Sentry's JavaScript SDK keys), content captured only with capture on
+    assert greet["attributes"]["mcp.prompt.result.message_role"] == "user"
+    assert greet["attributes"]["mcp.prompt.result.message_content"] == "Write a friendly greeting for Ada."
 
 
 async def test_capture_content_without_structured_result(
@@ -454,4 +457,6 @@ async def test_capture_keyword_beats_env_var(
     assert "gen_ai.tool.call.arguments" not in add["attributes"]
     greet = _server_span(spans, "prompts/get greet")
     assert "mcp.prompt.result.description" not in greet["attributes"]
+    assert "mcp.prompt.result.message_role" not in greet["attributes"]
+    assert "mcp.prompt.result.message_content" not in greet["attributes"]
     assert greet["attributes"]["mcp.prompt.result.message_count"] == 1

@@ -115,7 +115,7 @@ class ClientRequests:
         if isinstance(result, types.CallToolResult):
             op.set_result(bool(result.isError), lambda: tool_result_content(result), len(result.content))
         elif isinstance(result, types.GetPromptResult):
-            op.set_prompt_result(len(result.messages), lambda: result.description)
+            op.set_prompt_result(len(result.messages), lambda: result.description, lambda: result.messages)
         elif isinstance(result, types.InitializeResult):  # only a client initializes
             new = Session(
                 server=peer(result.serverInfo),

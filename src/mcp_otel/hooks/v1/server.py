@@ -131,7 +131,7 @@ class ServerRequests:
         if isinstance(result, types.CallToolResult):
             op.set_result(bool(result.isError), lambda: tool_result_content(result), len(result.content))
         elif isinstance(result, types.GetPromptResult):
-            op.set_prompt_result(len(result.messages), lambda: result.description)
+            op.set_prompt_result(len(result.messages), lambda: result.description, lambda: result.messages)
         elif isinstance(result, types.InitializeResult):
             server_session = responder._session
             params = server_session.client_params

@@ -103,7 +103,9 @@ class ClientRequests:
             )
         elif op.method == PROMPTS_GET:
             op.set_prompt_result(
-                count(getattr(result, "messages", None)), lambda: getattr(result, "description", None)
+                count(getattr(result, "messages", None)),
+                lambda: getattr(result, "description", None),
+                lambda: getattr(result, "messages", None),
             )
         elif op.method in (INITIALIZE, SERVER_DISCOVER) and op.message.session_key is instance:
             _update_client_session(op, instance, result)  # the client's own handshake
