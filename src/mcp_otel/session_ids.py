@@ -5,7 +5,8 @@ protocol's ``mcp.session.id``, which mcp-otel copies there; stdio and the sessio
 nothing to copy. mcp-otel then gives each SDK session object a random id, written as ``session.id`` only
 (``mcp.session.id`` is the protocol's own id, which the conventions reserve).
 
-Both sides of one connection share the id through W3C baggage: the sender puts
+Both sides of one connection share the id through W3C baggage: the side that opened the session (the client:
+it sends the first message) puts
 :data:`~mcp_otel.semconv.signals.SESSION_ID_BAGGAGE_KEY` into the baggage of the context it injects into the
 message's ``params._meta`` (through the configured propagators) — never into the caller's own context — and
 the receiver adopts it for the session when the first message carrying it arrives, and removes it from the
@@ -68,23 +69,30 @@ def with_session_id(session_id: str) -> otel_context.Context:
 
 
 class SessionIds:
-    """The id of each SDK session object (weakly keyed: a closed session leaves nothing behind)."""
+    """The id of each SDK session object (weakly keyed: a closed session leaves nothing behind), and whether
+    this process opened the session (its first message was one this process sent)."""
 
     def __init__(self) -> None:
-        self._ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self._ids: weakref.WeakKeyDictionary[Any, tuple[str, bool]] = weakref.WeakKeyDictionary()
 
-    def for_message(self, message: Message, in_process_peer: str | None = None) -> str:
-        """The id of the message's session: the one it already has, else the one the peer sent in the
-        message's baggage (received messages), else ``in_process_peer`` (the id of the client request this
-        received message is dispatched in, for in-process peers), else a new random one. The first message
-        of a session decides."""
+    def for_message(
+        self, message: Message, sending: bool, in_process_peer: str | None = None
+    ) -> tuple[str, bool]:
+        """``(id, opened_here)`` of the message's session.
+
+        The id is the one the session already has, else the one the peer sent in the message's baggage
+        (received messages), else ``in_process_peer`` (the id of the client request this received message is
+        dispatched in, for in-process peers), else a new random one: the first message of a session decides,
+        and ``opened_here`` is whether this process sent it (``sending``) — only that side carries the id.
+        """
         key = message.session_key
         try:
             found = self._ids.get(key)
         except TypeError:  # an SDK object without weak references: one id per message is no grouping
-            return _new_id()
+            return _new_id(), sending
         if found is None:
-            found = carried_session_id(message.carrier) or in_process_peer or _new_id()
+            own = None if sending else carried_session_id(message.carrier) or in_process_peer
+            found = (own or _new_id(), sending)
             self._ids[key] = found
         return found
 

@@ -299,14 +299,14 @@ def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | 
 def inject(meta: MutableMapping[str, Any]) -> None:
     """Inject the current context into a ``_meta`` dict with the global propagators, keeping existing keys.
 
-    A ``traceparent`` (or any other key) the caller already put there is never overwritten. When the request
-    being sent has a session id of mcp-otel's own (stdio, 2026-07-28), the injected baggage carries it too:
-    only in this message, the caller's context is left as it is.
+    A ``traceparent`` (or any other key) the caller already put there is never overwritten. When the message
+    being sent belongs to a session this process opened and mcp-otel gave an id (stdio, 2026-07-28), the
+    injected baggage carries that id too: only in this message, the caller's context is left as it is.
     """
     carrier: dict[str, str] = {}
     op = active_client_request()
-    own = op.own_session_id if op is not None else None
-    propagate.inject(carrier, context=with_session_id(own) if own is not None else None)
+    carried = op.carried_session_id if op is not None else None
+    propagate.inject(carrier, context=with_session_id(carried) if carried is not None else None)
     for key, value in carrier.items():
         if key not in meta:
             meta[key] = value
@@ -329,6 +329,7 @@ class Operation:
         "_histogram",
         "_metric_keys",
         "_non_error_codes",
+        "_opened_here",
         "_own_session_id",
         "_parent",
         "_recording",
@@ -385,10 +386,14 @@ class Operation:
         attrs.update(message.transport.attributes())
         self._attrs = attrs
         self._own_session_id: str | None = None
+        self._opened_here = False
         if telemetry.config.session_id_attribute and needs_own_id(message, attrs):
-            sender = active_client_request() if kind is SpanKind.SERVER else None  # an in-process peer
+            sending = kind is SpanKind.CLIENT
+            sender = None if sending else active_client_request()  # an in-process peer
             peer_id = sender.own_session_id if sender is not None else None
-            self._own_session_id = telemetry.session_ids.for_message(message, peer_id)
+            self._own_session_id, self._opened_here = telemetry.session_ids.for_message(
+                message, sending, peer_id
+            )
         self._parent = parent
         self._adopt = adopt
         if adopt:  # ``enrich``: the SDK's span, created inside the call, is adopted by adopt_span()
@@ -437,6 +442,14 @@ class Operation:
     def own_session_id(self) -> str | None:
         """The ``session.id`` mcp-otel made (or took from the peer) for a session without a protocol id."""
         return self._own_session_id
+
+    @property
+    def carried_session_id(self) -> str | None:
+        """:attr:`own_session_id` when this is a message this process sends in a session it opened (the
+        client side): the id the message carries to the peer in its baggage."""
+        if self.kind is SpanKind.CLIENT and self._opened_here:
+            return self._own_session_id
+        return None
 
     @property
     def pending_adoption(self) -> bool:
