@@ -18,6 +18,7 @@ tests: the uninstrumented run to compare with.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from importlib.metadata import version
@@ -121,7 +122,7 @@ class SdkSuitePlugin:
         self.outside.extend(self.new_errors())
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller reports it
-            workeroutput[_OUTPUT_KEY] = self.outside
+            workeroutput[_OUTPUT_KEY] = json.dumps([self.outside, self.deselected, self.unmatched])
             return
         if (self.outside or self.unmatched) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -148,7 +149,14 @@ class _XdistController:
         self.plugin = plugin
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        self.plugin.outside.extend(getattr(node, "workeroutput", {}).get(_OUTPUT_KEY, []))
+        output = getattr(node, "workeroutput", {}).get(_OUTPUT_KEY)
+        if output is None:
+            return
+        outside, deselected, unmatched = json.loads(output)
+        self.plugin.outside.extend(outside)
+        # Every worker collects (and deselects) the whole selection: keep one copy of each id.
+        self.plugin.deselected = list(dict.fromkeys([*self.plugin.deselected, *deselected]))
+        self.plugin.unmatched = list(dict.fromkeys([*self.plugin.unmatched, *unmatched]))
 
 
 def pytest_configure(config: pytest.Config) -> None:
