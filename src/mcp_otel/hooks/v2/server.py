@@ -101,7 +101,9 @@ class ServerRequests:
             )
         elif method == PROMPTS_GET:
             op.set_prompt_result(
-                count(result.get("messages")), lambda: result.get("description"), lambda: result.get("messages")
+                count(result.get("messages")),
+                lambda: result.get("description"),
+                lambda: result.get("messages"),
             )
         elif method == INITIALIZE:  # the SDK committed the negotiated session state after the chain
             op.update_session(self.state.session_for(runner, op.message.transport).attributes())
