@@ -8,34 +8,39 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import issue3_support as s3
 import pytest
 
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as m
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
+from support import feature_client, feature_server
+from support.compat import implementation
+from support.harness import TRANSPORTS, serve_http
+from support.metrics import metric_points
 
 pytestmark = pytest.mark.anyio
 
 CLIENT_NAMES = ("claude-code", "vscode", "cursor", "scraper-bot")
 #: Transports whose server runs in the test process.
-LOCAL_TRANSPORTS = [t for t in ("memory", "http") if t in s3.TRANSPORTS]
+LOCAL_TRANSPORTS = [t for t in ("memory", "http") if t in TRANSPORTS]
 
 
 async def _sessions(transport: str, tmp_path: Path, names: tuple[str, ...]) -> None:
     """One session per client name against one server: ``add`` called once each."""
-    server = s3.build_server()
+    server = feature_server.build_server()
     if transport == "memory":
         for name in names:
-            async with s3.connect(
-                transport, tmp_path, server=server, client_info=s3.implementation(name)
+            async with feature_client.connect(
+                transport, tmp_path, server=server, client_info=implementation(name)
             ) as c:
                 await c.call_tool("add", {"a": 1, "b": 2})
         return
-    async with s3.serve(transport, server) as url:
+    async with serve_http(transport, server) as url:
         for name in names:
-            async with s3.connect(transport, tmp_path, client_info=s3.implementation(name), url=url) as c:
+            async with feature_client.connect(
+                transport, tmp_path, client_info=implementation(name), url=url
+            ) as c:
                 await c.call_tool("add", {"a": 1, "b": 2})
 
 
@@ -52,7 +57,7 @@ async def test_client_name_is_off_by_default(
     instrumented: Any, metric_reader: Any, transport: str, tmp_path: Path
 ) -> None:
     await _sessions(transport, tmp_path, CLIENT_NAMES[:2])
-    points = s3.metric_points(metric_reader)
+    points = metric_points(metric_reader)
     assert points
     assert all(sentry.SENTRY_MCP_CLIENT_NAME not in p["attributes"] for p in points)
 
@@ -65,7 +70,7 @@ async def test_client_name_capped_on_server_metrics(
     method (``initialize`` included) and on the session points; never on the client's own metrics."""
     instrument(metrics_client_name=True, metrics_client_name_limit=2)
     await _sessions(transport, tmp_path, CLIENT_NAMES)
-    points = s3.metric_points(metric_reader)
+    points = metric_points(metric_reader)
     expected = Counter({"claude-code": 1, "vscode": 1, CLIENT_NAME_OTHER: 2})
     for method in ("initialize", "tools/call"):
         assert _client_names(points, m.MCP_SERVER_OPERATION_DURATION, method) == expected, method
@@ -82,6 +87,6 @@ async def test_client_name_from_the_environment(
     monkeypatch.setenv("OTEL_INSTRUMENTATION_MCP_METRICS_CLIENT_NAME_LIMIT", "1")
     instrument()
     await _sessions("memory", tmp_path, CLIENT_NAMES[:3])
-    points = s3.metric_points(metric_reader)
+    points = metric_points(metric_reader)
     expected = Counter({"claude-code": 1, CLIENT_NAME_OTHER: 2})
     assert _client_names(points, m.MCP_SERVER_OPERATION_DURATION, "tools/call") == expected

@@ -1,8 +1,8 @@
 """The seed's breakdown in a real Prometheus, with the Grafana dashboard's own queries.
 
-Three instrumented server processes (``tests/metrics_backend_server.py``: two over stdio, one over stateful
-streamable HTTP) export through ``opentelemetry-exporter-prometheus``; Debian's ``prometheus`` scrapes them
-every second. Four clients with different ``clientInfo`` names send a known mix — tools that succeed, a tool
+Three instrumented server processes (``tests/support/metrics_backend_server.py``: two over stdio, one over
+stateful streamable HTTP) export through ``opentelemetry-exporter-prometheus``; Debian's ``prometheus`` scrapes
+them every second. Four clients with different ``clientInfo`` names send a known mix — tools that succeed, a tool
 that always fails, protocol errors, slow calls — in two phases (before and after a "deploy" that breaks
 ``resources/read`` over HTTP). Every query comes from ``docs/grafana/mcp-servers.json`` by panel title; the
 numbers must be what the clients sent.
@@ -36,7 +36,7 @@ from support.harness import REPO_ROOT, ServerSpec, connect_http, open_client, su
 pytestmark = pytest.mark.xdist_group("prometheus")
 
 DASHBOARD = REPO_ROOT / "docs" / "grafana" / "mcp-servers.json"
-SERVER_SCRIPT = Path(__file__).resolve().parent / "metrics_backend_server.py"
+SERVER_SCRIPT = Path(__file__).resolve().parent / "support" / "metrics_backend_server.py"
 #: Where the test writes the Prometheus answers it asserted (scripts/render_dashboard_panels.py draws them).
 RESULTS_ENV = "MCP_OTEL_PROMETHEUS_RESULTS"
 SCRAPE_WAIT = 30.0  # bounded wait for Prometheus to have scraped what the clients sent

@@ -26,12 +26,12 @@ from support.spans import Span, ours
 
 pytestmark = pytest.mark.anyio
 
-BAGGAGE_SCRIPT = Path(__file__).resolve().parent / "baggage_server.py"
+BAGGAGE_SCRIPT = Path(__file__).resolve().parent / "support" / "baggage_server.py"
 USER_BAGGAGE = {"tenant": "acme"}
 
 
 def _spec() -> ServerSpec:
-    from baggage_server import build_server
+    from support.baggage_server import build_server
 
     return ServerSpec(factory=build_server, script=BAGGAGE_SCRIPT, name="baggage-server")
 

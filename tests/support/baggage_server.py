@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, as under pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
 from opentelemetry import baggage  # noqa: E402
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/, as under pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
 import anyio  # noqa: E402
 from opentelemetry.exporter.prometheus import PrometheusMetricReader  # noqa: E402
