@@ -1,11 +1,11 @@
 """The seed's breakdown in a real Prometheus, with the Grafana dashboard's own queries.
 
 Three instrumented server processes (``tests/support/metrics_backend_server.py``: two over stdio, one over
-stateful streamable HTTP) export through ``opentelemetry-exporter-prometheus``; Debian's ``prometheus`` scrapes
-them every second. Four clients with different ``clientInfo`` names send a known mix — tools that succeed, a tool
-that always fails, protocol errors, slow calls — in two phases (before and after a "deploy" that breaks
-``resources/read`` over HTTP). Every query comes from ``docs/grafana/mcp-servers.json`` by panel title; the
-numbers must be what the clients sent.
+stateful streamable HTTP) export through ``opentelemetry-exporter-prometheus``; Debian's ``prometheus``
+scrapes them every second. Four clients with different ``clientInfo`` names send a known mix — tools that
+succeed, a tool that always fails, protocol errors, slow calls — in two phases (before and after a "deploy"
+that breaks ``resources/read`` over HTTP). Every query comes from ``docs/grafana/mcp-servers.json`` by panel
+title; the numbers must be what the clients sent.
 """
 
 from __future__ import annotations
