@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind  # noqa: E402
 import mcp_otel.sentry  # noqa: E402
 from mcp_otel.listeners import remove_listener  # noqa: E402
 from mcp_otel.model import Transport  # noqa: E402
-from mcp_otel.sentry import errors as sentry_errors  # noqa: E402
+from mcp_otel.sentry import event_processor, exception_marks  # noqa: E402
 from mcp_otel.sentry.health import ReleaseHealth  # noqa: E402
 from support.sentry_receiver import SentryReceiver  # noqa: E402
 
@@ -105,13 +105,13 @@ def mcp_otel_session() -> object:
 def test_close_removes_the_global_event_processor(receiver: SentryReceiver) -> None:
     processors = sentry_sdk.scope.global_event_processors
     handle = mcp_otel.sentry.setup(TracerProvider())
-    assert sentry_errors._event_processor in processors
+    assert event_processor._event_processor in processors
     handle.close()
-    assert sentry_errors._event_processor not in processors
+    assert event_processor._event_processor not in processors
     handle = mcp_otel.sentry.setup(TracerProvider())  # set up again: registered again, once
-    assert processors.count(sentry_errors._event_processor) == 1
+    assert processors.count(event_processor._event_processor) == 1
     handle.close()
-    assert sentry_errors._event_processor not in processors
+    assert event_processor._event_processor not in processors
 
 
 def _capture_and_check(kind: type[Exception]) -> int:
@@ -120,7 +120,7 @@ def _capture_and_check(kind: type[Exception]) -> int:
     except kind as exc:
         sentry_sdk.capture_exception(exc)
         state = dict(vars(exc))
-        mark = sentry_errors._marked(exc)
+        mark = exception_marks.marked(exc)
         ident = id(exc)
     assert state == {} and mark == "seen"
     return ident
@@ -140,11 +140,11 @@ def test_user_exceptions_are_not_modified(kind: type[Exception], receiver: Sentr
         sentry_sdk.capture_exception(UserError("another"))  # DedupeIntegration holds the last one it saw
         gc.collect()
         if kind is LookupError:
-            assert ident in sentry_errors._marks  # held: the id cannot be reused while marked
-            newer = [LookupError(str(i)) for i in range(sentry_errors.MAX_STRONG_MARKS)]
+            assert ident in exception_marks._marks  # held: the id cannot be reused while marked
+            newer = [LookupError(str(i)) for i in range(exception_marks.MAX_STRONG_MARKS)]
             for item in newer:
-                sentry_errors._mark(item, "seen")
-            assert len(sentry_errors._strong_marks) == sentry_errors.MAX_STRONG_MARKS
-        assert ident not in sentry_errors._marks
+                exception_marks.mark(item, "seen")
+            assert len(exception_marks._strong_marks) == exception_marks.MAX_STRONG_MARKS
+        assert ident not in exception_marks._marks
     finally:
         handle.close()

@@ -29,8 +29,6 @@ import atexit
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -42,49 +40,27 @@ from sentry_sdk.session import Session as SentrySession
 from mcp_otel._guard import log_failure_once
 from mcp_otel.listeners import McpListener, add_listener, remove_listener
 from mcp_otel.model import Session, Transport, is_sessionless
-from mcp_otel.semconv.signals import CANCELLED
 from mcp_otel.sentry.options import SentryMcpOptions, client_options_of
+from mcp_otel.sentry.session_outcome import (
+    ABNORMAL,
+    ERRORED,
+    EXITED,
+    close_session,
+    is_transport_error,
+    outcome,
+    request_failed,
+    utc_now,
+)
+from mcp_otel.sentry.tracked_session import TrackedSession, key_holder, user_agent
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry import OperationView as Operation  # listeners get a read-only view
 
-EXITED = "exited"
-"""Outcome: closed normally, no failed request."""
-ERRORED = "errored"
-"""Outcome: closed normally after a tool error or handler exception."""
-CRASHED = "crashed"
-"""Outcome: an exception ended the session."""
-ABNORMAL = "abnormal"
-"""Outcome: the transport dropped without a close."""
+# outcome / is_transport_error live in session_outcome; re-exported as they were defined here
+__all__ = ["MAX_SESSIONS", "ReleaseHealth", "is_transport_error", "outcome"]
 
 MAX_SESSIONS = 100_000
 """At most this many open sessions are tracked (beyond that, new ones are not reported)."""
-
-
-@dataclass
-class _Tracked:
-    kind: SpanKind
-    started: datetime
-    transport: Transport
-    sessionless: bool
-    key: Callable[[], Any] = field(default=lambda: None, repr=False)
-    errors: int = 0
-    address: str | None = None
-    session: Session | None = None
-    finalizer: Any = field(default=None, repr=False)
-    done: bool = False  # reported or forgotten: never reported (again)
-
-
-def _holder(key: Any) -> Callable[[], Any]:
-    """A callable returning ``key`` while it lives: a weak reference, else ``key`` itself.
-
-    A key that cannot be weak-referenced is held strongly while its session is tracked, so that its ``id()``
-    cannot be reused by another object (whose session would otherwise take its place).
-    """
-    try:
-        return weakref.ref(key)
-    except TypeError:
-        return lambda: key
 
 
 class ReleaseHealth(McpListener):
@@ -100,11 +76,11 @@ class ReleaseHealth(McpListener):
         self.options = options or SentryMcpOptions()
         self.client_sessions = client_sessions
         self._lock = threading.Lock()
-        self._sessions: dict[int, _Tracked] = {}
+        self._sessions: dict[int, TrackedSession] = {}
         # Sessions whose SDK object was garbage-collected: the finalizer only queues them (it may run in
         # the middle of any code of this thread, even while it holds the lock or sentry-sdk's own locks);
         # the next callback reports them.
-        self._abandoned_sessions: deque[tuple[int, _Tracked]] = deque()
+        self._abandoned_sessions: deque[tuple[int, TrackedSession]] = deque()
         self._installed = False
 
     def install(self) -> None:
@@ -144,7 +120,7 @@ class ReleaseHealth(McpListener):
             ident = id(key)
             # mcp 1.x stateless streamable HTTP runs one ServerSession per request, without a session id
             sessionless = transport.kind == "http" and transport.session_id is None
-            tracked = _Tracked(kind, _now(), transport, sessionless, _holder(key))
+            tracked = TrackedSession(kind, utc_now(), transport, sessionless, key_holder(key))
             with self._lock:
                 if len(self._sessions) >= MAX_SESSIONS:
                     return
@@ -189,12 +165,12 @@ class ReleaseHealth(McpListener):
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _lookup(self, key: Any) -> _Tracked | None:
+    def _lookup(self, key: Any) -> TrackedSession | None:
         """The tracked session of ``key`` (the caller holds the lock); never another object's of equal id."""
         tracked = self._sessions.get(id(key))
         return tracked if tracked is not None and tracked.key() is key else None
 
-    def _reported(self, tracked: _Tracked) -> bool:
+    def _reported(self, tracked: TrackedSession) -> bool:
         if tracked.sessionless:
             return False
         if tracked.kind is SpanKind.CLIENT and not self.client_sessions:
@@ -209,7 +185,7 @@ class ReleaseHealth(McpListener):
         key = message.session_key
         with self._lock:
             tracked = self._lookup(key) if key is not None else None
-        failed = _failed(operation)
+        failed = request_failed(operation)
         sessionless_protocol = is_sessionless(message.session.protocol_version)
         if tracked is not None:
             if message.session.protocol_version is not None:
@@ -227,7 +203,7 @@ class ReleaseHealth(McpListener):
             return  # only requests this process handled as a server count as request sessions
         self._send_request(operation, failed)
 
-    def _abandoned(self, ident: int, tracked: _Tracked) -> None:
+    def _abandoned(self, ident: int, tracked: TrackedSession) -> None:
         """The SDK dropped a session object that was never closed: queue it (no lock: see __init__)."""
         self._abandoned_sessions.append((ident, tracked))
 
@@ -277,22 +253,22 @@ class ReleaseHealth(McpListener):
         except Exception:
             log_failure_once("sentry.health.at_exit")
 
-    def _send(self, tracked: _Tracked, result: str) -> None:
+    def _send(self, tracked: TrackedSession, result: str) -> None:
         client = sentry_sdk.get_client()
         base = self._base(client)
         if base is None:
             return
         mapping = self.options.resolve(client)
         address = tracked.address or tracked.transport.client_address
-        user_agent = _user_agent(tracked.session)
+        agent = user_agent(tracked.session)
         session = SentrySession(
             started=tracked.started,
             did=address if mapping.send_user_info and address else None,
             ip_address=address if mapping.send_user_info and address else None,
-            user_agent=user_agent,
+            user_agent=agent,
             **base,
         )
-        _close(session, result, tracked.errors)
+        close_session(session, result, tracked.errors)
         client.capture_session(session)
 
     def _send_request(self, operation: Operation, failed: bool) -> None:
@@ -305,7 +281,7 @@ class ReleaseHealth(McpListener):
         if isinstance(span, ReadableSpan) and span.start_time is not None:
             started = datetime.fromtimestamp(span.start_time / 1e9, timezone.utc)
         session = SentrySession(started=started, session_mode="request", **base)
-        _close(session, ERRORED if failed else EXITED, 1 if failed else 0)
+        close_session(session, ERRORED if failed else EXITED, 1 if failed else 0)
         client.capture_session(session)
 
     def _base(self, client: Any) -> dict[str, Any] | None:
@@ -316,56 +292,3 @@ class ReleaseHealth(McpListener):
         if not release:
             return None
         return {"release": str(release), "environment": options.get("environment")}
-
-
-def outcome(error: BaseException | None, errors: int) -> str:
-    """The outcome of a session that ended with ``error`` after ``errors`` failed requests."""
-    if error is None:
-        return ERRORED if errors else EXITED
-    if not isinstance(error, Exception) or is_transport_error(error):
-        return ABNORMAL  # cancelled / shut down, or the connection broke
-    return CRASHED
-
-
-def is_transport_error(error: BaseException) -> bool:
-    """Whether ``error`` (or every member of an exception group) is a broken or closed connection."""
-    members = getattr(error, "exceptions", None)
-    if isinstance(members, (list, tuple)) and members:
-        return all(isinstance(m, BaseException) and is_transport_error(m) for m in members)
-    if isinstance(error, (ConnectionError, EOFError)):
-        return True
-    try:
-        import anyio
-    except ImportError:  # pragma: no cover - mcp depends on anyio
-        return False
-    return isinstance(error, (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream))
-
-
-def _close(session: SentrySession, result: str, errors: int) -> None:
-    now = _now()
-    session.update(duration=max((now - session.started).total_seconds(), 0.0), timestamp=now)
-    if result == CRASHED:
-        session.update(errors=max(errors, 1))
-        session.close("crashed")
-    elif result == ABNORMAL:
-        session.update(errors=errors)
-        session.close("abnormal")
-    else:
-        session.update(errors=errors if result == ERRORED else 0)
-        session.close("exited")
-
-
-def _failed(operation: Operation) -> bool:
-    error_type = operation.error_type
-    return error_type is not None and error_type != CANCELLED
-
-
-def _user_agent(session: Session | None) -> str | None:
-    peer = session.client if session is not None else None
-    if peer is None or not peer.name:
-        return None
-    return f"{peer.name}/{peer.version}" if peer.version else peer.name
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -29,21 +29,41 @@ The rules (see ``docs/sentry.md`` for the table):
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 
 from mcp_otel.instrumentor import SCOPE_NAME
-from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import TOOL_ERROR
+from mcp_otel.sentry.span_data import DEFAULT_OPTIONS, MappingOptions, sentry_attributes
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "DEFAULT_SCOPES",
+    "NAME_CLIENT_FALLBACK",
+    "NAME_NOTIFICATION_FALLBACK",
+    "NAME_SERVER_FALLBACK",
+    "OP_MCP_CLIENT",
+    "ORIGIN",
+    "RESOURCE_METHODS",
+    "SDK_SCOPE",
+    "SOURCE_CUSTOM",
+    "SOURCE_ROUTE",
+    "STATUS_INTERNAL_ERROR",
+    "STATUS_OK",
+    "MappingOptions",
+    "SentrySpan",
+    "is_mcp_span",
+    "map_span",
+    "sentry_attributes",
+    "sentry_name",
+    "sentry_op",
+]
 
 SDK_SCOPE = "mcp-python-sdk"
 """Instrumentation scope of mcp 2.x's own spans (kept and enriched with ``sdk_spans="enrich"``)."""
@@ -86,58 +106,6 @@ RESOURCE_METHODS = frozenset(
 
 _TO_SERVER = attr.McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 _TO_CLIENT = attr.McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-_PIPE = attr.NetworkTransportValues.PIPE.value
-_TCP = attr.NetworkTransportValues.TCP.value
-_QUIC = attr.NetworkTransportValues.QUIC.value
-_STDIO = sentry.SentryMcpTransportValues.STDIO.value
-_HTTP = sentry.SentryMcpTransportValues.HTTP.value
-_SSE = sentry.SentryMcpTransportValues.SSE.value
-_UNKNOWN = sentry.SentryMcpTransportValues.UNKNOWN.value
-_PROMPT_VARIABLE_PREFIX = attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE + "."
-_ARGUMENT_PREFIX = sentry.SENTRY_MCP_REQUEST_ARGUMENT_TEMPLATE + "."
-_USER_INFO_KEYS = (attr.CLIENT_ADDRESS, attr.CLIENT_PORT, attr.MCP_RESOURCE_URI)
-_OUTPUT_KEYS = frozenset(
-    {
-        attr.GEN_AI_TOOL_CALL_RESULT,
-        sentry.SENTRY_MCP_TOOL_RESULT_CONTENT,
-        sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
-        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE,
-        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
-    }
-)
-_RESOURCES_READ = attr.McpMethodNameValues.RESOURCES_READ.value
-_INITIALIZED = attr.McpMethodNameValues.NOTIFICATIONS_INITIALIZED.value
-_URI_ARGUMENT = _ARGUMENT_PREFIX + "uri"  # Sentry's mcp.request.argument.uri of resources/read
-_READY = {
-    sentry.SENTRY_MCP_LIFECYCLE_PHASE: sentry.SENTRY_MCP_LIFECYCLE_PHASE_INITIALIZATION_COMPLETE,
-    sentry.SENTRY_MCP_PROTOCOL_READY: 1,
-}
-
-
-@dataclass(frozen=True)
-class MappingOptions:
-    """What :func:`map_span` may send, resolved against the Sentry client (see ``SentryMcpOptions``).
-
-    Attributes:
-        record_inputs: send tool arguments and prompt variables (``mcp.request.argument.<key>`` and the OTel
-            ``gen_ai.tool.call.arguments`` / ``gen_ai.prompt.variable.<key>``). They exist only when mcp-otel
-            captured them (``capture_content``).
-        record_outputs: send tool results (``mcp.tool.result.content`` and ``gen_ai.tool.call.result``) and
-            prompt result descriptions (``mcp.prompt.result.description``).
-        send_user_info: send ``client.address``, ``client.port`` and ``mcp.resource.uri`` (Sentry's
-            ``send_default_pii`` / ``data_collection.user_info``).
-        resource_uri_in_name: name ``resources/read`` spans ``resources/read {uri}`` (Sentry's rule); off:
-            the low-cardinality ``resources/read``.
-    """
-
-    record_inputs: bool = False
-    record_outputs: bool = False
-    send_user_info: bool = False
-    resource_uri_in_name: bool = True
-
-
-DEFAULT_OPTIONS = MappingOptions()
-"""The defaults: no content, no user data, Sentry's resource naming."""
 
 
 @dataclass(frozen=True)
@@ -258,168 +226,12 @@ def sentry_name(
     return method, SOURCE_ROUTE
 
 
-def sentry_attributes(
-    attributes: Mapping[str, Any],
-    failed: bool,
-    options: MappingOptions = DEFAULT_OPTIONS,
-    *,
-    ended: bool = True,
-) -> dict[str, Any]:
-    """The span data Sentry gets: the OTel attributes plus the Sentry keys, gated per ``options``.
-
-    Args:
-        attributes: the span's OTel attributes.
-        failed: the span's status is ERROR.
-        options: what content and user data may be sent.
-        ended: the span has ended (a running ``tools/call`` has no ``mcp.tool.result.is_error`` yet).
-    """
-    data: dict[str, Any] = {}
-    allowed = (True, options.record_inputs, options.record_outputs, options.send_user_info)
-    for key, value in attributes.items():
-        gate = _GATES.get(key)
-        if gate is None:
-            gate = _gate(key)
-        if allowed[gate]:
-            data[key] = _json_value(value)
-    method = attributes.get(attr.MCP_METHOD_NAME)
-    _copy(data, attributes, attr.GEN_AI_TOOL_NAME, sentry.SENTRY_MCP_TOOL_NAME)
-    _copy(data, attributes, attr.GEN_AI_PROMPT_NAME, sentry.SENTRY_MCP_PROMPT_NAME)
-    request_id = attributes.get(attr.JSONRPC_REQUEST_ID)
-    if request_id is not None and sentry.SENTRY_MCP_REQUEST_ID not in data:
-        data[sentry.SENTRY_MCP_REQUEST_ID] = str(request_id)
-    _transport(data, attributes)
-    uri = attributes.get(attr.MCP_RESOURCE_URI)
-    if isinstance(uri, str) and sentry.SENTRY_MCP_RESOURCE_PROTOCOL not in data:
-        scheme = _scheme(uri)
-        if scheme:
-            data[sentry.SENTRY_MCP_RESOURCE_PROTOCOL] = scheme
-    if method == TOOLS_CALL:
-        # mcp-otel records the result's isError itself; other spans (mcp 2.x's own) get it inferred
-        if not isinstance(attributes.get(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR), bool):
-            if attributes.get(attr.ERROR_TYPE) == TOOL_ERROR:
-                data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = True
-            elif ended and not failed and attr.RPC_RESPONSE_STATUS_CODE not in attributes:
-                data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = False
-        if options.record_inputs:
-            _tool_arguments(data, attributes.get(attr.GEN_AI_TOOL_CALL_ARGUMENTS))
-        if options.record_outputs:
-            result = attributes.get(attr.GEN_AI_TOOL_CALL_RESULT)
-            if isinstance(result, str):
-                data[sentry.SENTRY_MCP_TOOL_RESULT_CONTENT] = result
-    elif method == PROMPTS_GET and options.record_inputs:
-        for key, value in attributes.items():
-            if key.startswith(_PROMPT_VARIABLE_PREFIX):
-                data[_ARGUMENT_PREFIX + key[len(_PROMPT_VARIABLE_PREFIX) :]] = _argument_text(value)
-    elif method == _RESOURCES_READ and options.record_inputs:
-        if isinstance(uri, str):
-            data[_URI_ARGUMENT] = uri
-    elif method == _INITIALIZED:
-        data.update(_READY)
-    return data
-
-
-_ALWAYS, _INPUT, _OUTPUT, _USER_INFO = 0, 1, 2, 3
-_GATES: dict[str, int] = {}
-_MAX_GATES = 4096  # argument keys come from requests: bound the cache
-
-
-def _gate(key: str) -> int:
-    """Which option lets attribute ``key`` through (an index into ``allowed``), cached per key."""
-    if _is_input_key(key):
-        gate = _INPUT
-    elif key in _OUTPUT_KEYS:
-        gate = _OUTPUT
-    elif key in _USER_INFO_KEYS:
-        gate = _USER_INFO
-    else:
-        gate = _ALWAYS
-    if len(_GATES) < _MAX_GATES:
-        _GATES[key] = gate
-    return gate
-
-
-def _is_input_key(key: str) -> bool:
-    return (
-        key == attr.GEN_AI_TOOL_CALL_ARGUMENTS
-        or key.startswith(_PROMPT_VARIABLE_PREFIX)
-        or key.startswith(_ARGUMENT_PREFIX)
-    )
-
-
-def _copy(data: dict[str, Any], attributes: Mapping[str, Any], source: str, target: str) -> None:
-    value = attributes.get(source)
-    if value is not None and target not in data:
-        data[target] = _json_value(value)
-
-
-def _transport(data: dict[str, Any], attributes: Mapping[str, Any]) -> None:
-    """Fill ``mcp.transport`` and ``network.transport`` (Sentry requires both) from each other."""
-    network = attributes.get(attr.NETWORK_TRANSPORT)
-    mcp_transport = data.get(sentry.SENTRY_MCP_TRANSPORT)
-    if not isinstance(mcp_transport, str):
-        if network == _PIPE:
-            mcp_transport = _STDIO
-        elif network in (_TCP, _QUIC) and attributes.get(attr.NETWORK_PROTOCOL_NAME) == "http":
-            mcp_transport = _HTTP
-        else:
-            mcp_transport = _UNKNOWN
-        data[sentry.SENTRY_MCP_TRANSPORT] = mcp_transport
-    if network is None:
-        if mcp_transport == _STDIO:
-            data[attr.NETWORK_TRANSPORT] = _PIPE
-        elif mcp_transport in (_HTTP, _SSE):
-            data[attr.NETWORK_TRANSPORT] = _TCP
-
-
-def _tool_arguments(data: dict[str, Any], raw: Any) -> None:
-    """``mcp.request.argument.<key>`` from the captured ``gen_ai.tool.call.arguments`` JSON object.
-
-    A truncated or redacted capture that no longer parses as an object yields no per-key attributes.
-    """
-    if not isinstance(raw, str):
-        return
-    try:
-        arguments = json.loads(raw)
-    except ValueError:
-        return
-    if not isinstance(arguments, dict):
-        return
-    for key, value in arguments.items():
-        data[_ARGUMENT_PREFIX + str(key)] = _argument_text(value)
-
-
-def _argument_text(value: Any) -> str:
-    """An argument as sentry-python writes it: strings unchanged, anything else as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(_json_value(value), default=str, ensure_ascii=False)
-
-
-_SCALARS = frozenset({str, bool, int, float})
-
-
-def _json_value(value: Any) -> Any:
-    if type(value) in _SCALARS:  # nearly every attribute: skip the (slow) ABC check below
-        return value
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return value
-
-
 def _string(attributes: Mapping[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = attributes.get(key)
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def _scheme(uri: str) -> str | None:
-    try:
-        scheme = urlsplit(uri).scheme
-    except ValueError:
-        return None
-    return scheme or None
 
 
 def _time(nanoseconds: int | None) -> datetime | None:
