@@ -44,7 +44,7 @@ NO_PYPI_SERVER = {"2.0"}
 PHOENIX = "arize-phoenix==20.26.1"
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
 
-nox.options.sessions = [*TEST_SESSIONS, "lint"]
+nox.options.sessions = [*TEST_SESSIONS, "sdk-suite-1.30", "sdk-suite-2.3", "lint"]
 
 
 #: Extras installed everywhere: ``sentry`` too, so the Sentry tests run instead of skipping themselves.
@@ -131,9 +131,17 @@ def lint(session: nox.Session) -> None:
 
 
 #: mcp releases whose own test suite runs instrumented by mcp-otel (tests/sdk_suite/, README "Running the MCP
-#: SDK's own tests instrumented"): session label → release. Not default sessions: 2.3.0's suite alone (6,100
-#: tests and a documentation toolchain to install) would take CI past its time budget.
+#: SDK's own tests instrumented"): session label → release. Both are default sessions.
 SDK_SUITES = {"1.30": "1.30.0", "2.3": "2.3.0"}
+#: What a session runs when no test selection is given after ``--``: 1.30.0's whole suite; 2.3.0's without the
+#: tests of its documentation (``tests/docs``, ``tests/docs_src``: they exercise the docs' code samples, not
+#: the SDK's seams, and need the documentation toolchain, whose install alone costs minutes of CI).
+SDK_SUITE_SELECTION: dict[str, tuple[str, ...]] = {
+    "1.30": ("tests",),
+    "2.3": ("tests", "--ignore=tests/docs", "--ignore=tests/docs_src"),
+}
+#: Dependency groups of the SDK's tree needed only by its documentation tests.
+SDK_DOCS_GROUPS = {"docs"}
 #: Dependency-group entries of the SDK's tree that no test needs: pyright fetches node, strict-no-cover is a
 #: git-only dependency; the workspace packages come from PyPI (the release) or from the tree.
 SDK_SKIPPED = {"pyright", "strict-no-cover", "mcp", "mcp-types", "mcp-example-stories"}
@@ -166,7 +174,10 @@ def _sdk_tree(session: nox.Session, release: str) -> Path:
 def _sdk_suite(session: nox.Session, label: str, release: str, tree: Path) -> None:
     project = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))
     extras = ",".join(project["project"].get("optional-dependencies", {}))
+    selection = [a for a in session.posargs if a != "--plain"] or list(SDK_SUITE_SELECTION[label])
     groups = project.get("tool", {}).get("uv", {}).get("default-groups", ["dev"])
+    if any(a.startswith("--ignore=tests/docs") for a in selection):
+        groups = [g for g in groups if g not in SDK_DOCS_GROUPS]
     wanted = [
         req
         for group in groups
@@ -182,7 +193,6 @@ def _sdk_suite(session: nox.Session, label: str, release: str, tree: Path) -> No
     )
     session.install("-e", str(ROOT), *pins, f"mcp=={release}")
     plain = "--plain" in session.posargs
-    args = [a for a in session.posargs if a != "--plain"] or ["tests"]
     env = {
         "PYTHONPATH": str(SDK_SUITE_DIR),
         "MCP_OTEL_SDK_SUITE": "plain" if plain else "instrumented",
@@ -190,7 +200,7 @@ def _sdk_suite(session: nox.Session, label: str, release: str, tree: Path) -> No
     session.run(
         "python", "-m", "pytest", "-p", "mcp_otel_sdk_suite", "-n", "2", "-q", "--timeout", "120",
         "-p", "no:pretty", "-p", "no:cacheprovider", "-o", "log_cli=false", "--color=no", "-rfE",
-        "--tb=short", *args, env=env,
+        "--tb=short", *selection, env=env,
     )  # fmt: skip
 
 
