@@ -1,0 +1,260 @@
+"""One in-flight MCP request or notification: its span's lifecycle, its context and its duration point.
+
+Follows the OpenTelemetry MCP semantic conventions: span name ``{mcp.method.name} {target}``, SERVER spans on
+the side that processes a message, CLIENT spans on the side that sends it, and one
+``mcp.{client,server}.operation.duration`` point (seconds) when it ends. How it ended (results, errors) is
+recorded by :class:`~mcp_otel.telemetry.outcome.OperationOutcome`, its base class.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from contextvars import Token
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind
+
+from mcp_otel import listeners
+from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Attributes, Message
+from mcp_otel.semconv import attributes as attr
+from mcp_otel.semconv import metrics as semconv_metrics
+from mcp_otel.semconv import sentry_compat as sentry
+from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES
+from mcp_otel.session_ids import needs_own_id
+from mcp_otel.telemetry.active import ReadOnlyOperation, _active, active_client_request
+from mcp_otel.telemetry.capture import capture_arguments
+from mcp_otel.telemetry.outcome import OperationOutcome
+
+if TYPE_CHECKING:
+    from mcp_otel.telemetry.core import Telemetry
+
+_EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
+_CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
+_NO_CODES: frozenset[int] = frozenset()
+
+
+class Operation(OperationOutcome):
+    """One in-flight request: its span (SERVER or CLIENT), its outcome and its duration.
+
+    Hooks call :meth:`activate` / :meth:`deactivate` around the handler (server) or the send (client),
+    report the outcome with :meth:`set_result` (a tool result), :meth:`set_prompt_result`,
+    :meth:`set_error_response` or :meth:`set_exception`, then :meth:`end`.
+    """
+
+    __slots__ = (
+        "_attrs",
+        "_adopt",
+        "_client_name",
+        "_ctx_token",
+        "_exception_type",
+        "_histogram",
+        "_metric_keys",
+        "_non_error_codes",
+        "_opened_here",
+        "_own_session_id",
+        "_parent",
+        "_recording",
+        "_start",
+        "_telemetry",
+        "_token",
+        "__weakref__",
+        "key",
+        "kind",
+        "message",
+        "method",
+        "span",
+    )
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        message: Message,
+        kind: SpanKind,
+        parent: otel_context.Context | None,
+        links: tuple[Link, ...],
+        adopt: bool = False,
+    ) -> None:
+        self._telemetry = telemetry
+        self.kind = kind
+        self.message = message
+        self.method = method = message.method
+        if kind is SpanKind.SERVER:
+            self._histogram = telemetry.server_duration
+            self._metric_keys = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
+            self._non_error_codes = SERVER_NON_ERROR_CODES
+            self._client_name = telemetry.session_client_name(message.session)
+        else:
+            self._histogram = telemetry.client_duration
+            self._metric_keys = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
+            self._non_error_codes = _NO_CODES
+            self._client_name = None  # the client's own name is not the segment the extension is for
+        name = message.name
+        attrs: Attributes = {attr.MCP_METHOD_NAME: method}
+        span_name = method
+        if name is not None:
+            span_name = f"{method} {name}"
+            if method == TOOLS_CALL:
+                attrs[attr.GEN_AI_TOOL_NAME] = name
+                attrs[attr.GEN_AI_OPERATION_NAME] = _EXECUTE_TOOL
+            elif method == PROMPTS_GET:
+                attrs[attr.GEN_AI_PROMPT_NAME] = name
+        elif message.uri is not None and telemetry.config.resource_uri_in_span_name:
+            span_name = f"{method} {message.uri}"
+        if message.direction is not None:
+            attrs[attr.MCP_OTEL_NOTIFICATION_DIRECTION] = message.direction
+        # the metric point needs these too; both dicts are cached per session / transport
+        attrs.update(message.session.attributes())
+        attrs.update(message.transport.attributes())
+        self._attrs = attrs
+        self._own_session_id: str | None = None
+        self._opened_here = False
+        if telemetry.config.session_id_attribute and needs_own_id(message, attrs):
+            sending = kind is SpanKind.CLIENT
+            sender = None if sending else active_client_request()  # an in-process peer
+            peer_id = sender.own_session_id if sender is not None else None
+            self._own_session_id, self._opened_here = telemetry.session_ids.for_message(
+                message, sending, peer_id
+            )
+        self._parent = parent
+        self._adopt = adopt
+        if adopt:  # ``enrich``: the SDK's span, created inside the call, is adopted by adopt_span()
+            self.span = INVALID_SPAN
+            self._recording = False
+        else:
+            # passed at start so samplers see them, and set (and validated) once
+            self.span = telemetry.tracer.start_span(
+                span_name, context=parent, kind=kind, attributes=attrs, links=links
+            )
+            self._recording = self.span.is_recording()
+            if self._recording:
+                self._decorate(self.span.set_attributes)
+        self._exception_type: str | None = None
+        self._token: Token[weakref.ref[Operation] | None] | None = None
+        self._ctx_token: object | None = None
+        self.key: Any = None  # the SDK object this request belongs to (hooks match responses with it)
+        self._start = time.perf_counter()
+
+    def _decorate(self, set_attributes: Callable[[Attributes], None]) -> None:
+        """Put what only recording spans get (ids, URI, content) on the span with ``set_attributes``.
+
+        They stay out of ``_attrs``: none of them belongs on a metric point.
+        """
+        attrs, message, config = self._attrs, self.message, self._telemetry.config
+        extra: Attributes = {}
+        session_id = attrs.get(attr.MCP_SESSION_ID)
+        if session_id is not None and config.session_id_attribute:
+            extra[attr.SESSION_ID] = session_id
+        elif self._own_session_id is not None:
+            extra[attr.SESSION_ID] = self._own_session_id
+        if message.request_id is not None:
+            extra[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
+        if message.uri is not None:
+            extra[attr.MCP_RESOURCE_URI] = message.uri
+        if extra:
+            set_attributes(extra)
+        if config.capture_content and message.arguments is not None:
+            capture_arguments(config, self.span, self.method, message.arguments())
+
+    @property
+    def own_session_id(self) -> str | None:
+        """The ``session.id`` mcp-otel made (or took from the peer) for a session without a protocol id."""
+        return self._own_session_id
+
+    @property
+    def carried_session_id(self) -> str | None:
+        """:attr:`own_session_id` when this is a message this process sends in a session it opened (the
+        client side): the id the message carries to the peer in its baggage."""
+        if self.kind is SpanKind.CLIENT and self._opened_here:
+            return self._own_session_id
+        return None
+
+    @property
+    def pending_adoption(self) -> bool:
+        """True for an ``enrich``-mode operation whose SDK span has not been created yet."""
+        return self._adopt and self.span is INVALID_SPAN
+
+    def adopt_span(self, span: Span) -> None:
+        """``enrich`` mode: make the SDK's span this operation's span and add mcp-otel's attributes to it.
+
+        The SDK keeps ownership: it ends the span; outcomes known only after it ended stay off the span
+        (they still reach the metric point).
+        """
+        self.span = span
+        self._recording = span.is_recording()
+        if self._recording:
+            span.set_attributes(self._attrs)
+            self._decorate(span.set_attributes)
+
+    def activate(self) -> None:
+        """Make the span current (handler spans and outbound calls nest under it); this the active request.
+
+        In ``enrich`` mode only the latter: the SDK makes its own span current.
+        """
+        if not self._adopt:
+            ctx = trace.set_span_in_context(self.span, self._parent)
+            self._ctx_token = otel_context.attach(ctx)
+        self._token = _active.set(weakref.ref(self))
+
+    def deactivate(self) -> None:
+        """Undo :meth:`activate` (same task and context)."""
+        if self._token is not None:
+            _active.reset(self._token)
+            self._token = None
+        if self._ctx_token is not None:
+            otel_context.detach(self._ctx_token)  # type: ignore[arg-type]
+            self._ctx_token = None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute on the span (and keep it for the metric point)."""
+        self._attrs[key] = value
+        if self._live():
+            self.span.set_attribute(key, value)
+
+    def set_request_id(self, request_id: str | int) -> None:
+        """Record the JSON-RPC id once the SDK allocated it (client side)."""
+        if self._live():
+            self.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
+
+    def update_session(self, session_attributes: Attributes) -> None:
+        """Add session attributes learned while the request ran (``initialize``)."""
+        self._attrs.update(session_attributes)
+        if self.kind is SpanKind.SERVER and self._client_name is None:
+            client_name = session_attributes.get(_CLIENT_NAME)
+            if isinstance(client_name, str):
+                self._client_name = self._telemetry.metric_client_name(client_name)
+        if self._live():
+            self.span.set_attributes(session_attributes)
+            session_id = session_attributes.get(attr.MCP_SESSION_ID)
+            if session_id is not None and self._telemetry.config.session_id_attribute:
+                self.span.set_attribute(attr.SESSION_ID, session_id)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
+        if self._live():
+            self.span.record_exception(exc)
+        if listeners.listeners():
+            listeners.notify("on_exception", ReadOnlyOperation(self), exc)
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Record an exception that escaped the handler; the next error response is typed by its class."""
+        self._exception_type = type(exc).__qualname__
+        self.record_exception(exc)
+
+    def end(self) -> None:
+        """End the span and record the operation duration point (seconds)."""
+        duration = time.perf_counter() - self._start
+        if not self._adopt:
+            self.span.end()
+        if listeners.listeners():
+            listeners.notify("on_operation_end", ReadOnlyOperation(self))
+        histogram = self._histogram
+        if histogram is not None:
+            attrs = self._attrs
+            point = {k: attrs[k] for k in self._metric_keys if k in attrs}
+            if self._client_name is not None:
+                point[_CLIENT_NAME] = self._client_name
+            histogram.record(duration, point)

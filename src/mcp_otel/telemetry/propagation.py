@@ -1,0 +1,48 @@
+"""W3C trace-context propagation through an MCP message's ``params._meta``.
+
+Extraction (the parent of a SERVER span) and injection (what a CLIENT send carries), both with the global
+propagators (``opentelemetry.propagate``), so whatever ``OTEL_PROPAGATORS`` configures travels in ``_meta``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from mcp_otel.session_ids import with_session_id, without_session_id
+from mcp_otel.telemetry.active import active_client_request
+
+
+def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | None:
+    """The context extracted from a ``_meta`` carrier with the global propagators, or ``None``.
+
+    ``None`` (use the ambient context) when the carrier is missing or holds no valid span context.
+    """
+    if not carrier:
+        return None
+    try:
+        ctx = propagate.extract(carrier)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if not trace.get_current_span(ctx).get_span_context().is_valid:
+        return None
+    return without_session_id(ctx)  # the peer's session id grouped this session; it travels no further
+
+
+def inject(meta: MutableMapping[str, Any]) -> None:
+    """Inject the current context into a ``_meta`` dict with the global propagators, keeping existing keys.
+
+    A ``traceparent`` (or any other key) the caller already put there is never overwritten. When the message
+    being sent belongs to a session this process opened and mcp-otel gave an id (stdio, 2026-07-28), the
+    injected baggage carries that id too: only in this message, the caller's context is left as it is.
+    """
+    carrier: dict[str, str] = {}
+    op = active_client_request()
+    carried = op.carried_session_id if op is not None else None
+    propagate.inject(carrier, context=with_session_id(carried) if carried is not None else None)
+    for key, value in carrier.items():
+        if key not in meta:
+            meta[key] = value
