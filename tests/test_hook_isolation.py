@@ -305,3 +305,48 @@ async def test_suppressed_instrumentation_makes_no_spans(
     points = [p for p in metric_points(metric_reader) if p["name"] == CLIENT_DURATION]
     calls = [p for p in points if p["attributes"].get("gen_ai.tool.name") == "add"]
     assert sum(p["count"] for p in calls) == 1, calls
+
+
+def test_failing_started_bookkeeping_still_ends_the_operation(failures: Callable[[], list[str]]) -> None:
+    """A seam's ``started`` bookkeeping that raises after the operation began: the call proceeds, the span
+    ends, the context is restored and the failure is logged once."""
+    from opentelemetry import trace
+    from opentelemetry.metrics import get_meter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from mcp_otel.config import McpOtelConfig
+    from mcp_otel.hooks.factory import Seam, build
+    from mcp_otel.model import STDIO, Message, Session
+    from mcp_otel.telemetry import Telemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = Telemetry(
+        provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), McpOtelConfig.from_kwargs({"metrics": False})
+    )
+
+    def started(op: Any, instance: Any, args: Any, kwargs: Any) -> None:
+        raise Boom("started")
+
+    seam = Seam(
+        "module",
+        "handler",
+        SpanKind.SERVER,
+        lambda instance, args, kwargs: Message("tools/list", 1, None, None, None, Session(), STDIO),
+        started=started,
+        is_async=False,
+    )
+    wrapper = build(seam, telemetry)
+    before = trace.get_current_span()
+    seen: list[Any] = []
+    assert wrapper(lambda: seen.append(trace.get_current_span()) or "answer", None, (), {}) == "answer"
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "tools/list" and span.kind is SpanKind.SERVER
+    assert seen == [span]  # current while the call ran
+    assert trace.get_current_span() is before
+    logged = failures()
+    assert len(logged) == 1 and "started" in logged[0], logged

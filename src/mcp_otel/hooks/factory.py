@@ -88,16 +88,20 @@ def _begin(
         op = start(message)
         if op is None:
             return None
-        try:
-            op.activate()
-        except Exception:
-            log_failure_once(f"{where}.activate")
-        if seam.started is not None:
-            seam.started(op, instance, args, kwargs)
-        return op
     except Exception:
         log_failure_once(where)
         return None
+    # the operation exists from here on: whatever fails, it is returned so that it is ended
+    try:
+        op.activate()
+    except Exception:
+        log_failure_once(f"{where}.activate")
+    if seam.started is not None:
+        try:
+            seam.started(op, instance, args, kwargs)
+        except Exception:
+            log_failure_once(f"{where}.started")
+    return op
 
 
 def _prepared(seam: Seam, where: str, args: Args, kwargs: Kwargs) -> tuple[Args, Kwargs]:
