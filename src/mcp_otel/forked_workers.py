@@ -78,30 +78,32 @@ def _patch_gunicorn_worker(flush: Callable[[], None]) -> None:
     """Re-arm the flush once the gunicorn worker has set its signals up (``init_process`` does that, then
     loads the application with ``load_wsgi``, then serves), and flush when it is told to exit. Changes the
     class in this (forked) process only."""
-    module = sys.modules.get(_GUNICORN_WORKER)
-    worker = getattr(module, "Worker", None)
-    if worker is None:
-        return
-    load_wsgi, handle_exit = worker.load_wsgi, worker.handle_exit
-    if getattr(load_wsgi, "_mcp_otel_flush", False):
-        return
+    import wrapt
+
     from mcp_otel.bootstrap import run_with_timeout
 
-    def load_wsgi_then_flush_on_signals(self: Any) -> Any:
-        result = load_wsgi(self)
+    module = sys.modules.get(_GUNICORN_WORKER)
+    worker = getattr(module, "Worker", None)
+    if worker is None or isinstance(vars(worker).get("load_wsgi"), wrapt.ObjectProxy):
+        return
+
+    def load_wsgi_then_flush_on_signals(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
         try:
             _flush_on_default_signals(flush)
         except Exception:
             log_failure_once("forked_workers.gunicorn_signals")
         return result
 
-    def flush_then_handle_exit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        run_with_timeout(flush)
-        return handle_exit(self, *args, **kwargs)
+    def flush_then_handle_exit(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            run_with_timeout(flush)
+        except Exception:  # e.g. no thread can be started: the worker exits all the same
+            log_failure_once("forked_workers.gunicorn_exit")
+        return wrapped(*args, **kwargs)
 
-    load_wsgi_then_flush_on_signals._mcp_otel_flush = True  # type: ignore[attr-defined]
-    worker.load_wsgi = load_wsgi_then_flush_on_signals
-    worker.handle_exit = flush_then_handle_exit
+    wrapt.wrap_function_wrapper(worker, "load_wsgi", load_wsgi_then_flush_on_signals)
+    wrapt.wrap_function_wrapper(worker, "handle_exit", flush_then_handle_exit)
 
 
 def install_fork_handler(flush: Callable[[], None]) -> None:
