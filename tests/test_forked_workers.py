@@ -1,4 +1,4 @@
-"""``mcp_otel.forked_workers.set_process_ids``: the resource a forked worker shares with its tracers, in place.
+"""``mcp_otel.forked_workers.set_process_ids``: the resource a forked worker shares with its tracers.
 
 The whole path (gunicorn's forked workers under ``mcp-otel run``) is tested in ``test_multi_worker.py``.
 """
