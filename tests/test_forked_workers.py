@@ -18,7 +18,9 @@ MASTER_PID = 1
 
 
 def test_a_tracer_created_before_gets_the_new_pid() -> None:
-    resource = Resource({SERVICE_NAME: "weather", PROCESS_PID: MASTER_PID, PROCESS_PARENT_PID: 0}, "https://s")
+    resource = Resource(
+        {SERVICE_NAME: "weather", PROCESS_PID: MASTER_PID, PROCESS_PARENT_PID: 0}, "https://s"
+    )
     provider = TracerProvider(resource=resource)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
