@@ -1,5 +1,6 @@
 """A streamable-HTTP MCP server under ``uvicorn --workers 2``, started through ``opentelemetry-instrument``
-and through ``mcp-otel run``: every worker exports its own spans, each with its own ``process.pid``.
+and through ``mcp-otel run``, and under ``gunicorn -k uvicorn_worker.UvicornWorker -w 2`` through
+``mcp-otel run``: every worker exports its own spans, each with its own ``process.pid``.
 
 uvicorn starts its workers as new interpreters (``multiprocessing`` spawn), so each one runs the
 ``sitecustomize`` and sets up its own SDK. The app is ``weather_mcp.http:app`` (stateless, so any worker can
@@ -12,6 +13,12 @@ gracefully, raises SIGTERM again with the default action: the process dies witho
 handlers. Under ``mcp-otel run`` the SIGTERM handler installed before uvicorn's flushes the spans then; under
 ``opentelemetry-instrument`` the spans still queued are lost, so that variant lets the batch processor
 export them (100 ms schedule) and waits for them before stopping uvicorn.
+
+gunicorn forks its workers from a master that ran the ``sitecustomize``: under ``mcp-otel run`` each worker
+gets its own ``process.pid`` after the fork, and flushes when gunicorn's master stops it, with batches held
+for 10 minutes as for uvicorn: SIGTERM to the master sends SIGTERM to the workers (uvicorn shuts down, then
+raises SIGTERM again); SIGINT sends them SIGQUIT, on which uvicorn's worker only marks itself as exiting (it
+flushes then) and serves on until the master kills it at the end of ``--graceful-timeout``.
 """
 
 from __future__ import annotations
@@ -46,6 +53,18 @@ TIMEOUT = 60.0
 @pytest.fixture(scope="module")
 def server_venv(tmp_path_factory: pytest.TempPathFactory) -> ServerVenv:
     return make_server_venv(tmp_path_factory.mktemp("server-venv"), sys.executable)
+
+
+@pytest.fixture(scope="module")
+def gunicorn_venv(server_venv: ServerVenv) -> ServerVenv:
+    """The server venv with gunicorn and uvicorn's gunicorn worker (uvicorn itself comes from the test
+    environment, through the venv's ``.pth`` file)."""
+    install = [shutil.which("uv") or "uv", "pip", "install", "-q", "--no-deps", "--python"]
+    packages = [str(server_venv.python), "gunicorn", "uvicorn-worker"]
+    done = subprocess.run([*install, *packages], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.skip(f"gunicorn cannot be installed: {done.stderr.strip()[-500:]}")
+    return server_venv
 
 
 def _free_port() -> int:
@@ -89,6 +108,21 @@ def _uvicorn(server_venv: ServerVenv, port: int) -> list[str]:
     ]
 
 
+def _gunicorn(server_venv: ServerVenv, port: int) -> list[str]:
+    gunicorn = str(server_venv.python.parent / "gunicorn")
+    return [gunicorn, "-k", "uvicorn_worker.UvicornWorker", "-w", "2", "-b", f"127.0.0.1:{port}"] + [
+        "--log-level",
+        "warning",
+        # as uvicorn's health check: setting up telemetry on two busy cores can take a while
+        "--timeout",
+        "120",
+        # SIGINT: uvicorn's worker does not stop on the master's SIGQUIT; the master kills it after this
+        "--graceful-timeout",
+        "5",
+        "weather_mcp.http:app",
+    ]
+
+
 def _launchers() -> dict[str, list[str]]:
     instrument = shutil.which("opentelemetry-instrument", path=str(BIN))
     return {
@@ -103,7 +137,23 @@ def test_every_worker_exports_its_own_spans(server_venv: ServerVenv, tmp_path: P
     if not prefix:
         pytest.fail("opentelemetry-instrument is not installed next to the test interpreter")
     port = _free_port()
-    log = tmp_path / "uvicorn.log"
+    _check_workers(launcher, [*prefix, *_uvicorn(server_venv, port)], port, signal.SIGINT, tmp_path)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_every_forked_gunicorn_worker_exports_its_own_spans(
+    gunicorn_venv: ServerVenv, tmp_path: Path, stop: signal.Signals
+) -> None:
+    port = _free_port()
+    command = [*_launchers()["mcp-otel run"], *_gunicorn(gunicorn_venv, port)]
+    _check_workers("mcp-otel run", command, port, stop, tmp_path)
+
+
+def _check_workers(
+    launcher: str, command: list[str], port: int, stop: signal.Signals, tmp_path: Path
+) -> None:
+    """Call the server until both workers answered, stop it with ``stop`` and check the spans received."""
+    log = tmp_path / "server.log"
     with running_receiver() as receiver:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "PYTHONPATH"}
         env.update(
@@ -121,7 +171,7 @@ def test_every_worker_exports_its_own_spans(server_venv: ServerVenv, tmp_path: P
             UVICORN_TIMEOUT_WORKER_HEALTHCHECK="120",
         )
         with log.open("wb") as out:
-            proc = subprocess.Popen([*prefix, *_uvicorn(server_venv, port)], env=env, stdout=out, stderr=out)
+            proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
         try:
             _wait_listening(proc, port, log)
             answered = anyio.run(_call_until_both_workers_answer, f"http://127.0.0.1:{port}/mcp")
@@ -129,7 +179,7 @@ def test_every_worker_exports_its_own_spans(server_venv: ServerVenv, tmp_path: P
                 assert _calls(receiver.spans()) == []  # nothing exported before the shutdown
             else:
                 receiver.wait_for_spans(lambda spans: len(_calls(spans)) >= sum(answered.values()))
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(stop)
             status = proc.wait(timeout=TIMEOUT)
         finally:
             if proc.poll() is None:

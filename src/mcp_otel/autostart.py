@@ -11,8 +11,9 @@ it imports mcp-otel's ``sitecustomize`` before the program's code, which calls :
   standard ``OTEL_*`` variables (exporters, endpoint, headers, service name, resource attributes, sampler)
   and every installed instrumentation, mcp-otel's among them (``OTEL_INSTRUMENTATION_MCP_*`` apply).
 
-Each process gets a ``process.pid`` resource attribute; its spans and metrics are flushed at exit and on
-SIGTERM; the first failed export is reported in one line on stderr and the program keeps running
+Each process gets a ``process.pid`` resource attribute (a forked child, e.g. a gunicorn worker, its own:
+:mod:`mcp_otel.forked_workers`); its spans and metrics are flushed at exit and on SIGTERM; the first failed
+export is reported in one line on stderr and the program keeps running
 (:class:`mcp_otel.export_failures.ExportFailureReporter`).
 """
 
@@ -249,8 +250,10 @@ def start() -> None:
             spans_file = os.environ.get(SPANS_FILE_ENV)
             flush = _start_spans_file(spans_file) if spans_file else _start_configured()
         from mcp_otel.bootstrap import install_shutdown_hooks
+        from mcp_otel.forked_workers import install_fork_handler
 
         install_shutdown_hooks(flush)
+        install_fork_handler(flush)  # gunicorn forks its workers from this process
         if not spans_file:
             ExportFailureReporter().install()
     except Exception as exc:  # never stop the program from starting

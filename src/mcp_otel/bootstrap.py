@@ -52,10 +52,12 @@ __all__ = [
     "Telemetry",
     "create_telemetry",
     "install_shutdown_hooks",
+    "install_signal_flush",
     "instrument",
     "main",
     "otlp_endpoints",
     "run_command",
+    "run_with_timeout",
 ]
 
 OTLP_PACKAGE = "opentelemetry-exporter-otlp-proto-http"
@@ -197,31 +199,49 @@ def instrument(telemetry: Telemetry) -> None:
 def install_shutdown_hooks(shutdown: Callable[[], None]) -> None:
     """Call ``shutdown`` at interpreter exit and when the process receives SIGTERM.
 
-    On SIGTERM, ``shutdown`` runs in a helper thread (so a lock held by the interrupted main thread cannot
-    deadlock it) for at most :data:`SHUTDOWN_TIMEOUT_SECONDS` seconds; then the handler that was installed
-    before is called, or, if that was the default action, the process terminates by SIGTERM as it would have
-    without this hook. A SIGTERM handler installed later by the script (uvicorn does) replaces this one; the
-    exit hook still runs when that handler makes the process exit normally.
+    On SIGTERM, see :func:`install_signal_flush`. A SIGTERM handler installed later by the script (uvicorn
+    does) replaces this one; the exit hook still runs when that handler makes the process exit normally.
 
     Args:
         shutdown: idempotent, non-raising callable, e.g. :meth:`Telemetry.shutdown`.
     """
     atexit.register(shutdown)
+    install_signal_flush(shutdown, [signal.SIGTERM])
+
+
+def run_with_timeout(shutdown: Callable[[], None]) -> None:
+    """Run ``shutdown`` in a helper thread (so a lock held by the interrupted main thread cannot deadlock
+    it) and wait for it at most :data:`SHUTDOWN_TIMEOUT_SECONDS` seconds."""
+    worker = threading.Thread(target=shutdown, name="mcp-otel-shutdown", daemon=True)
+    worker.start()
+    worker.join(SHUTDOWN_TIMEOUT_SECONDS)
+
+
+def install_signal_flush(shutdown: Callable[[], None], signals: Sequence[int]) -> None:
+    """Call ``shutdown`` when the process receives one of ``signals``, then what the signal did before.
+
+    ``shutdown`` runs as :func:`run_with_timeout` runs it; then the handler that was installed before is
+    called, or, if that was the default action, the process terminates by the signal as it would have
+    without this hook. Does nothing outside the main thread (Python allows signal handlers only there).
+
+    Args:
+        shutdown: idempotent, non-raising callable, e.g. :meth:`Telemetry.shutdown`.
+        signals: signal numbers (``signal.SIGTERM`` ...).
+    """
     if threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.getsignal(signal.SIGTERM)
+    for signum in signals:
+        previous = signal.getsignal(signum)
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        worker = threading.Thread(target=shutdown, name="mcp-otel-shutdown", daemon=True)
-        worker.start()
-        worker.join(SHUTDOWN_TIMEOUT_SECONDS)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous != signal.SIG_IGN:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+        def on_signal(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+            run_with_timeout(shutdown)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+        signal.signal(signum, on_signal)
 
 
 def run_command(command: Sequence[str]) -> None:
