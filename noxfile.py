@@ -44,7 +44,7 @@ NO_PYPI_SERVER = {"2.0"}
 PHOENIX = "arize-phoenix==20.26.1"
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
 
-nox.options.sessions = [*TEST_SESSIONS, "sdk-suite-1.30", "sdk-suite-2.3", "lint"]
+nox.options.sessions = [*TEST_SESSIONS, "sdk-suite-2.3", "lint"]
 
 
 #: Extras installed everywhere: ``sentry`` too, so the Sentry tests run instead of skipping themselves.
@@ -131,7 +131,9 @@ def lint(session: nox.Session) -> None:
 
 
 #: mcp releases whose own test suite runs instrumented by mcp-otel (tests/sdk_suite/, README "Running the MCP
-#: SDK's own tests instrumented"): session label → release. Both are default sessions.
+#: SDK's own tests instrumented"): session label → release. ``sdk-suite-2.3`` is a default session (CI);
+#: ``sdk-suite-1.30`` is not: in one CI run its server-subprocess tests timed out while other test runs loaded
+#: the machine (it passes alone in under a minute), and a flaky CI session would block every change.
 SDK_SUITES = {"1.30": "1.30.0", "2.3": "2.3.0"}
 #: What a session runs when no test selection is given after ``--``: 1.30.0's whole suite; 2.3.0's without the
 #: tests of its documentation (``tests/docs``, ``tests/docs_src``: they exercise the docs' code samples, not
