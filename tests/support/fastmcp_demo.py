@@ -82,9 +82,9 @@ def instrumentor_applied_fastmcp_hooks() -> bool:
     """Whether ``McpInstrumentor.instrument()`` applied ``mcp_otel.hooks.fastmcp`` (the wiring is done)."""
     from fastmcp.client.client import Client
 
-    from mcp_otel.hooks.patching import McpOtelWrapper
+    from mcp_otel.hooks.patching import is_mcp_otel_wrapper
 
-    return isinstance(vars(Client).get("__aenter__"), McpOtelWrapper)
+    return is_mcp_otel_wrapper(vars(Client).get("__aenter__"))
 
 
 @contextlib.contextmanager

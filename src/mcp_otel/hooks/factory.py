@@ -4,8 +4,9 @@ A :class:`Seam` names a patched SDK callable and says what to do around it: ``de
 version-neutral :class:`~mcp_otel.model.Message` (``None``: pass through), and, optionally, read the
 outcome. :func:`build` turns a seam into a wrapt wrapper that owns, in one place:
 
-- the suppression check (``opentelemetry.instrumentation.utils.is_instrumentation_enabled()``, which
-  contrib instrumentations honour too);
+- the suppression check (the keys ``opentelemetry.instrumentation.utils.is_instrumentation_enabled()``
+  reads, which contrib instrumentations honour too, read with one context look-up:
+  :func:`~mcp_otel.telemetry.suppression.unsuppressed_context`);
 - the guard: an instrumentation failure is logged once and the SDK call proceeds as if uninstrumented;
 - starting the operation, making it current, and deactivating and ending it — each step isolated from
   the next, so a failing deactivation still ends the span and records the metric point.
@@ -21,13 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.hooks.patching import Patch, Wrapper
 from mcp_otel.model import Message
-from mcp_otel.telemetry import Operation, Telemetry
+from mcp_otel.telemetry import Operation, Telemetry, unsuppressed_context
 
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
@@ -75,17 +75,18 @@ class Seam:
 
 
 def _begin(
-    seam: Seam, start: Callable[[Message], Operation | None], where: str, call: Any
+    seam: Seam, start: Callable[[Message, Any], Operation | None], where: str, call: Any
 ) -> Operation | None:
     """Describe and start the operation of one call; ``None`` (call through) when suppressed or failing."""
     instance, args, kwargs = call
-    if not is_instrumentation_enabled():
-        return None
     try:
+        current = unsuppressed_context()
+        if current is None:
+            return None
         message = seam.describe(instance, args, kwargs)
         if message is None:
             return None
-        op = start(message)
+        op = start(message, current)
         if op is None:
             return None
     except Exception:
@@ -140,6 +141,7 @@ def build(seam: Seam, telemetry: Telemetry) -> Wrapper:
     """The wrapt wrapper of ``seam``, bound to ``telemetry`` (sync or async, as the seam says)."""
     start = telemetry.start_server_request if seam.side is SpanKind.SERVER else telemetry.start_client_request
     where = f"{seam.module}:{seam.qualname}"
+    where_outcome, where_failure = f"{where}.outcome", f"{where}.failure"
     prepare, outcome, failure = seam.prepare, seam.outcome, seam.failure
 
     if seam.is_async:
@@ -154,11 +156,14 @@ def build(seam: Seam, telemetry: Telemetry) -> Wrapper:
                 result = await wrapped(*args, **kwargs)
             except BaseException as exc:
                 if failure is not None:
-                    _record(failure, op, (instance, args, kwargs), exc, f"{where}.failure")
+                    _record(failure, op, (instance, args, kwargs), exc, where_failure)
                 raise
             else:
                 if outcome is not None:
-                    _record(outcome, op, (instance, args, kwargs), result, f"{where}.outcome")
+                    try:
+                        outcome(op, instance, args, kwargs, result)
+                    except Exception:
+                        log_failure_once(where_outcome)
                 return result
             finally:
                 _finish(seam, op, instance, args, kwargs, where)
@@ -175,11 +180,14 @@ def build(seam: Seam, telemetry: Telemetry) -> Wrapper:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
             if failure is not None:
-                _record(failure, op, (instance, args, kwargs), exc, f"{where}.failure")
+                _record(failure, op, (instance, args, kwargs), exc, where_failure)
             raise
         else:
             if outcome is not None:
-                _record(outcome, op, (instance, args, kwargs), result, f"{where}.outcome")
+                try:
+                    outcome(op, instance, args, kwargs, result)
+                except Exception:
+                    log_failure_once(where_outcome)
             return result
         finally:
             _finish(seam, op, instance, args, kwargs, where)

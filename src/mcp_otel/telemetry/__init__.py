@@ -23,6 +23,7 @@ from mcp_otel.telemetry.active import (
 from mcp_otel.telemetry.core import Telemetry
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import inject, parent_context
+from mcp_otel.telemetry.suppression import unsuppressed_context
 
 __all__ = [
     "Operation",
@@ -34,4 +35,5 @@ __all__ = [
     "active_request",
     "inject",
     "parent_context",
+    "unsuppressed_context",
 ]

@@ -31,13 +31,15 @@ def active_operation() -> Operation | None:
 
 def active_request() -> Operation | None:
     """The server request whose handler runs in this context, if any."""
-    op = active_operation()
+    ref = _active.get()
+    op = ref() if ref is not None else None
     return op if op is not None and op.kind is SpanKind.SERVER else None
 
 
 def active_client_request() -> Operation | None:
     """The client request being sent in this context, if any."""
-    op = active_operation()
+    ref = _active.get()
+    op = ref() if ref is not None else None
     return op if op is not None and op.kind is SpanKind.CLIENT else None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Link, SpanKind, Tracer
@@ -121,18 +122,24 @@ class Telemetry:
                 point[_CLIENT_NAME] = client_name
         histogram.record(time.perf_counter() - started, point)
 
-    def start_server_request(self, message: Message) -> Operation | None:
+    def start_server_request(
+        self, message: Message, current: otel_context.Context | None = None
+    ) -> Operation | None:
         """Start the SERVER span of a received request; ``None`` when its method is excluded.
 
         The parent is the W3C context carried in ``params._meta`` when it holds a valid one — and then the
         ambient span (e.g. the HTTP server span) becomes a link — else the ambient context, else the
         ``traceparent`` HTTP header of the request that carried the message. Call :meth:`Operation.activate`
         around the handler to make it current.
+
+        Args:
+            message: the received message.
+            current: the current context, when the caller has it already (else it is read).
         """
         if message.method in self.config.excluded_methods:
             return None
-        parent = parent_context(message.carrier)
-        ambient = trace.get_current_span().get_span_context()
+        parent = parent_context(message.carrier) if message.carrier else None
+        ambient = trace.get_current_span(current).get_span_context()
         links: tuple[Link, ...] = ()
         if parent is not None:
             # in-process peers: the ambient span often is the parent itself, which needs no link
@@ -143,14 +150,19 @@ class Telemetry:
                 links = (Link(ambient),)
         elif not ambient.is_valid and message.http_headers is not None:
             parent = parent_context(message.http_headers)
+        if parent is None:
+            parent = current  # the ambient context (``None``: read when the span starts)
         return Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
 
-    def start_client_request(self, message: Message) -> Operation | None:
+    def start_client_request(
+        self, message: Message, current: otel_context.Context | None = None
+    ) -> Operation | None:
         """Start the CLIENT span of a request or notification this process sends (child of the current span).
 
         The conventions give the sender of a notification a CLIENT span too, and its receiver a SERVER span
         (:meth:`start_server_request`); ``message.direction`` records which way a notification travelled.
+        ``current`` is the current context when the caller has it already (else it is read).
         """
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.CLIENT, None, (), self.adopt_sdk_spans)
+        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans)

@@ -8,10 +8,9 @@ recorded by :class:`~mcp_otel.telemetry.outcome.OperationOutcome`, its base clas
 
 from __future__ import annotations
 
-import time
 import weakref
-from collections.abc import Callable
 from contextvars import Token
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 _NO_CODES: frozenset[int] = frozenset()
+_SERVER_METRIC_KEYS = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
+_CLIENT_METRIC_KEYS = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
 
 
 class Operation(OperationOutcome):
@@ -82,14 +83,16 @@ class Operation(OperationOutcome):
         self.kind = kind
         self.message = message
         self.method = method = message.method
+        session = message.session
+        config = telemetry.config
         if kind is SpanKind.SERVER:
             self._histogram = telemetry.server_duration
-            self._metric_keys = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
+            self._metric_keys = _SERVER_METRIC_KEYS
             self._non_error_codes = SERVER_NON_ERROR_CODES
-            self._client_name = telemetry.session_client_name(message.session)
+            self._client_name = telemetry.session_client_name(session) if config.metrics_client_name else None
         else:
             self._histogram = telemetry.client_duration
-            self._metric_keys = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
+            self._metric_keys = _CLIENT_METRIC_KEYS
             self._non_error_codes = _NO_CODES
             self._client_name = None  # the client's own name is not the segment the extension is for
         name = message.name
@@ -102,17 +105,22 @@ class Operation(OperationOutcome):
                 attrs[attr.GEN_AI_OPERATION_NAME] = _EXECUTE_TOOL
             elif method == PROMPTS_GET:
                 attrs[attr.GEN_AI_PROMPT_NAME] = name
-        elif message.uri is not None and telemetry.config.resource_uri_in_span_name:
+        elif message.uri is not None and config.resource_uri_in_span_name:
             span_name = f"{method} {message.uri}"
         if message.direction is not None:
             attrs[attr.MCP_OTEL_NOTIFICATION_DIRECTION] = message.direction
         # the metric point needs these too; both dicts are cached per session / transport
-        attrs.update(message.session.attributes())
+        attrs.update(session.attributes())
         attrs.update(message.transport.attributes())
         self._attrs = attrs
         self._own_session_id: str | None = None
         self._opened_here = False
-        if telemetry.config.session_id_attribute and needs_own_id(message, attrs):
+        if (
+            config.session_id_attribute
+            and message.session_key is not None
+            and attr.MCP_SESSION_ID not in attrs
+            and needs_own_id(message, attrs)
+        ):
             sending = kind is SpanKind.CLIENT
             sender = None if sending else active_client_request()  # an in-process peer
             peer_id = sender.own_session_id if sender is not None else None
@@ -125,39 +133,43 @@ class Operation(OperationOutcome):
             self.span = INVALID_SPAN
             self._recording = False
         else:
-            # passed at start so samplers see them, and set (and validated) once
-            self.span = telemetry.tracer.start_span(
-                span_name, context=parent, kind=kind, attributes=attrs, links=links
+            # passed at start so samplers see them, and validated once; ids and the URI stay off ``_attrs``
+            # (none of them belongs on a metric point)
+            span_only = self._span_only_attributes()
+            self.span = span = telemetry.tracer.start_span(
+                span_name,
+                context=parent,
+                kind=kind,
+                attributes={**attrs, **span_only} if span_only else attrs,
+                links=links,
             )
-            self._recording = self.span.is_recording()
-            if self._recording:
-                self._decorate(self.span.set_attributes)
+            self._recording = recording = span.is_recording()
+            if recording and config.capture_content and message.arguments is not None:
+                capture_arguments(config, span, method, message.arguments())
         self._exception_type: str | None = None
         self._token: Token[weakref.ref[Operation] | None] | None = None
         self._ctx_token: object | None = None
         self.key: Any = None  # the SDK object this request belongs to (hooks match responses with it)
-        self._start = time.perf_counter()
+        self._start = perf_counter()
 
-    def _decorate(self, set_attributes: Callable[[Attributes], None]) -> None:
-        """Put what only recording spans get (ids, URI, content) on the span with ``set_attributes``.
-
-        They stay out of ``_attrs``: none of them belongs on a metric point.
-        """
-        attrs, message, config = self._attrs, self.message, self._telemetry.config
-        extra: Attributes = {}
+    def _span_only_attributes(self) -> Attributes | None:
+        """What only spans get (the JSON-RPC id, ``session.id``, the resource URI), or ``None``."""
+        attrs, message = self._attrs, self.message
+        extra: Attributes | None = None
         session_id = attrs.get(attr.MCP_SESSION_ID)
-        if session_id is not None and config.session_id_attribute:
-            extra[attr.SESSION_ID] = session_id
+        if session_id is not None and self._telemetry.config.session_id_attribute:
+            extra = {attr.SESSION_ID: session_id}
         elif self._own_session_id is not None:
-            extra[attr.SESSION_ID] = self._own_session_id
+            extra = {attr.SESSION_ID: self._own_session_id}
         if message.request_id is not None:
+            if extra is None:
+                extra = {}
             extra[attr.JSONRPC_REQUEST_ID] = str(message.request_id)
         if message.uri is not None:
+            if extra is None:
+                extra = {}
             extra[attr.MCP_RESOURCE_URI] = message.uri
-        if extra:
-            set_attributes(extra)
-        if config.capture_content and message.arguments is not None:
-            capture_arguments(config, self.span, self.method, message.arguments())
+        return extra
 
     @property
     def own_session_id(self) -> str | None:
@@ -187,7 +199,12 @@ class Operation(OperationOutcome):
         self._recording = span.is_recording()
         if self._recording:
             span.set_attributes(self._attrs)
-            self._decorate(span.set_attributes)
+            span_only = self._span_only_attributes()
+            if span_only:
+                span.set_attributes(span_only)
+            config = self._telemetry.config
+            if config.capture_content and self.message.arguments is not None:
+                capture_arguments(config, span, self.method, self.message.arguments())
 
     def activate(self) -> None:
         """Make the span current (handler spans and outbound calls nest under it); this the active request.
@@ -216,7 +233,7 @@ class Operation(OperationOutcome):
 
     def set_request_id(self, request_id: str | int) -> None:
         """Record the JSON-RPC id once the SDK allocated it (client side)."""
-        if self._live():
+        if self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None):  # _live()
             self.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
 
     def update_session(self, session_attributes: Attributes) -> None:
@@ -246,7 +263,7 @@ class Operation(OperationOutcome):
 
     def end(self) -> None:
         """End the span and record the operation duration point (seconds)."""
-        duration = time.perf_counter() - self._start
+        duration = perf_counter() - self._start
         if not self._adopt:
             self.span.end()
         if listeners.listeners():

@@ -66,17 +66,23 @@ class OperationOutcome:
                 content blocks); called only when content capture is on.
             content_count: the number of content items of the result (``len(result.content)``).
         """
-        live = self._live()
-        if self.method == TOOLS_CALL and live:
-            self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR, is_tool_error)
-            if content_count is not None:
-                self.span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT, content_count)
+        # _live(), inlined: this runs on every tools/call
+        live = self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None)
         if is_tool_error:
             self._attrs[attr.ERROR_TYPE] = TOOL_ERROR
-            if live:
-                self.span.set_attribute(attr.ERROR_TYPE, TOOL_ERROR)
-                self.span.set_status(Status(StatusCode.ERROR))
-        if result is not None and live and self._telemetry.config.capture_content:
+        if not live:
+            return
+        shape: Attributes = (
+            {sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR: is_tool_error} if self.method == TOOLS_CALL else {}
+        )
+        if content_count is not None and shape:
+            shape[sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT] = content_count
+        if is_tool_error:
+            shape[attr.ERROR_TYPE] = TOOL_ERROR
+            self.span.set_status(Status(StatusCode.ERROR))
+        if shape:
+            self.span.set_attributes(shape)
+        if result is not None and self._telemetry.config.capture_content:
             capture_tool_result(self._telemetry.config, self.span, is_tool_error, result())
 
     def set_prompt_result(

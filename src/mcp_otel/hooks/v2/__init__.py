@@ -60,7 +60,8 @@ class HookSet:
         ]
         own: list[Patch | Replace] = [
             # the SDK's server middleware would only extract _meta again for a span that is never recorded
-            Patch("mcp.server._otel", "OpenTelemetryMiddleware.__call__", server.skip_sdk_middleware),
+            Replace("mcp.server._otel", "OpenTelemetryMiddleware.__call__", server.skip_sdk_middleware),
+            Replace("mcp.shared.jsonrpc_dispatcher", "otel_span", lambda original: server.dispatcher_span),
         ]
         return [
             *([] if enrich else own),

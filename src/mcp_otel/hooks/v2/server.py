@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 
+from mcp_otel._guard import log_failure_once
 from mcp_otel.hooks.common import NAMED_METHODS, guarded, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.lazy import LazyModule, cancelled_exception
@@ -52,7 +53,7 @@ class ServerRequests:
         """The message of one ``ServerRunner._on_request`` call (``None`` for the SDK's own requests)."""
         if _internal.get():
             return None
-        dctx, method, params = request_args(*args, **kwargs)
+        dctx, method, params = args if len(args) == 3 else request_args(*args, **kwargs)
         default = MEMORY if getattr(dctx.transport, "kind", None) == "direct" else None
         metadata = getattr(dctx, "message_metadata", None)
         http_request = getattr(metadata, "request_context", None)
@@ -90,14 +91,15 @@ class ServerRequests:
 
     def outcome(self, op: Operation, runner: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
         """Record the wire result (a dict) of a request."""
-        if not isinstance(result, Mapping):
+        if not isinstance(result, (dict, Mapping)):  # dict first: the usual case, no ABC check
             return
         method = op.method
         if method == TOOLS_CALL:
+            content = result.get("content")
             op.set_result(
                 result.get("isError") is True,
                 lambda: _tool_result_content(result),
-                count(result.get("content")),
+                len(content) if isinstance(content, list) else count(content),
             )
         elif method == PROMPTS_GET:
             op.set_prompt_result(
@@ -163,21 +165,60 @@ async def sdk_internal(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) 
         _internal.reset(token)
 
 
-async def skip_sdk_middleware(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
-    """``own`` mode: the SDK's OpenTelemetry middleware only makes spans, which are silenced; skip its work.
+def skip_sdk_middleware(original: Any) -> Any:
+    """``own`` mode: the SDK's OpenTelemetry middleware's ``__call__`` replaced by a pass-through.
 
-    It would extract ``_meta`` a second time and build attributes for a span that is never recorded. The
-    chain continues exactly as the middleware would continue it.
+    The middleware only makes spans, which are silenced: it would extract ``_meta`` a second time and build
+    attributes for a span that is never recorded. The replacement returns ``call_next(ctx)``'s awaitable as
+    is, so it adds no frame to the request's await chain; a call it does not recognise goes to ``original``.
     """
-    try:
-        ctx, call_next = _middleware_args(*args, **kwargs)
-    except TypeError:
-        return await wrapped(*args, **kwargs)
-    return await call_next(ctx)
+
+    def passthrough(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            ctx, call_next = _middleware_args(*args, **kwargs)
+        except TypeError:
+            return original(self, *args, **kwargs)
+        return call_next(ctx)
+
+    return passthrough
 
 
 def _middleware_args(ctx: Any, call_next: Any) -> tuple[Any, Any]:
     return ctx, call_next
+
+
+class _NoSpan:
+    """The context manager of :func:`dispatcher_span`: the invalid span, nothing attached."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Span:
+        return INVALID_SPAN
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+_NO_SPAN = _NoSpan()
+
+
+def dispatcher_span(name: str, *args: Any, **kwargs: Any) -> _NoSpan:
+    """``own`` mode: the replacement of the dispatcher's ``otel_span`` (its outbound request span).
+
+    The span is silenced, so nothing is created and the current context is left alone; the request id the
+    dispatcher allocated is handed to the CLIENT operation of ours that is current.
+    """
+    if kwargs.get("kind") is SpanKind.CLIENT:
+        attributes = kwargs.get("attributes")
+        request_id = attributes.get(JSONRPC_REQUEST_ID) if isinstance(attributes, dict) else None
+        if request_id is not None:
+            op = active_client_request()
+            if op is not None:
+                try:
+                    op.set_request_id(request_id)
+                except Exception:
+                    log_failure_once("v2.request_id")
+    return _NO_SPAN
 
 
 class SilentTracer(trace.Tracer):
