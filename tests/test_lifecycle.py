@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import wrapt
 
-from support.compat import IS_MCP1, OTEL_SCOPE, SDK_SCOPE, hook_targets
+from support.compat import IS_MCP1, OTEL_SCOPE, REPLACED_TARGETS, SDK_SCOPE, hook_targets
 from support.harness import IN_PROCESS, REPO_ROOT, STEP_TIMEOUT, TRANSPORTS, subprocess_env
 from support.scenario import ADD_ARGS, run_demo
 from support.spans import describe, ours, sdk_spans, server_request_spans
@@ -148,7 +148,7 @@ def _assert_wrapped_once(originals: dict[str, Any]) -> None:
         module, qualname = key.split(":")
         current = _raw(module, qualname)
         assert current is not original, f"{key} is not patched while instrumented"
-        if key.endswith("_tracer"):
+        if key in REPLACED_TARGETS:
             continue  # replaced by an object, not wrapped
         assert _is_wrapper(current), f"{key} is patched but not by a wrapper: {current!r}"
         assert current.__wrapped__ is original, (

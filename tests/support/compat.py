@@ -79,4 +79,17 @@ def hook_targets() -> list[tuple[str, str]]:
         ("mcp.server.runner", "ServerRunner._on_request"),
         ("mcp.server.mcpserver.server", "MCPServer.call_tool"),
         ("mcp.shared._otel", "_tracer"),
+        ("mcp.shared.jsonrpc_dispatcher", "otel_span"),
+        ("mcp.server._otel", "OpenTelemetryMiddleware.__call__"),
     ]
+
+
+#: Hook targets the instrumentor replaces by an object of its own rather than wrapping (the SDK's silenced
+#: OpenTelemetry pieces: a silent tracer, a pass-through dispatcher span and middleware).
+REPLACED_TARGETS = frozenset(
+    {
+        "mcp.shared._otel:_tracer",
+        "mcp.shared.jsonrpc_dispatcher:otel_span",
+        "mcp.server._otel:OpenTelemetryMiddleware.__call__",
+    }
+)
