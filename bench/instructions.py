@@ -75,7 +75,9 @@ def per_call(python: str, config: str, n1: int, n2: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Print instructions per call for each configuration, Δ against ``none``, and the budget's ratios."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mcp", default="2.3.0", help="mcp version (a base virtualenv of bench/run.py)")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS)
     parser.add_argument("--calls", default="200,600", help="N1,N2: the two call counts")
