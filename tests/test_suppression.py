@@ -15,6 +15,7 @@ from mcp_otel.telemetry import unsuppressed_context
         context._SUPPRESS_INSTRUMENTATION_KEY,  # what suppress_instrumentation() sets
         "suppress_instrumentation",  # the plain key older instrumentations set
     ],
+    ids=["context-key", "plain-key"],  # the context key's name carries a per-process uuid
 )
 def test_each_suppression_key_is_honoured(key: str) -> None:
     token = context.attach(context.set_value(key, True))
