@@ -249,8 +249,8 @@ def start() -> None:
         with _temporary_env(_setup_env()):
             spans_file = os.environ.get(SPANS_FILE_ENV)
             flush = _start_spans_file(spans_file) if spans_file else _start_configured()
-        from mcp_otel.bootstrap import install_shutdown_hooks
         from mcp_otel.forked_workers import install_fork_handler
+        from mcp_otel.shutdown import install_shutdown_hooks
 
         install_shutdown_hooks(flush)
         install_fork_handler(flush)  # gunicorn forks its workers from this process

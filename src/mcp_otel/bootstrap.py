@@ -22,17 +22,13 @@ The test harness starts stdio servers through this module. ``mcp-otel run``, ``t
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib
-import os
 import runpy
-import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +39,12 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
+from mcp_otel.shutdown import (
+    SHUTDOWN_TIMEOUT_SECONDS,
+    install_shutdown_hooks,
+    install_signal_flush,
+    run_with_timeout,
+)
 from mcp_otel.spanfile import JsonLinesSpanExporter
 
 __all__ = [
@@ -62,9 +64,6 @@ __all__ = [
 
 OTLP_PACKAGE = "opentelemetry-exporter-otlp-proto-http"
 """The distribution that provides the OTLP/HTTP exporters used by ``--otlp``."""
-
-SHUTDOWN_TIMEOUT_SECONDS = 5.0
-"""How long, in seconds, the SIGTERM handler waits for the providers to flush before the process exits."""
 
 
 class BootstrapError(RuntimeError):
@@ -194,54 +193,6 @@ def instrument(telemetry: Telemetry) -> None:
     McpInstrumentor().instrument(
         tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
     )
-
-
-def install_shutdown_hooks(shutdown: Callable[[], None]) -> None:
-    """Call ``shutdown`` at interpreter exit and when the process receives SIGTERM.
-
-    On SIGTERM, see :func:`install_signal_flush`. A SIGTERM handler installed later by the script (uvicorn
-    does) replaces this one; the exit hook still runs when that handler makes the process exit normally.
-
-    Args:
-        shutdown: idempotent, non-raising callable, e.g. :meth:`Telemetry.shutdown`.
-    """
-    atexit.register(shutdown)
-    install_signal_flush(shutdown, [signal.SIGTERM])
-
-
-def run_with_timeout(shutdown: Callable[[], None]) -> None:
-    """Run ``shutdown`` in a helper thread (so a lock held by the interrupted main thread cannot deadlock
-    it) and wait for it at most :data:`SHUTDOWN_TIMEOUT_SECONDS` seconds."""
-    worker = threading.Thread(target=shutdown, name="mcp-otel-shutdown", daemon=True)
-    worker.start()
-    worker.join(SHUTDOWN_TIMEOUT_SECONDS)
-
-
-def install_signal_flush(shutdown: Callable[[], None], signals: Sequence[int]) -> None:
-    """Call ``shutdown`` when the process receives one of ``signals``, then what the signal did before.
-
-    ``shutdown`` runs as :func:`run_with_timeout` runs it; then the handler that was installed before is
-    called, or, if that was the default action, the process terminates by the signal as it would have
-    without this hook. Does nothing outside the main thread (Python allows signal handlers only there).
-
-    Args:
-        shutdown: idempotent, non-raising callable, e.g. :meth:`Telemetry.shutdown`.
-        signals: signal numbers (``signal.SIGTERM`` ...).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in signals:
-        previous = signal.getsignal(signum)
-
-        def on_signal(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
-            run_with_timeout(shutdown)
-            if callable(previous):
-                previous(signum, frame)
-            elif previous != signal.SIG_IGN:
-                signal.signal(signum, signal.SIG_DFL)
-                os.kill(os.getpid(), signum)
-
-        signal.signal(signum, on_signal)
 
 
 def run_command(command: Sequence[str]) -> None:

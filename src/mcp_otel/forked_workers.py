@@ -14,7 +14,7 @@ them there:
   them all to the default action, and uvicorn re-raises SIGTERM/SIGINT with the action it found once it has
   shut down gracefully; gunicorn's master stops its workers with SIGQUIT on SIGINT). After the worker has
   set its signals up, each of SIGTERM, SIGINT and SIGQUIT left at the default action gets the handler of
-  :func:`mcp_otel.bootstrap.install_shutdown_hooks`: flush, then the default action. And the worker flushes
+  :func:`mcp_otel.shutdown.install_shutdown_hooks`: flush, then the default action. And the worker flushes
   when gunicorn tells it to exit (``Worker.handle_exit``: uvicorn's worker calls it on SIGQUIT, which the
   master sends on SIGINT, and then keeps serving until the master kills it after ``--graceful-timeout``).
 """
@@ -68,7 +68,7 @@ def _provider_resources() -> list[Any]:
 
 def _flush_on_default_signals(flush: Callable[[], None]) -> None:
     """Flush-then-default handler on each signal of :data:`_FLUSH_SIGNALS` still at its default action."""
-    from mcp_otel.bootstrap import install_signal_flush
+    from mcp_otel.shutdown import install_signal_flush
 
     defaults = [getattr(signal, name) for name in _FLUSH_SIGNALS if hasattr(signal, name)]
     install_signal_flush(flush, [s for s in defaults if signal.getsignal(s) == signal.SIG_DFL])
@@ -80,7 +80,7 @@ def _patch_gunicorn_worker(flush: Callable[[], None]) -> None:
     class in this (forked) process only."""
     import wrapt
 
-    from mcp_otel.bootstrap import run_with_timeout
+    from mcp_otel.shutdown import run_with_timeout
 
     module = sys.modules.get(_GUNICORN_WORKER)
     worker = getattr(module, "Worker", None)
