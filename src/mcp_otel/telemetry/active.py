@@ -31,15 +31,13 @@ def active_operation() -> Operation | None:
 
 def active_request() -> Operation | None:
     """The server request whose handler runs in this context, if any."""
-    ref = _active.get()
-    op = ref() if ref is not None else None
+    op = active_operation()
     return op if op is not None and op.kind is SpanKind.SERVER else None
 
 
 def active_client_request() -> Operation | None:
     """The client request being sent in this context, if any."""
-    ref = _active.get()
-    op = ref() if ref is not None else None
+    op = active_operation()
     return op if op is not None and op.kind is SpanKind.CLIENT else None
 
 

@@ -115,12 +115,7 @@ class Operation(OperationOutcome):
         self._attrs = attrs
         self._own_session_id: str | None = None
         self._opened_here = False
-        if (
-            config.session_id_attribute
-            and message.session_key is not None
-            and attr.MCP_SESSION_ID not in attrs
-            and needs_own_id(message, attrs)
-        ):
+        if config.session_id_attribute and needs_own_id(message, attrs):
             sending = kind is SpanKind.CLIENT
             sender = None if sending else active_client_request()  # an in-process peer
             peer_id = sender.own_session_id if sender is not None else None
@@ -233,7 +228,7 @@ class Operation(OperationOutcome):
 
     def set_request_id(self, request_id: str | int) -> None:
         """Record the JSON-RPC id once the SDK allocated it (client side)."""
-        if self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None):  # _live()
+        if self._live():
             self.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
 
     def update_session(self, session_attributes: Attributes) -> None:

@@ -66,8 +66,7 @@ class OperationOutcome:
                 content blocks); called only when content capture is on.
             content_count: the number of content items of the result (``len(result.content)``).
         """
-        # _live(), inlined: this runs on every tools/call
-        live = self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None)
+        live = self._live()
         if is_tool_error:
             self._attrs[attr.ERROR_TYPE] = TOOL_ERROR
         if not live:

@@ -11,10 +11,9 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
 
 from mcp_otel.session_ids import with_session_id, without_session_id
-from mcp_otel.telemetry.active import _active
+from mcp_otel.telemetry.active import active_client_request
 
 
 def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | None:
@@ -40,9 +39,8 @@ def inject(meta: MutableMapping[str, Any]) -> None:
     being sent belongs to a session this process opened and mcp-otel gave an id (stdio, 2026-07-28), the
     injected baggage carries that id too: only in this message, the caller's context is left as it is.
     """
-    ref = _active.get()  # active_client_request(), inlined: this runs on every message sent
-    op = ref() if ref is not None else None
-    carried = op.carried_session_id if op is not None and op.kind is SpanKind.CLIENT else None
+    op = active_client_request()
+    carried = op.carried_session_id if op is not None else None
     if carried is None and not meta:  # nothing to keep: inject in place
         propagate.inject(meta)
         return

@@ -20,7 +20,6 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 
-from mcp_otel._guard import log_failure_once
 from mcp_otel.hooks.common import NAMED_METHODS, guarded, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.lazy import LazyModule, cancelled_exception
@@ -211,13 +210,9 @@ def dispatcher_span(name: str, *args: Any, **kwargs: Any) -> _NoSpan:
     if kwargs.get("kind") is SpanKind.CLIENT:
         attributes = kwargs.get("attributes")
         request_id = attributes.get(JSONRPC_REQUEST_ID) if isinstance(attributes, dict) else None
-        if request_id is not None:
-            op = active_client_request()
-            if op is not None:
-                try:
-                    op.set_request_id(request_id)
-                except Exception:
-                    log_failure_once("v2.request_id")
+        op = active_client_request()
+        if request_id is not None and op is not None:
+            guarded("v2.request_id", op.set_request_id, request_id)
     return _NO_SPAN
 
 
