@@ -153,16 +153,21 @@ def _validate(model: Model) -> None:
             wanted = EXAMPLE_TYPES.get(typ, object)
             if not isinstance(example, wanted) or (isinstance(example, bool) and typ in ("int", "double")):
                 p.append(f"{where}: example {example!r} does not match type {typ}")
-        if d.upstream and "compat" in ann:
-            p.append(f"{where}: upstream files may not carry compat annotations")
-        if not d.upstream and key.startswith(UPSTREAM_NAMESPACES) and ann.get("compat") != "sentry":
-            p.append(f"{where}: key in an upstream OTel namespace; only `compat: sentry` keys may be")
+        if d.upstream and ("compat" in ann or "decision" in ann):
+            p.append(f"{where}: upstream files may not carry compat or decision annotations")
+        exempt = ann.get("compat") == "sentry" or "decision" in ann
+        if not d.upstream and key.startswith(UPSTREAM_NAMESPACES) and not exempt:
+            p.append(
+                f"{where}: key in an upstream OTel namespace; only `compat: sentry` keys and"
+                " `decision` keys may be"
+            )
         equiv = ann.get("otel_equivalent")
         if equiv is not None and not (equiv in attrs and attrs[equiv].upstream):
             p.append(f"{where}: otel_equivalent {equiv!r} is not an upstream OTel attribute")
     for section, defs in model.defs.items():
         for ident, d in defs.items():
             where, item = f"{d.file}: {section} {ident!r}", d.item
+            _check_decision(p, where, _ann(item).get("decision"))
             if section != "attributes":
                 resolve(model, item.get("attributes") or [], where)
             if section in {"spans", "metrics"}:
@@ -179,6 +184,16 @@ def _validate(model: Model) -> None:
                 p.append(f"{where}: bucket boundaries must be non-empty and strictly increasing")
     names = [str(c.get("name")) for c in constants(model)]
     p.extend(f"duplicate generated constant {n!r}" for n in sorted({n for n in names if names.count(n) > 1}))
+
+
+def _check_decision(p: list[str], where: str, decision: Any) -> None:
+    """A ``decision`` annotation (a project decision ahead of upstream) needs a reason and what it anticipates."""
+    if decision is None:
+        return
+    if not isinstance(decision, dict) or set(decision) != {"reason", "anticipates"}:
+        p.append(f"{where}: decision must be {{reason: ..., anticipates: <upstream issue or pull request>}}")
+    elif not all(isinstance(decision[k], str) and decision[k].strip() for k in ("reason", "anticipates")):
+        p.append(f"{where}: decision reason and anticipates must be non-empty strings")
 
 
 def _check_item(

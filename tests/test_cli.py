@@ -278,9 +278,7 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
     first_id = re.search(r" request\.id=(\d+)", server[0][1][0]) if server and server[0][1] else None
     assert first_id, server
     request_id = int(first_id[1])
-    common = (
-        f"client=mcp-otel-demo/{__version__} transport=stdio network.transport=pipe protocol={protocol[1]}"
-    )
+    common = f"client=mcp-otel-demo/{__version__} network.transport=pipe protocol={protocol[1]}"
     expected = []
     for (name, status, attributes, exceptions), (_, _, marker) in zip(
         EXPECTED_SERVER_SPANS, server, strict=True

@@ -149,7 +149,7 @@ async def test_fastmcp_server_and_client_match_the_sdk_in_memory(
     failed = next(s for s in spans if s["kind"] == "SERVER" and s["name"] == "tools/call fail")
     assert failed["attributes"]["error.type"] == "tool_error"
     assert [e["attributes"]["exception.type"] for e in failed["events"]] == ["ValueError"]
-    assert {s["attributes"].get("mcp.transport") for s in spans if s["scope"] == OTEL_SCOPE} == {"memory"}
+    assert not [s for s in spans if s["scope"] == OTEL_SCOPE and "network.transport" in s["attributes"]]
 
 
 async def test_client_used_before_connecting_is_not_our_error(
@@ -173,7 +173,7 @@ async def test_client_used_before_connecting_is_not_our_error(
     assert [r.getMessage() for r in caplog.records if "instrumentation error" in r.getMessage()] == []
     calls = [s for s in to_dicts(span_exporter.get_finished_spans()) if s["name"] == "tools/call add"]
     assert len(calls) == 4, describe(calls)
-    assert {s["attributes"].get("mcp.transport") for s in calls} == {"memory"}
+    assert {s["attributes"].get("network.transport", "memory") for s in calls} == {"memory"}
 
 
 async def test_fastmcp_client_on_the_sdk_server(
@@ -289,7 +289,7 @@ async def test_enrich_keeps_fastmcp_server_spans_with_our_attributes(
     names = Counter(s["name"] for s in servers)
     assert all(names[name] == 1 for name in REQUESTS), names
     call = next(s for s in servers if s["name"] == "tools/call add")
-    assert call["attributes"]["mcp.transport"] == "memory"
+    assert "network.transport" not in call["attributes"]  # in-memory
     assert call["attributes"]["mcp.client.name"] == "spec-client"
     assert call["attributes"]["fastmcp.component.type"] == "tool"
 
@@ -342,7 +342,9 @@ async def test_stdio_matches_the_sdk_server(
     assert {s["attributes"].get("network.transport") for s in server_spans if s["kind"] == "SERVER"} == {
         "pipe"
     }
-    assert {s["attributes"].get("mcp.transport") for s in client_spans if s["kind"] == "CLIENT"} == {"stdio"}
+    assert {s["attributes"].get("network.transport") for s in client_spans if s["kind"] == "CLIENT"} == {
+        "pipe"
+    }
 
 
 @needs_native_telemetry

@@ -12,7 +12,6 @@ import pytest
 
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as m
-from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from support import feature_client, feature_server
 from support.compat import implementation
@@ -48,7 +47,7 @@ def _client_names(points: list[dict[str, Any]], metric: str, method: str | None 
     out: Counter[Any] = Counter()
     for p in points:
         if p["name"] == metric and (method is None or p["attributes"][attr.MCP_METHOD_NAME] == method):
-            out[p["attributes"].get(sentry.SENTRY_MCP_CLIENT_NAME)] += p["count"]
+            out[p["attributes"].get(attr.MCP_CLIENT_NAME)] += p["count"]
     return out
 
 
@@ -59,7 +58,7 @@ async def test_client_name_is_off_by_default(
     await _sessions(transport, tmp_path, CLIENT_NAMES[:2])
     points = metric_points(metric_reader)
     assert points
-    assert all(sentry.SENTRY_MCP_CLIENT_NAME not in p["attributes"] for p in points)
+    assert all(attr.MCP_CLIENT_NAME not in p["attributes"] for p in points)
 
 
 @pytest.mark.parametrize("transport", LOCAL_TRANSPORTS)
@@ -76,8 +75,8 @@ async def test_client_name_capped_on_server_metrics(
         assert _client_names(points, m.MCP_SERVER_OPERATION_DURATION, method) == expected, method
     assert _client_names(points, m.MCP_SERVER_SESSION_DURATION) == expected
     assert set(_client_names(points, m.MCP_CLIENT_OPERATION_DURATION)) == {None}
-    assert sentry.SENTRY_MCP_CLIENT_NAME in m.MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES
-    assert sentry.SENTRY_MCP_CLIENT_NAME in m.MCP_SERVER_SESSION_DURATION_EXTENSION_ATTRIBUTES
+    assert attr.MCP_CLIENT_NAME in m.MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES
+    assert attr.MCP_CLIENT_NAME in m.MCP_SERVER_SESSION_DURATION_EXTENSION_ATTRIBUTES
 
 
 async def test_client_name_from_the_environment(

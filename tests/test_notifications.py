@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import CANCELLED, EVENT_MCP_CANCELLED, EVENT_MCP_PROGRESS
+from mcp_otel.semconv import attributes as attr
+from mcp_otel.semconv.signals import CANCELLED, EVENT_CANCELLED, EVENT_PROGRESS
 from support import feature_client, feature_server
 from support.compat import IS_MCP1, MCP_VERSION
 from support.spans import Span, assert_child, children, describe, find, only
@@ -111,8 +111,8 @@ def _skip_unscoped_progress(transport: str) -> None:
 async def test_progress_from_a_tool(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:
-    """Progress a tool reports: ``mcp.progress`` events (current/total) on its SERVER span, and one CLIENT
-    ``notifications/progress`` span per step, children of that span."""
+    """Progress a tool reports: ``mcp_otel.progress`` events (current/total) on its SERVER span, and one
+    CLIENT ``notifications/progress`` span per step, children of that span."""
     _skip_unscoped_progress(transport)
     async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
@@ -121,9 +121,9 @@ async def test_progress_from_a_tool(
     assert [p for p, _ in conn.inbox.progress] == steps
     spans = feature_client.collect(span_exporter, conn)
     tool = only(spans, "tools/call progress", "SERVER")
-    events = [e for e in tool["events"] if e["name"] == EVENT_MCP_PROGRESS]
-    assert [e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_CURRENT) for e in events] == steps, tool["events"]
-    assert {e["attributes"].get(sentry.SENTRY_MCP_PROGRESS_TOTAL) for e in events} == {
+    events = [e for e in tool["events"] if e["name"] == EVENT_PROGRESS]
+    assert [e["attributes"].get(attr.MCP_OTEL_PROGRESS_CURRENT) for e in events] == steps, tool["events"]
+    assert {e["attributes"].get(attr.MCP_OTEL_PROGRESS_TOTAL) for e in events} == {
         feature_server.PROGRESS_STEPS
     }
     senders = find(spans, PROGRESS, "CLIENT")
@@ -197,8 +197,8 @@ async def test_cancelled_request_span(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:
     """A tool call the client cancels (``notifications/cancelled``; on 2026-07-28 connections the caller's
-    cancellation itself): its SERVER span ends with ``error.type=cancelled``, ERROR and an ``mcp.cancelled``
-    event."""
+    cancellation itself): its SERVER span ends with ``error.type=cancelled``, ERROR and an
+    ``mcp_otel.cancelled`` event."""
     _skip_cancel(transport)
     async with feature_client.connect(transport, tmp_path) as conn:
         await conn.list_tools()
@@ -210,7 +210,7 @@ async def test_cancelled_request_span(
     span = only(spans, "tools/call wait", "SERVER")
     assert span["attributes"].get(feature_client.ERROR_TYPE) == CANCELLED, span
     assert span["status"] == "ERROR", span
-    assert [e["name"] for e in span["events"]].count(EVENT_MCP_CANCELLED) == 1, span["events"]
+    assert [e["name"] for e in span["events"]].count(EVENT_CANCELLED) == 1, span["events"]
 
 
 async def test_cancel_notification_spans(

@@ -226,8 +226,8 @@ def test_spans_survive_the_trip_to_phoenix(phoenix: Phoenix, instrument: Any) ->
         for span in pair:
             attributes = span["attributes"]
             assert attributes["mcp.method.name"] == name.split()[0]
-            assert attributes["mcp.transport"] == "http"
             assert attributes["network.transport"] == "tcp"
+            assert attributes["network.protocol.name"] == "http"
             assert attributes["mcp.session.id"] == attributes["session.id"] == session_id
             assert span["span_kind"] == ("TOOL" if name.startswith("tools/call") else "UNKNOWN")
         assert server_span["attributes"]["client.address"] == "127.0.0.1"
@@ -317,7 +317,7 @@ def test_stdio_session_is_one_phoenix_session(phoenix: Phoenix, instrument: Any)
         client_span = by_id[server_span["parent_id"]]
         assert server_span["attributes"]["mcp.client.name"] == "mcp"  # what only the server knows
         assert "mcp.client.name" not in client_span["attributes"]
-        assert {s["attributes"]["mcp.transport"] for s in pair} == {"stdio"}
+        assert {s["attributes"]["network.transport"] for s in pair} == {"pipe"}
 
     session = _get(f"{phoenix.url}/v1/sessions/{session_id}")["data"]
     assert session["session_id"] == session_id

@@ -111,6 +111,8 @@ def _new_attribute(key: str, extra: str = "") -> str:
     )
 
 
+UDP_MEMBER = "        - id: udp\n          value: udp\n          brief: UDP.\n          stability: stable\n"
+
 INVALID_MODELS = {
     "duplicate key": (
         "model/extensions.yaml",
@@ -125,10 +127,10 @@ INVALID_MODELS = {
         "ref 'mcp.session.identifier' is unknown",
     ),
     "dangling ref_group": (
-        "model/extensions.yaml",
-        "ref_group: mcp_otel.sentry_compat.attributes\n\n",
-        "ref_group: mcp_otel.sentry.attributes\n\n",
-        "ref_group 'mcp_otel.sentry.attributes' is unknown",
+        "otel/mcp-signals.yaml",
+        "      - ref_group: mcp.server.status.attributes\n      - ref: client.address",
+        "      - ref_group: mcp.server.status.attribs\n      - ref: client.address",
+        "ref_group 'mcp.server.status.attribs' is unknown",
     ),
     "Sentry key colliding with an OTel key": (
         "model/sentry-compat.yaml",
@@ -179,22 +181,40 @@ INVALID_MODELS = {
         "opt_in takes no condition",
     ),
     "renamed without renamed_to": (
-        "otel/mcp.yaml",
-        "reason: renamed\n            renamed_to: subscriptions_listen\n",
-        "reason: renamed\n",
+        "otel/core.yaml",
+        UDP_MEMBER,
+        UDP_MEMBER + "          deprecated: {reason: renamed}\n",
         "renamed_to is required with, and only with, reason renamed",
     ),
     "renamed_to a missing member": (
-        "otel/mcp.yaml",
-        "renamed_to: subscriptions_listen",
-        "renamed_to: subscriptions_open",
-        "renamed_to 'subscriptions_open' does not resolve",
+        "otel/core.yaml",
+        UDP_MEMBER,
+        UDP_MEMBER + "          deprecated: {reason: renamed, renamed_to: sctp}\n",
+        "renamed_to 'sctp' does not resolve",
     ),
     "unknown deprecation reason": (
-        "otel/mcp.yaml",
-        "reason: uncategorized\n            note: Deprecated together",
-        "reason: gone\n            note: Deprecated together",
+        "otel/core.yaml",
+        UDP_MEMBER,
+        UDP_MEMBER + "          deprecated: {reason: gone}\n",
         "deprecated.reason must be",
+    ),
+    "decision without what it anticipates": (
+        "model/decisions.yaml",
+        "        anticipates: open-telemetry/semantic-conventions-genai#437\n  - key: mcp.client.title",
+        "  - key: mcp.client.title",
+        "decision must be {reason: ..., anticipates",
+    ),
+    "key in an upstream namespace without a decision": (
+        "model/decisions.yaml",
+        "    examples: [Claude Desktop]\n    stability: development\n    annotations: *identity\n",
+        "    examples: [Claude Desktop]\n    stability: development\n",
+        "key in an upstream OTel namespace",
+    ),
+    "decision in an upstream file": (
+        "otel/core.yaml",
+        "key: client.port\n",
+        "key: client.port\n    annotations: {decision: {reason: r, anticipates: a}}\n",
+        "upstream files may not carry compat or decision annotations",
     ),
     "duplicate enum member": (
         "otel/core.yaml",
@@ -278,15 +298,18 @@ def test_attribute_keys() -> None:
 
 def test_enums() -> None:
     methods = {m.name: m.value for m in attributes.McpMethodNameValues}
-    assert len(methods) == 28
+    assert len(methods) == 25  # as merged upstream (#2083): no 2026-07-28 member, none deprecated
     assert methods["TOOLS_CALL"] == "tools/call"
     assert methods["NOTIFICATIONS_CANCELLED"] == "notifications/cancelled"
     assert methods["RESOURCES_TEMPLATES_LIST"] == "resources/templates/list"
     assert methods["LOGGING_SET_LEVEL"] == "logging/setLevel"
-    for new in ("server/discover", "subscriptions/listen", "notifications/subscriptions/acknowledged"):
-        assert new in methods.values()
-    for deprecated in ("initialize", "ping", "resources/subscribe", "resources/unsubscribe", "roots/list"):
-        assert deprecated in methods.values()
+    for decided in ("server/discover", "subscriptions/listen", "notifications/subscriptions/acknowledged"):
+        assert decided not in methods.values()  # mcp-otel decisions: signals.METHOD_* constants
+    assert (
+        signals.METHOD_SERVER_DISCOVER,
+        signals.METHOD_SUBSCRIPTIONS_LISTEN,
+        signals.METHOD_NOTIFICATIONS_SUBSCRIPTIONS_ACKNOWLEDGED,
+    ) == ("server/discover", "subscriptions/listen", "notifications/subscriptions/acknowledged")
     assert attributes.GenAiOperationNameValues.EXECUTE_TOOL.value == "execute_tool"
     assert {m.name: m.value for m in attributes.NetworkTransportValues} == {
         "TCP": "tcp", "UDP": "udp", "PIPE": "pipe", "UNIX": "unix", "QUIC": "quic",
@@ -301,12 +324,6 @@ def test_enums() -> None:
 def test_sentry_compat() -> None:
     expected = {
         "SENTRY_MCP_TRANSPORT": "mcp.transport",
-        "SENTRY_MCP_CLIENT_NAME": "mcp.client.name",
-        "SENTRY_MCP_CLIENT_TITLE": "mcp.client.title",
-        "SENTRY_MCP_CLIENT_VERSION": "mcp.client.version",
-        "SENTRY_MCP_SERVER_NAME": "mcp.server.name",
-        "SENTRY_MCP_SERVER_TITLE": "mcp.server.title",
-        "SENTRY_MCP_SERVER_VERSION": "mcp.server.version",
         "SENTRY_MCP_REQUEST_ID": "mcp.request.id",
         "SENTRY_MCP_TOOL_NAME": "mcp.tool.name",
         "SENTRY_MCP_PROMPT_NAME": "mcp.prompt.name",
@@ -339,6 +356,9 @@ def test_sentry_compat() -> None:
         "SENTRY_ORIGIN_AUTO_AI_MCP_OTEL": "auto.ai.mcp.otel",
     }
     assert {name: getattr(sentry_compat, name) for name in expected} == expected
+    assert not [
+        name for name in dir(sentry_compat) if name.startswith(("SENTRY_MCP_CLIENT_", "SENTRY_MCP_SERVER_"))
+    ]
     assert {m.name: m.value for m in sentry_compat.SentryMcpTransportValues} == {
         "STDIO": "stdio", "SSE": "sse", "HTTP": "http", "UNKNOWN": "unknown", "MEMORY": "memory",
     }  # fmt: skip
@@ -445,15 +465,21 @@ def test_signals() -> None:
             ("SENTRY_OP_", "SENTRY_ORIGIN_", "SENTRY_SEGMENT_NAME_SOURCE_", "SENTRY_MCP_LIFECYCLE_PHASE_")
         )
     }
-    extensions = sentry_keys | {"mcp_otel.notification.direction", "session.id"}
+    identity = {
+        f"mcp.{peer}.{field}" for peer in ("client", "server") for field in ("name", "title", "version")
+    }
+    extensions = identity | {"mcp_otel.notification.direction", "session.id", "rpc.status_code"}
     assert signals.MCP_CLIENT_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_CLIENT_SPAN_ATTRIBUTES
     assert signals.MCP_SERVER_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_SERVER_SPAN_ATTRIBUTES
+    assert not sentry_keys & signals.MCP_SERVER_SPAN_ATTRIBUTES  # no Sentry key on a vendor-neutral span
+    assert not sentry_keys & signals.MCP_CLIENT_SPAN_ATTRIBUTES
     assert {"gen_ai.prompt.variable", "mcp.request.argument"} == signals.TEMPLATE_ATTRIBUTE_PREFIXES
     levels = signals.MCP_SERVER_SPAN_REQUIREMENT_LEVELS
     assert set(levels) == signals.MCP_SERVER_SPAN_ATTRIBUTES
     assert levels["mcp.method.name"] == "required"
     assert levels["error.type"] == levels["jsonrpc.request.id"] == "conditionally_required"
-    assert levels["gen_ai.tool.call.arguments"] == levels["mcp.tool.name"] == "opt_in"
+    assert levels["gen_ai.tool.call.arguments"] == levels["rpc.status_code"] == "opt_in"
+    assert levels["mcp.client.name"] == "recommended"
     assert signals.MCP_CLIENT_SPAN_REQUIREMENT_LEVELS["server.port"] == "recommended"
 
 

@@ -42,18 +42,17 @@ CANARY = "canary-7f3a"
 SERVER_SESSION = {
     attr.MCP_PROTOCOL_VERSION: "2025-06-18",
     attr.MCP_SESSION_ID: "sess-1",
-    sc.SENTRY_MCP_CLIENT_NAME: "claude-desktop",
-    sc.SENTRY_MCP_CLIENT_VERSION: "1.2.3",
-    sc.SENTRY_MCP_SERVER_NAME: "demo-weather",
+    attr.MCP_CLIENT_NAME: "claude-desktop",
+    attr.MCP_CLIENT_VERSION: "1.2.3",
+    attr.MCP_SERVER_NAME: "demo-weather",
 }
 HTTP = {
-    sc.SENTRY_MCP_TRANSPORT: "http",
     attr.NETWORK_TRANSPORT: "tcp",
     attr.NETWORK_PROTOCOL_NAME: "http",
     attr.CLIENT_ADDRESS: "10.1.2.3",
     attr.CLIENT_PORT: 50123,
 }
-STDIO = {sc.SENTRY_MCP_TRANSPORT: "stdio", attr.NETWORK_TRANSPORT: "pipe"}
+STDIO = {attr.NETWORK_TRANSPORT: "pipe"}
 
 
 def make_span(
@@ -95,6 +94,7 @@ class Row:
     options: MappingOptions = field(default_factory=MappingOptions)
     data: dict[str, Any] = field(default_factory=dict)  # must be present with these values
     absent: tuple[str, ...] = ()  # must not be present
+    facts: dict[str, Any] = field(default_factory=dict)  # the Sentry data the core's facts gave the span
 
 
 def tool_call(**extra: Any) -> dict[str, Any]:
@@ -128,9 +128,9 @@ ROWS = [
             sc.SENTRY_MCP_TRANSPORT: "stdio",
             attr.NETWORK_TRANSPORT: "pipe",
             sc.SENTRY_MCP_TOOL_RESULT_IS_ERROR: False,
-            sc.SENTRY_MCP_CLIENT_NAME: "claude-desktop",
-            sc.SENTRY_MCP_CLIENT_VERSION: "1.2.3",
-            sc.SENTRY_MCP_SERVER_NAME: "demo-weather",
+            attr.MCP_CLIENT_NAME: "claude-desktop",
+            attr.MCP_CLIENT_VERSION: "1.2.3",
+            attr.MCP_SERVER_NAME: "demo-weather",
             attr.MCP_PROTOCOL_VERSION: "2025-06-18",
             attr.MCP_SESSION_ID: "sess-1",
         },
@@ -294,7 +294,7 @@ ROWS = [
         {attr.MCP_METHOD_NAME: "initialize", attr.JSONRPC_REQUEST_ID: "0", **SERVER_SESSION, **STDIO},
         op="mcp.server",
         name="initialize",
-        data={sc.SENTRY_MCP_REQUEST_ID: "0", sc.SENTRY_MCP_CLIENT_NAME: "claude-desktop"},
+        data={sc.SENTRY_MCP_REQUEST_ID: "0", attr.MCP_CLIENT_NAME: "claude-desktop"},
     ),
     Row(
         "notification received by the server",
@@ -377,9 +377,10 @@ ROWS = [
         data={sc.SENTRY_MCP_TRANSPORT: "http"},
     ),
     Row(
-        "in-memory transport stays memory, no network.transport invented",
+        "in-memory transport (a fact) stays memory, no network.transport invented",
         SpanKind.SERVER,
-        {attr.MCP_METHOD_NAME: "tools/list", sc.SENTRY_MCP_TRANSPORT: "memory"},
+        {attr.MCP_METHOD_NAME: "tools/list"},
+        facts={sc.SENTRY_MCP_TRANSPORT: "memory"},
         op="mcp.server",
         name="tools/list",
         data={sc.SENTRY_MCP_TRANSPORT: "memory"},
@@ -395,17 +396,19 @@ ROWS = [
         absent=(attr.NETWORK_TRANSPORT,),
     ),
     Row(
-        "sse transport gets tcp",
+        "sse transport (a fact) gets tcp",
         SpanKind.SERVER,
-        {attr.MCP_METHOD_NAME: "tools/list", sc.SENTRY_MCP_TRANSPORT: "sse"},
+        {attr.MCP_METHOD_NAME: "tools/list"},
+        facts={sc.SENTRY_MCP_TRANSPORT: "sse"},
         op="mcp.server",
         name="tools/list",
         data={attr.NETWORK_TRANSPORT: "tcp"},
     ),
     Row(
-        "recorded result shape is kept: is_error as recorded, content_count",
+        "result shape from the facts is kept: is_error as recorded, content_count",
         SpanKind.SERVER,
-        tool_call(**{sc.SENTRY_MCP_TOOL_RESULT_IS_ERROR: False, sc.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT: 2}),
+        tool_call(),
+        facts={sc.SENTRY_MCP_TOOL_RESULT_IS_ERROR: False, sc.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT: 2},
         op="mcp.server",
         name="tools/call get-weather",
         data={sc.SENTRY_MCP_TOOL_RESULT_IS_ERROR: False, sc.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT: 2},
@@ -413,9 +416,8 @@ ROWS = [
     Row(
         "prompt result: message count always, description only with outputs",
         SpanKind.SERVER,
-        {
-            attr.MCP_METHOD_NAME: "prompts/get",
-            attr.GEN_AI_PROMPT_NAME: "analyze-code",
+        {attr.MCP_METHOD_NAME: "prompts/get", attr.GEN_AI_PROMPT_NAME: "analyze-code"},
+        facts={
             sc.SENTRY_MCP_PROMPT_RESULT_MESSAGE_COUNT: 2,
             sc.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION: CANARY,
         },
@@ -427,9 +429,8 @@ ROWS = [
     Row(
         "prompt result description with outputs recorded",
         SpanKind.SERVER,
-        {
-            attr.MCP_METHOD_NAME: "prompts/get",
-            attr.GEN_AI_PROMPT_NAME: "analyze-code",
+        {attr.MCP_METHOD_NAME: "prompts/get", attr.GEN_AI_PROMPT_NAME: "analyze-code"},
+        facts={
             sc.SENTRY_MCP_PROMPT_RESULT_MESSAGE_COUNT: 1,
             sc.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION: CANARY,
         },
@@ -456,7 +457,7 @@ ROWS = [
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_mapping_table(row: Row) -> None:
-    mapped = map_span(make_span(row.kind, row.attributes, error=row.error), row.options)
+    mapped = map_span(make_span(row.kind, row.attributes, error=row.error), row.options, row.facts or None)
     assert (mapped.op, mapped.name, mapped.source, mapped.status) == (
         row.op,
         row.name,
@@ -589,6 +590,7 @@ def test_otlp_exporter_rewrites_mcp_spans_only() -> None:
     assert first.attributes is not None and first.attributes[sc.SENTRY_OP] == "mcp.server"
     assert attr.MCP_RESOURCE_URI not in first.attributes
     assert second is other
+    exporter.shutdown()  # stops its fact listener
 
 
 def test_otlp_endpoint_from_dsn() -> None:

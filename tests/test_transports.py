@@ -1,12 +1,15 @@
 """What a SERVER span records about the transport, the session and the two peers, on every transport.
 
-| transport       | mcp.transport | network.transport | network.protocol.*, client.* | mcp.session.id       |
-|-----------------|---------------|-------------------|------------------------------|----------------------|
-| memory, direct  | memory        | —                 | —                            | —                    |
-| stdio           | stdio         | pipe              | —                            | —                    |
-| http (stateful) | http          | tcp               | http 1.1, 127.0.0.1:port     | ``mcp-session-id``   |
-| http-stateless  | http          | tcp               | http 1.1, 127.0.0.1:port     | —                    |
-| sse             | sse           | tcp               | http 1.1, 127.0.0.1:port     | ``session_id`` query |
+| transport       | transport fact | network.transport | network.protocol.*, client.* | mcp.session.id       |
+|-----------------|----------------|-------------------|------------------------------|----------------------|
+| memory, direct  | memory         | —                 | —                            | —                    |
+| stdio           | stdio          | pipe              | —                            | —                    |
+| http (stateful) | http           | tcp               | http 1.1, 127.0.0.1:port     | ``mcp-session-id``   |
+| http-stateless  | http           | tcp               | http 1.1, 127.0.0.1:port     | —                    |
+| sse             | sse            | tcp               | http 1.1, 127.0.0.1:port     | ``session_id`` query |
+
+The transport's kind is no span attribute (no convention names it): listeners get it as the
+``mcp_otel.facts.TRANSPORT`` fact (the Sentry mapping's ``mcp.transport``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any
 import anyio
 import pytest
 
+from mcp_otel import facts
+from mcp_otel.listeners import McpListener, add_listener, remove_listener
+from mcp_otel.telemetry import OperationView
 from support.compat import (
     CLIENT_NAME,
     CLIENT_VERSION,
@@ -59,7 +65,7 @@ async def test_transport_attributes(demo_run: Run) -> None:
     for s in spans:
         attrs = s["attributes"]
         where = f"{s['name']} over {transport}"
-        assert attrs.get("mcp.transport") == mcp_transport_value(transport), where
+        assert "mcp.transport" not in attrs, where
         assert attrs.get("network.transport") == NETWORK_TRANSPORT.get(transport), where
         if transport in HTTP_TRANSPORTS:
             assert attrs.get("network.protocol.name") == "http", where
@@ -70,6 +76,28 @@ async def test_transport_attributes(demo_run: Run) -> None:
         else:
             for key in ("network.protocol.name", "network.protocol.version", "client.address", "client.port"):
                 assert key not in attrs, f"{where}: {key}={attrs[key]!r}"
+
+
+class _TransportFacts(McpListener):
+    def __init__(self) -> None:
+        self.kinds: dict[str, set[str]] = {}
+
+    def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
+        if fact == facts.TRANSPORT:
+            self.kinds.setdefault(operation.kind.name, set()).add(value)
+
+
+@pytest.mark.parametrize("transport", [t for t in TRANSPORTS if t != "stdio"])
+async def test_transport_fact(transport: str, instrumented: Any, connect: Callable[..., Any]) -> None:
+    """Listeners learn the transport's kind on both sides (the server's view over every in-process one)."""
+    recorder = _TransportFacts()
+    add_listener(recorder)
+    try:
+        async with connect(transport) as conn:
+            await conn.list_tools()
+    finally:
+        remove_listener(recorder)
+    assert recorder.kinds["SERVER"] == {mcp_transport_value(transport)}, recorder.kinds
 
 
 async def test_session_id(demo_run: Run) -> None:

@@ -60,7 +60,6 @@ SERVER_ATTRS = {
     "mcp.session.id": SESSION,
     "mcp.client.name": "demo-client",
     "mcp.client.version": "1.2.3",
-    "mcp.transport": "stdio",
     "network.transport": "pipe",
     "mcp.protocol.version": "2025-06-18",
 }
@@ -108,7 +107,11 @@ def spans_fixture() -> list[dict[str, Any]]:
             start_ms=1.0,
             duration_ms=12.345,
             status="OK",
-            attributes={"mcp.method.name": "initialize", "jsonrpc.request.id": 0, "mcp.transport": "stdio"},
+            attributes={
+                "mcp.method.name": "initialize",
+                "jsonrpc.request.id": 0,
+                "network.transport": "pipe",
+            },
         ),
         span(
             "tools/call fail",
@@ -165,14 +168,14 @@ EXPECTED = """\
 trace 0af7651916cd43dd8448eb211c80319c (5 spans)
 - mcp-otel demo  INTERNAL  41.20 ms  UNSET
   - initialize  CLIENT  12.35 ms  OK
-      transport=stdio request.id=0
+      network.transport=pipe request.id=0
     - initialize  SERVER  0.50 ms  UNSET  [remote parent]
-        session=5e1f0c2a client=demo-client/1.2.3 transport=stdio network.transport=pipe \
+        session=5e1f0c2a client=demo-client/1.2.3 network.transport=pipe \
 protocol=2025-06-18 request.id=0
   - tools/call fail  CLIENT  3.00 ms  ERROR: tool_error
       request.id=3 error.type=tool_error
     - tools/call fail  SERVER  2.04 ms  ERROR: tool_error  [remote parent]
-        session=5e1f0c2a client=demo-client/1.2.3 transport=stdio network.transport=pipe \
+        session=5e1f0c2a client=demo-client/1.2.3 network.transport=pipe \
 protocol=2025-06-18 request.id=3 error.type=tool_error
         ! exception: ValueError: forecast backend unavailable: demo
 
@@ -216,7 +219,7 @@ def test_render_tree_from_sdk_spans_via_spans_file(tmp_path: Path) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
     tracer = provider.get_tracer("test")
-    attributes = {"jsonrpc.request.id": 1, "mcp.transport": "memory"}
+    attributes = {"jsonrpc.request.id": 1, "network.transport": "pipe"}
     with (
         tracer.start_as_current_span("parent", kind=SpanKind.CLIENT),
         tracer.start_as_current_span("tools/call add", kind=SpanKind.SERVER, attributes=attributes) as child,
@@ -232,5 +235,5 @@ def test_render_tree_from_sdk_spans_via_spans_file(tmp_path: Path) -> None:
     assert lines[0] == f"trace {trace_id} (2 spans)"
     assert lines[1].startswith("- parent  CLIENT  ") and lines[1].endswith(" ms  UNSET")
     assert lines[2].startswith("  - tools/call add  SERVER  ") and lines[2].endswith(" ms  ERROR: boom")
-    assert lines[3:] == ["      transport=memory request.id=1", "      ! exception: KeyError: 'k'"]
+    assert lines[3:] == ["      network.transport=pipe request.id=1", "      ! exception: KeyError: 'k'"]
     json.dumps(spans)  # the file round-trips as plain JSON

@@ -14,11 +14,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_otel.semconv_stability import SemconvKeys
+
 _log = logging.getLogger(__name__)
 
 ContentRedactor = Callable[[str, str], "str | None"]
-"""``redactor(attribute_key, value) -> str | None``: called with every captured content value (serialised to
-a string) before it is put on a span; the return value replaces it, ``None`` drops the attribute."""
+"""``redactor(key, value) -> str | None``: called with every captured content value (serialised to a
+string) before it is put on a span or handed to a listener; the return value replaces it, ``None`` drops it.
+``key`` is the attribute key (``gen_ai.tool.call.arguments``, ``gen_ai.tool.call.result``,
+``gen_ai.prompt.variable.<name>``), or for content only listeners get (:mod:`mcp_otel.facts`)
+``tool_result.content`` (an ``isError`` result's text), ``prompt_result.description`` and
+``prompt_result.message_content``."""
 
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_MCP_CAPTURE_CONTENT"
 ENV_GENAI_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -39,6 +45,11 @@ DEFAULT_MAX_CONTENT_LENGTH = 4096
 DEFAULT_METRICS_CLIENT_NAME_LIMIT = 20
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
+#: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` values of the GenAI utilities
+#: (``opentelemetry-util-genai``'s ``ContentCapturingMode``, matched case-insensitively) → content on spans.
+#: mcp-otel emits no GenAI events, so the event half of a mode records nothing (logged once).
+GENAI_CAPTURE_MODES = {"NO_CONTENT": False, "SPAN_ONLY": True, "EVENT_ONLY": False, "SPAN_AND_EVENT": True}
+_LOGGED_MODES: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class McpOtelConfig:
         sdk_spans: what to do with the spans mcp 2.x creates itself: ``own`` (default) silences them and
             mcp-otel creates its own; ``enrich`` keeps the SDK's spans (their names and parents) and adds
             mcp-otel's attributes to them. No effect on mcp 1.x, which has no spans of its own.
+        semconv_keys: the keys written for keys with a pending semantic-convention rename, from
+            ``OTEL_SEMCONV_STABILITY_OPT_IN`` (see :mod:`mcp_otel.semconv_stability`; environment only, like
+            the other OpenTelemetry instrumentations).
     """
 
     capture_content: bool = False
@@ -77,6 +91,7 @@ class McpOtelConfig:
     metrics_client_name_limit: int = DEFAULT_METRICS_CLIENT_NAME_LIMIT
     session_id_attribute: bool = True
     sdk_spans: str = SDK_SPANS_OWN
+    semconv_keys: SemconvKeys = field(default_factory=SemconvKeys)
 
     @classmethod
     def from_kwargs(
@@ -96,7 +111,7 @@ class McpOtelConfig:
         if capture is None:
             capture = _env_bool(env, ENV_CAPTURE_CONTENT, None)
         if capture is None:
-            capture = _env_bool(env, ENV_GENAI_CAPTURE_CONTENT, False)
+            capture = _env_genai_capture(env)
         max_len = kwargs.get("max_content_length")
         if max_len is None:
             max_len = _env_int(env, ENV_MAX_CONTENT_LENGTH, DEFAULT_MAX_CONTENT_LENGTH)
@@ -147,6 +162,7 @@ class McpOtelConfig:
             metrics_client_name_limit=int(name_limit),
             session_id_attribute=bool(session_id_attribute),
             sdk_spans=str(sdk_spans),
+            semconv_keys=SemconvKeys.from_env(env),
         )
 
 
@@ -168,6 +184,41 @@ def _env_bool(env: Mapping[str, str], name: str, default: bool | None) -> bool |
         return False
     _log.warning("%s=%r is not a boolean (accepted: true, false); using the default %s", name, raw, default)
     return default
+
+
+def _env_genai_capture(env: Mapping[str, str]) -> bool:
+    """``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``: a boolean, or a GenAI utilities mode.
+
+    ``SPAN_ONLY`` and ``SPAN_AND_EVENT`` turn content capture on (spans), ``NO_CONTENT`` and ``EVENT_ONLY``
+    leave it off: mcp-otel has no GenAI events, so what a mode asks of events is not recorded (logged once).
+    """
+    raw = env.get(ENV_GENAI_CAPTURE_CONTENT)
+    if raw is None:
+        return False
+    mode = raw.strip().upper()
+    if mode in GENAI_CAPTURE_MODES:
+        if mode in ("EVENT_ONLY", "SPAN_AND_EVENT") and mode not in _LOGGED_MODES:
+            _LOGGED_MODES.add(mode)  # once per process, however often instrument() runs
+            _log.log(
+                logging.WARNING if mode == "EVENT_ONLY" else logging.INFO,
+                "%s=%s: mcp-otel emits no GenAI events, so no content goes to events%s",
+                ENV_GENAI_CAPTURE_CONTENT,
+                raw.strip(),
+                " and none is recorded on spans" if mode == "EVENT_ONLY" else "; spans record it",
+            )
+        return GENAI_CAPTURE_MODES[mode]
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    _log.warning(
+        "%s=%r is not valid (accepted: %s, true, false); content capture stays off",
+        ENV_GENAI_CAPTURE_CONTENT,
+        raw,
+        ", ".join(GENAI_CAPTURE_MODES),
+    )
+    return False
 
 
 def _env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

@@ -1,9 +1,11 @@
 """Listeners: let exporters and mappers (the Sentry integration) observe what spans cannot carry.
 
-Spans carry exception *events*, not exception objects, and no session lifecycle. A listener registered here
-is told of the exception objects, of each finished operation and of session starts and ends, in the process
-and task where they happen. Every call is guarded: a failing listener is logged once and never reaches the MCP
-host.
+Spans carry exception *events*, not exception objects, no session lifecycle, and only the keys of the
+OpenTelemetry conventions. A listener registered here is told of the exception objects, of each finished
+operation, of session starts and ends, and of the facts the vendor-neutral span leaves out
+(:mod:`mcp_otel.facts`), in the process and task where they happen. Every call is guarded: a failing listener
+is logged once and never reaches the MCP host. With no listener registered (:data:`registered` is empty)
+nothing is built and nothing is called.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ class McpListener:
         """``exc`` was raised by a tool or handler while ``operation`` ran (also when the SDK turned it into
         an ``isError`` result)."""
 
+    def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
+        """A fact about the running ``operation`` that its span does not carry: ``fact`` is one of the names
+        in :mod:`mcp_otel.facts`, ``value`` its value (see there). Its span is still running."""
+
     def on_operation_end(self, operation: OperationView) -> None:
         """``operation`` ended (its span has ended): see ``operation.error_type``, ``operation.message``."""
 
@@ -38,33 +44,45 @@ class McpListener:
 
 
 _lock = threading.Lock()
-_listeners: tuple[McpListener, ...] = ()
+registered: tuple[McpListener, ...] = ()
+"""The registered listeners (an immutable tuple, replaced on every change; empty in the common case). The hot
+path reads it as ``listeners.registered`` to skip building what no one listens to."""
 
 
 def add_listener(listener: McpListener) -> None:
     """Register ``listener`` (idempotent)."""
-    global _listeners
+    global registered
     with _lock:
-        if listener not in _listeners:
-            _listeners = (*_listeners, listener)
+        if listener not in registered:
+            registered = (*registered, listener)
 
 
 def remove_listener(listener: McpListener) -> None:
     """Unregister ``listener`` (no error if it was not registered)."""
-    global _listeners
+    global registered
     with _lock:
-        _listeners = tuple(item for item in _listeners if item is not listener)
+        registered = tuple(item for item in registered if item is not listener)
 
 
 def listeners() -> tuple[McpListener, ...]:
     """The registered listeners (an immutable snapshot; empty in the common case)."""
-    return _listeners
+    return registered
 
 
 def notify(method: str, *args: Any) -> None:
     """Call ``method`` on every listener with ``args``; a failing listener is logged once per method."""
-    for listener in _listeners:
+    for listener in registered:
         try:
             getattr(listener, method)(*args)
         except Exception:
             log_failure_once(f"listener {type(listener).__name__}.{method}")
+
+
+def notify_fact(operation: OperationView, fact: str, value: Any) -> None:
+    """Hand one fact (:mod:`mcp_otel.facts`) about ``operation`` to every listener (guarded like
+    :func:`notify`). Callers check :data:`registered` first, so nothing is built for no one."""
+    for listener in registered:
+        try:
+            listener.on_fact(operation, fact, value)
+        except Exception:
+            log_failure_once(f"listener {type(listener).__name__}.on_fact")

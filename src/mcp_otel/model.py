@@ -13,8 +13,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from mcp_otel.semconv import attributes as attr
-from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import SESSIONLESS_PROTOCOL_VERSION
+from mcp_otel.semconv.signals import METHOD_SERVER_DISCOVER, SESSIONLESS_PROTOCOL_VERSION
 
 Attributes = dict[str, AttributeValue]
 
@@ -22,7 +21,7 @@ Attributes = dict[str, AttributeValue]
 TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
 PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 INITIALIZE = attr.McpMethodNameValues.INITIALIZE.value
-SERVER_DISCOVER = attr.McpMethodNameValues.SERVER_DISCOVER.value
+SERVER_DISCOVER = METHOD_SERVER_DISCOVER
 NOTIFICATIONS_CANCELLED = attr.McpMethodNameValues.NOTIFICATIONS_CANCELLED.value
 NOTIFICATIONS_PROGRESS = attr.McpMethodNameValues.NOTIFICATIONS_PROGRESS.value
 
@@ -85,10 +84,12 @@ class Transport:
         return self.session_source.session_id if self.session_source is not None else None
 
     def attributes(self) -> Attributes:
-        """The transport attributes of a span: ``mcp.transport``, ``network.*`` and ``client.*``.
+        """The transport attributes of a span: ``network.*``, ``client.*`` and ``server.*``.
 
         Follows the conventions' transport table (stdio → ``pipe``; HTTP/SSE → ``tcp`` + ``http``); in-memory
-        transports have no network attributes. Cached: the dict is shared, callers must not change it.
+        transports have no network attributes. :attr:`kind` itself is no attribute (no convention names
+        transports): listeners get it as the :data:`mcp_otel.facts.TRANSPORT` fact. Cached: the dict is
+        shared, callers must not change it.
         """
         cached = self._attributes
         if cached is not None:
@@ -101,7 +102,6 @@ class Transport:
         out: Attributes = {}
         if self.kind is None:
             return out
-        out[sentry.SENTRY_MCP_TRANSPORT] = self.kind
         if self.kind == "stdio":
             out[attr.NETWORK_TRANSPORT] = attr.NetworkTransportValues.PIPE.value
         elif self.kind in ("http", "sse"):
@@ -152,20 +152,9 @@ class Session:
                 out[attr.MCP_PROTOCOL_VERSION] = self.protocol_version
             if self.session_id and not is_sessionless(self.protocol_version):
                 out[attr.MCP_SESSION_ID] = self.session_id
-            _peer(
-                out,
-                self.client,
-                sentry.SENTRY_MCP_CLIENT_NAME,
-                sentry.SENTRY_MCP_CLIENT_TITLE,
-                sentry.SENTRY_MCP_CLIENT_VERSION,
-            )
-            _peer(
-                out,
-                self.server,
-                sentry.SENTRY_MCP_SERVER_NAME,
-                sentry.SENTRY_MCP_SERVER_TITLE,
-                sentry.SENTRY_MCP_SERVER_VERSION,
-            )
+            # mcp.client.* / mcp.server.*: mcp-otel's documented decision (semconv/model/decisions.yaml)
+            _peer(out, self.client, attr.MCP_CLIENT_NAME, attr.MCP_CLIENT_TITLE, attr.MCP_CLIENT_VERSION)
+            _peer(out, self.server, attr.MCP_SERVER_NAME, attr.MCP_SERVER_TITLE, attr.MCP_SERVER_VERSION)
             self._attributes = out
         return self._attributes
 

@@ -8,9 +8,9 @@ Example output::
     trace 4bf92f3577b34da6a3ce929d0e0e4736 (3 spans)
     - mcp-otel demo  INTERNAL  41.20 ms  UNSET
       - tools/call fail  CLIENT  5.31 ms  ERROR: tool_error
-          session=5e1f0c2a client=mcp-otel-demo/0.1.0 transport=stdio request.id=3 error.type=tool_error
+          session=5e1f0c2a client=mcp-otel-demo/0.1.0 network.transport=pipe request.id=3
         - tools/call fail  SERVER  2.04 ms  ERROR: tool_error  [remote parent]
-            session=5e1f0c2a transport=stdio network.transport=pipe request.id=3 error.type=tool_error
+            session=5e1f0c2a network.transport=pipe request.id=3 error.type=tool_error
             ! exception: ValueError: forecast backend unavailable: demo
 
 A span line starts with ``- ``: name, kind, duration in milliseconds, status (with its description). The
@@ -32,7 +32,6 @@ _INDENT = "  "
 
 # (label, attribute) in display order; the client name/version pair and the session id are handled apart.
 _PLAIN_ATTRIBUTES: tuple[tuple[str, str], ...] = (
-    ("transport", "mcp.transport"),
     ("network.transport", "network.transport"),
     ("protocol", "mcp.protocol.version"),
     ("request.id", "jsonrpc.request.id"),
@@ -136,7 +135,7 @@ def render_tree(spans: Iterable[Mapping[str, Any]]) -> str:
         process) or ``[missing parent <id>]``; a span whose parent is in the set but came over the wire is
         marked ``[remote parent]``. Under a span, indented two further columns: one line of key attributes
         (``session`` — the first :data:`SESSION_ID_CHARS` characters of ``mcp.session.id`` — then ``client``
-        name/version, ``transport``, ``network.transport``, ``protocol``, ``request.id``, ``resource``,
+        name/version, ``network.transport``, ``protocol``, ``request.id``, ``resource``,
         ``error.type``, ``rpc.response.status_code``; omitted when it has none) and one
         ``! exception: <type>: <message>`` line per exception event (first line of the message).
     """

@@ -20,7 +20,6 @@ from typing import Any
 import anyio
 
 from mcp_otel.semconv import attributes as attr
-from mcp_otel.semconv import sentry_compat as sentry
 from support.compat import IS_MCP1, MODERN_PROTOCOL_VERSION, error_code, implementation, mcp_error_type
 from support.feature_server import (
     ERROR_ARGUMENT,
@@ -67,9 +66,9 @@ STATUS_CODE = attr.RPC_RESPONSE_STATUS_CODE
 DIRECTION = attr.MCP_OTEL_NOTIFICATION_DIRECTION
 TO_SERVER = attr.McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = attr.McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-SERVER_NAME_KEY = sentry.SENTRY_MCP_SERVER_NAME
-SERVER_VERSION_KEY = sentry.SENTRY_MCP_SERVER_VERSION
-CLIENT_NAME_KEY = sentry.SENTRY_MCP_CLIENT_NAME
+SERVER_NAME_KEY = attr.MCP_SERVER_NAME
+SERVER_VERSION_KEY = attr.MCP_SERVER_VERSION
+CLIENT_NAME_KEY = attr.MCP_CLIENT_NAME
 
 
 def modern(transport: str) -> bool:

@@ -55,7 +55,7 @@ SESSION_TIMEOUT = 60.0
 
 
 def mcp_transport_value(transport: str) -> str:
-    """The ``mcp.transport`` value the spec expects for a harness transport."""
+    """The transport kind of a harness transport (the ``mcp_otel.facts.TRANSPORT`` fact)."""
     return {
         "memory": "memory",
         "direct": "memory",

@@ -3,7 +3,7 @@
 # Sources:
 #   semconv/model/extensions.yaml
 #   semconv/otel/mcp-signals.yaml
-# Model digest: sha256:0a3e24a2b7922be3
+# Model digest: sha256:18f1a4be770affaa
 """Metric names, units, descriptions, default attribute sets and instrument factories for MCP metrics.
 
 Every ``create_*`` helper passes :data:`DURATION_BUCKETS` as the explicit bucket boundaries advisory, as the
@@ -54,6 +54,11 @@ MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
 
 Opt-in attributes (`gen_ai.prompt.variable`, `mcp.resource.uri`) are left out on purpose: they are
 high-cardinality or sensitive.
+"""
+
+MCP_CLIENT_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset({"rpc.status_code"})
+"""Attribute keys mcp-otel's refinements add to `mcp.client.operation.duration` data points when the user
+switches them on.
 """
 
 MCP_CLIENT_SESSION_DURATION: Final = "mcp.client.session.duration"
@@ -117,7 +122,12 @@ Opt-in attributes (`gen_ai.prompt.variable`, `mcp.resource.uri`) are left out on
 high-cardinality or sensitive.
 """
 
-MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset({"mcp.client.name"})
+MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp.client.name",
+        "rpc.status_code",
+    }
+)
 """Attribute keys mcp-otel's refinements add to `mcp.server.operation.duration` data points when the user
 switches them on.
 """

@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:0a3e24a2b7922be3
+# Model digest: sha256:18f1a4be770affaa
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
@@ -35,30 +35,6 @@ SENTRY_MCP_CANCELLED_REQUEST_ID: Final = "mcp.cancelled.request_id"
 """Request id named by a `notifications/cancelled` notification.
 
 Examples: `123`.
-
-Type: string. Stability: development.
-"""
-
-SENTRY_MCP_CLIENT_NAME: Final = "mcp.client.name"
-"""Name of the MCP client implementation, from its client info.
-
-Examples: `claude-desktop`.
-
-Type: string. Stability: development.
-"""
-
-SENTRY_MCP_CLIENT_TITLE: Final = "mcp.client.title"
-"""Display title of the MCP client implementation.
-
-Examples: `Claude Desktop`.
-
-Type: string. Stability: development.
-"""
-
-SENTRY_MCP_CLIENT_VERSION: Final = "mcp.client.version"
-"""Version of the MCP client implementation.
-
-Examples: `1.0.0`.
 
 Type: string. Stability: development.
 """
@@ -227,30 +203,6 @@ Note: Sentry names `network.protocol.name` as its replacement, but that OTel key
 protocol of the connection, so no OTel equivalent is recorded.
 
 Examples: `file`, `https`.
-
-Type: string. Stability: development.
-"""
-
-SENTRY_MCP_SERVER_NAME: Final = "mcp.server.name"
-"""Name of the MCP server implementation, from its server info.
-
-Examples: `weather-server`.
-
-Type: string. Stability: development.
-"""
-
-SENTRY_MCP_SERVER_TITLE: Final = "mcp.server.title"
-"""Display title of the MCP server implementation.
-
-Examples: `Weather Server`.
-
-Type: string. Stability: development.
-"""
-
-SENTRY_MCP_SERVER_VERSION: Final = "mcp.server.version"
-"""Version of the MCP server implementation.
-
-Examples: `2.1.0`.
 
 Type: string. Stability: development.
 """

@@ -15,8 +15,9 @@ The rules (see ``docs/sentry.md`` for the table):
   ``resource_uri_in_name`` is off; else ``{method}``; fallbacks ``MCP server operation`` /
   ``MCP notification`` / ``MCP client operation`` (Sentry's name templates).
 - status: ``internal_error`` for OTel ERROR spans (tool errors included), ``ok`` otherwise.
-- attributes: every attribute of the span (mcp-otel records ``mcp.tool.result.is_error``,
-  ``mcp.tool.result.content_count`` and ``mcp.prompt.result.message_count`` itself), plus ``mcp.tool.name``,
+- attributes: every attribute of the span, the Sentry keys the core's facts gave for it
+  (:mod:`mcp_otel.sentry.facts`: ``mcp.transport``, ``mcp.tool.result.is_error`` / ``.content_count`` /
+  ``.content_type`` / ``.content``, ``mcp.prompt.result.*``), plus ``mcp.tool.name``,
   ``mcp.prompt.name``, ``mcp.request.id`` (string), ``mcp.transport``, ``network.transport``,
   ``mcp.tool.result.is_error`` (from ``error.type`` when the span lacks it), ``mcp.resource.protocol``,
   ``mcp.lifecycle.phase`` / ``mcp.protocol.ready`` on ``notifications/initialized``;
@@ -149,17 +150,23 @@ def is_mcp_span(span: ReadableSpan) -> bool:
     return attributes is not None and isinstance(attributes.get(attr.MCP_METHOD_NAME), str)
 
 
-def map_span(span: ReadableSpan, options: MappingOptions = DEFAULT_OPTIONS) -> SentrySpan:
+def map_span(
+    span: ReadableSpan, options: MappingOptions = DEFAULT_OPTIONS, facts: Mapping[str, Any] | None = None
+) -> SentrySpan:
     """Map one MCP span to Sentry: op, name, status, ids, times and attributes.
 
     Args:
         span: a finished span, or a running one (its attributes so far).
         options: what content and user data may be sent.
+        facts: the Sentry attributes the core's facts gave for this span (:mod:`mcp_otel.sentry.facts`),
+            mapped (and gated) as if the span carried them.
 
     Returns:
         The Sentry view of ``span``; :func:`is_mcp_span` tells whether it is an MCP span at all.
     """
     attributes: Mapping[str, Any] = span.attributes or {}
+    if facts:
+        attributes = {**attributes, **facts}
     kind = span.kind
     failed = span.status.status_code is StatusCode.ERROR
     op = sentry_op(kind, attributes)

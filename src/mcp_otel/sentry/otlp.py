@@ -4,14 +4,18 @@ Sentry (Relay) keeps a span's ``sentry.op`` attribute and infers no MCP op from 
 over OTLP (sentry-sdk's ``OTLPIntegration`` or any OTLP exporter pointed at Sentry) need it on the span:
 
 - :class:`SentryOtlpSpanProcessor` adds ``sentry.op``, ``sentry.origin``, ``mcp.tool.name`` and
-  ``mcp.prompt.name`` when an MCP span starts. That is enough for MCP Insights and works with the exporter
-  ``OTLPIntegration`` sets up (the other attributes Insights reads — ``mcp.transport``, ``mcp.client.*``,
-  ``mcp.session.id`` … — mcp-otel writes itself).
+  ``mcp.prompt.name`` when an MCP span starts, and, while it runs, the Sentry keys and events the telemetry
+  core's facts give (``mcp.transport``, ``mcp.tool.result.*``, ``mcp.prompt.result.*``, ``mcp.progress`` /
+  ``mcp.cancelled`` events: :class:`~mcp_otel.sentry.facts.LiveSpanFacts`). That is what MCP Insights needs,
+  and it works with the exporter ``OTLPIntegration`` sets up, which exports the spans as they are (so these
+  spans carry Sentry's keys next to the OTel ones).
 - :class:`SentryOtlpSpanExporter` wraps the exporter and applies the full
-  :func:`~mcp_otel.sentry.mapping.map_span` mapping at export time: Sentry's name, every Sentry attribute
-  (``mcp.request.id``, ``mcp.tool.result.is_error`` …) and the content / user-data gating. Use it (with
-  ``OTLPIntegration(setup_otlp_traces_exporter=False)``) when the spans should be exactly what the transaction
-  path sends; :func:`otlp_exporter` builds one for the DSN.
+  :func:`~mcp_otel.sentry.mapping.map_span` mapping at export time, later and in batches: Sentry's name, every
+  Sentry attribute (``mcp.request.id``, ``mcp.tool.result.is_error`` … from the span and from the facts kept
+  for it in a :class:`~mcp_otel.sentry.facts.SpanFacts` side table), the ``mcp.progress`` / ``mcp.cancelled``
+  events and the content / user-data gating. Use it (with
+  ``OTLPIntegration(setup_otlp_traces_exporter=False)``) when the spans should be exactly what the
+  transaction path sends; :func:`otlp_exporter` builds one for the DSN.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.semconv import sentry_compat as sentry
+from mcp_otel.sentry.facts import LiveSpanFacts, SpanFacts, sentry_events
 from mcp_otel.sentry.mapping import DEFAULT_SCOPES, SentrySpan, is_mcp_span, map_span
 from mcp_otel.sentry.options import SentryMcpOptions
 
@@ -61,6 +66,8 @@ class SentryOtlpSpanProcessor(SpanProcessor):
         self.options = options or SentryMcpOptions()
         self.scopes = frozenset(scopes)
         self.enabled = True
+        self.facts = LiveSpanFacts()  # the Sentry keys of the core's facts, on the running span
+        self.facts.install()
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         """Mark an MCP span for Sentry."""
@@ -85,6 +92,7 @@ class SentryOtlpSpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         """Stop marking spans."""
         self.enabled = False
+        self.facts.uninstall()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing buffered: always ``True``."""
@@ -113,6 +121,8 @@ class SentryOtlpSpanExporter(SpanExporter):
         self.exporter = exporter
         self.options = options or SentryMcpOptions()
         self.scopes = frozenset(scopes)
+        self.facts = SpanFacts()  # what the vendor-neutral spans leave out, until the span is exported
+        self.facts.install()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Map the MCP spans of ``spans`` and hand everything to the wrapped exporter."""
@@ -125,17 +135,18 @@ class SentryOtlpSpanExporter(SpanExporter):
         return self.exporter.export(batch)
 
     def _map(self, span: ReadableSpan, mapping: Any) -> ReadableSpan:
+        kept = self.facts.pop(span)
         scope = span.instrumentation_scope
         if scope is None or scope.name not in self.scopes or not is_mcp_span(span):
             return span
-        mapped = map_span(span, mapping)
+        mapped = map_span(span, mapping, kept)
         return ReadableSpan(
             name=mapped.name,
             context=span.get_span_context(),
             parent=span.parent,
             resource=span.resource,
             attributes=otlp_attributes(mapped),
-            events=span.events,
+            events=sentry_events(span.events),
             links=span.links,
             kind=span.kind,
             status=span.status,
@@ -145,7 +156,8 @@ class SentryOtlpSpanExporter(SpanExporter):
         )
 
     def shutdown(self) -> None:
-        """Shut the wrapped exporter down."""
+        """Shut the wrapped exporter down (and stop keeping facts)."""
+        self.facts.uninstall()
         self.exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

@@ -31,6 +31,7 @@ from sentry_sdk.tracing import Transaction
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.semconv import attributes as attr
+from mcp_otel.sentry.facts import SpanFacts
 from mcp_otel.sentry.mapping import DEFAULT_SCOPES, MappingOptions, SentrySpan, is_mcp_span, map_span
 from mcp_otel.sentry.options import SentryMcpOptions
 from mcp_otel.sentry.streaming import (
@@ -84,6 +85,9 @@ class SentrySpanProcessor(SpanProcessor):
         self._open: dict[int, list[_Finished]] = {}
         self._streamed = StreamedSender(_sampling_context)
         self._ruled_options: Any = None  # the client options that carry our ignore_spans rule
+        # what the vendor-neutral spans leave out (transport kind, result shape …), until the span is mapped
+        self.facts = SpanFacts()
+        self.facts.install()
 
     # -- SpanProcessor ------------------------------------------------------------------------------------
 
@@ -127,15 +131,19 @@ class SentrySpanProcessor(SpanProcessor):
                         siblings.append(node)
                         return
             if not self.client_spans and not entry:
+                self._forget(node)
                 return  # not received, not inside a received request
             if self.enabled and is_mcp_span(span):
                 self._send(node)
+            else:
+                self._forget(node)
         except Exception:
             log_failure_once("sentry.processor.on_end")
 
     def shutdown(self) -> None:
         """Stop sending and forget running spans (the Sentry client is the user's: it is not closed)."""
         self.enabled = False
+        self.facts.uninstall()
         with self._lock:
             self._open.clear()
         ruled, self._ruled_options = self._ruled_options, None
@@ -167,15 +175,22 @@ class SentrySpanProcessor(SpanProcessor):
             ignore_sentry_mcp_spans(options)
             self._ruled_options = options
 
+    def _forget(self, node: _Finished) -> None:
+        """Drop the facts kept for a tree that is not sent."""
+        self.facts.pop(node.span)
+        for child in node.children:
+            self._forget(child)
+
     def _send(self, node: _Finished) -> None:
         client = sentry_sdk.get_client()
         if not client.is_active():
+            self._forget(node)
             return
         options = self.options.resolve(client)
         if streaming_enabled(client.options):
-            self._streamed.send(node.span, node.children, options)
+            self._streamed.send(node.span, node.children, options, self.facts)
             return
-        mapped = map_span(node.span, options)
+        mapped = map_span(node.span, options, self.facts.pop(node.span))
         scope = sentry_sdk.Scope.get_current_scope()
         transaction = Transaction(
             name=mapped.name,
@@ -195,18 +210,23 @@ class SentrySpanProcessor(SpanProcessor):
             custom_sampling_context={"mcp": _sampling_context(node.span, mapped)},
         )
         if not isinstance(started, Transaction) or not started.sampled:
+            for child in node.children:
+                self._forget(child)
             return
         _fill(started, mapped)
         instrumenter = client.options.get("instrumenter", "sentry")
         for child in node.children:
-            _add_child(started, child, options, instrumenter)
+            _add_child(started, child, options, instrumenter, self.facts)
         started.finish(scope=scope, end_timestamp=mapped.end)
 
 
-def _add_child(parent: SentrySdkSpan, node: _Finished, options: MappingOptions, instrumenter: str) -> None:
+def _add_child(
+    parent: SentrySdkSpan, node: _Finished, options: MappingOptions, instrumenter: str, facts: SpanFacts
+) -> None:
+    kept = facts.pop(node.span)
     if not is_mcp_span(node.span):
         return
-    mapped = map_span(node.span, options)
+    mapped = map_span(node.span, options, kept)
     child = parent.start_child(
         instrumenter=instrumenter,
         op=mapped.op,
@@ -217,7 +237,7 @@ def _add_child(parent: SentrySdkSpan, node: _Finished, options: MappingOptions, 
     )
     _fill(child, mapped)
     for grandchild in node.children:
-        _add_child(child, grandchild, options, instrumenter)
+        _add_child(child, grandchild, options, instrumenter, facts)
     child.finish(end_timestamp=mapped.end)
 
 

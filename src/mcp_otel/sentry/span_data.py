@@ -118,7 +118,8 @@ def sentry_attributes(
                 data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = False
         if options.record_inputs:
             _tool_arguments(data, attributes.get(attr.GEN_AI_TOOL_CALL_ARGUMENTS))
-        if options.record_outputs:
+        if options.record_outputs and sentry.SENTRY_MCP_TOOL_RESULT_CONTENT not in data:
+            # a span without the fact (another instrumentation's): the OTel result as Sentry's content
             result = attributes.get(attr.GEN_AI_TOOL_CALL_RESULT)
             if isinstance(result, str):
                 data[sentry.SENTRY_MCP_TOOL_RESULT_CONTENT] = result

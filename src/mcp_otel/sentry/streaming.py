@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from mcp_otel.semconv import sentry_compat as sentry
+from mcp_otel.sentry.facts import SpanFacts
 from mcp_otel.sentry.mapping import STATUS_OK, MappingOptions, SentrySpan, is_mcp_span, map_span
 
 if TYPE_CHECKING:
@@ -82,8 +83,12 @@ class StreamedSender:
         self._supported = supported()
         self._warned = False
 
-    def send(self, span: ReadableSpan, children: list[Any], options: MappingOptions) -> None:
-        """Stream ``span`` as a segment; ``children`` are nodes with ``.span`` and ``.children``."""
+    def send(
+        self, span: ReadableSpan, children: list[Any], options: MappingOptions, facts: SpanFacts
+    ) -> None:
+        """Stream ``span`` as a segment; ``children`` are nodes with ``.span`` and ``.children``; ``facts``
+        holds what the core's facts gave for each span (consumed here)."""
+        kept = facts.pop(span)
         if not self._supported:
             if not self._warned:
                 self._warned = True
@@ -92,10 +97,12 @@ class StreamedSender:
                     ">= %s is tested); MCP spans are not sent. Use the OTLP path (setup(otlp=True)).",
                     ".".join(map(str, MIN_SENTRY_SDK)),
                 )
+            for child in children:
+                _discard(child, facts)
             return
         from sentry_sdk.traces import NoOpStreamedSpan, start_span
 
-        mapped = map_span(span, options)
+        mapped = map_span(span, options, kept)
         with sentry_sdk.new_scope() as scope:
             # a propagation context of the OTel trace on a forked scope: the user's scopes stay as they are
             scope.set_new_propagation_context()
@@ -109,27 +116,44 @@ class StreamedSender:
             segment = start_span(mapped.name, attributes=attributes, parent_span=None, active=False)
             if isinstance(segment, NoOpStreamedSpan):  # not sampled, or ignored (ignore_spans)
                 segment.end()
+                for child in children:
+                    _discard(child, facts)
                 return
             _place(segment, mapped)
             for child in children:
-                _add_child(segment, child, options, start_span, NoOpStreamedSpan)
+                _add_child(segment, child, options, start_span, NoOpStreamedSpan, facts)
             segment.end(end_timestamp=_end(mapped))
 
 
 def _add_child(
-    parent: Any, node: Any, options: MappingOptions, start_span: Callable[..., Any], noop: type[Any]
+    parent: Any,
+    node: Any,
+    options: MappingOptions,
+    start_span: Callable[..., Any],
+    noop: type[Any],
+    facts: SpanFacts,
 ) -> None:
+    kept = facts.pop(node.span)
     if not is_mcp_span(node.span):
         return
-    mapped = map_span(node.span, options)
+    mapped = map_span(node.span, options, kept)
     child = start_span(mapped.name, attributes=stream_attributes(mapped), parent_span=parent, active=False)
     if isinstance(child, noop):
         child.end()
+        for grandchild in node.children:
+            _discard(grandchild, facts)
         return
     _place(child, mapped)
     for grandchild in node.children:
-        _add_child(child, grandchild, options, start_span, noop)
+        _add_child(child, grandchild, options, start_span, noop, facts)
     child.end(end_timestamp=_end(mapped))
+
+
+def _discard(node: Any, facts: SpanFacts) -> None:
+    """Drop the facts of a tree that is not sent."""
+    facts.pop(node.span)
+    for child in node.children:
+        _discard(child, facts)
 
 
 def _place(span: Any, mapped: SentrySpan) -> None:

@@ -1,7 +1,11 @@
 """Content capture: what mcp-otel records of arguments and results when the user opted in.
 
-Every value goes through :func:`capture` (JSON, then the user's redactor, then truncation). The helpers here
-are called only when content capture is on and the span records; none of them runs on the default hot path.
+Every value goes through :func:`capture` (JSON, then the user's redactor, then truncation). Spans get the
+GenAI keys only (``gen_ai.tool.call.arguments`` / ``.result`` as JSON objects,
+``gen_ai.prompt.variable.<name>``); what the conventions have no key for (an ``isError`` result's text, a
+prompt result's description and messages) goes to listeners as facts (:mod:`mcp_otel.facts`). The helpers
+here are called only when content capture is on (or, for the result-shape facts, when a listener is
+registered); none of them runs on the default hot path.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from opentelemetry.trace import Span
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import McpOtelConfig
+from mcp_otel.facts import PromptResult, ToolResult
 from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
 from mcp_otel.semconv import attributes as attr
-from mcp_otel.semconv import sentry_compat as sentry
 
 
 def capture(config: McpOtelConfig, key: str, value: Any) -> str | None:
@@ -44,15 +48,49 @@ def capture(config: McpOtelConfig, key: str, value: Any) -> str | None:
     return text[: config.max_content_length]
 
 
+RESULT_WRAPPER = "content"
+"""Key under which a tool result that is not a JSON object (its content items) is recorded as
+``gen_ai.tool.call.result``: ``{"content": [...]}``, the shape of the ``CallToolResult`` it came from."""
+
+ARGUMENTS_WRAPPER = "value"
+"""Key under which tool arguments that are not a JSON object are recorded as ``gen_ai.tool.call.arguments``:
+``{"value": ...}`` (MCP requires an object; a malformed request may send anything)."""
+
+# Redactor keys of content that only listeners get (mcp_otel.facts): ``<fact>.<field>``.
+TOOL_RESULT_CONTENT_KEY = "tool_result.content"
+PROMPT_DESCRIPTION_KEY = "prompt_result.description"
+PROMPT_MESSAGE_CONTENT_KEY = "prompt_result.message_content"
+
+
+def as_object(value: Any, wrapper: str) -> Any:
+    """``value`` as the JSON object the GenAI conventions' schema wants for tool arguments and results.
+
+    A mapping stays as it is; a string holding a JSON object is parsed (the conventions ask for a best-effort
+    deserialisation); anything else becomes ``{wrapper: value}``.
+    """
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    return {wrapper: value}
+
+
 def capture_arguments(config: McpOtelConfig, span: Span, method: str, args: Any) -> None:
-    """Record a request's arguments on ``span``: ``gen_ai.tool.call.arguments`` of a ``tools/call``, one
-    ``gen_ai.prompt.variable.template.<name>`` per variable of a ``prompts/get``."""
+    """Record a request's arguments on ``span``: ``gen_ai.tool.call.arguments`` of a ``tools/call`` (a JSON
+    object, see :func:`as_object`), one ``gen_ai.prompt.variable.<name>`` per variable of a
+    ``prompts/get``."""
     if args is None:
         return
-    # A raw 2.x request may carry arguments of any JSON type: record as sent, iterate a mapping only.
+    # A raw 2.x request may carry arguments of any JSON type: an object is recorded as sent, the rest wrapped.
     is_mapping = isinstance(args, Mapping)
     if method == TOOLS_CALL:
-        value = capture(config, attr.GEN_AI_TOOL_CALL_ARGUMENTS, dict(args) if is_mapping else args)
+        arguments = dict(args) if is_mapping else as_object(args, ARGUMENTS_WRAPPER)
+        value = capture(config, attr.GEN_AI_TOOL_CALL_ARGUMENTS, arguments)
         if value is not None:
             span.set_attribute(attr.GEN_AI_TOOL_CALL_ARGUMENTS, value)
     elif method == PROMPTS_GET and is_mapping:
@@ -63,44 +101,50 @@ def capture_arguments(config: McpOtelConfig, span: Span, method: str, args: Any)
                 span.set_attribute(full_key, value)
 
 
-def capture_tool_result(config: McpOtelConfig, span: Span, is_tool_error: bool, value: Any) -> None:
-    """Record a tool result's JSON ``value`` on ``span``: ``gen_ai.tool.call.result`` (a success) or
-    ``mcp.tool.result.content`` (an ``isError`` result), and ``mcp.tool.result.content_type`` of a
-    single-item result (Sentry's keys)."""
-    key = sentry.SENTRY_MCP_TOOL_RESULT_CONTENT if is_tool_error else attr.GEN_AI_TOOL_CALL_RESULT
-    text = capture(config, key, value)
-    if text is not None:
-        span.set_attribute(key, text)
-    content_type = _single_item_type(value)
-    if content_type is not None:
-        span.set_attribute(sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_TYPE, content_type)
+def capture_tool_result(config: McpOtelConfig, span: Span, value: Any, as_sent: bool) -> str | None:
+    """Record a successful tool result's JSON ``value`` on ``span`` as ``gen_ai.tool.call.result`` (a JSON
+    object, see :func:`as_object`). With ``as_sent`` (a listener wants the fact), also return ``value``'s own
+    captured text, as listeners get it (:class:`mcp_otel.facts.ToolResult`); else ``None``."""
+    wrapped = as_object(value, RESULT_WRAPPER)
+    recorded = capture(config, attr.GEN_AI_TOOL_CALL_RESULT, wrapped)
+    if recorded is not None:
+        span.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, recorded)
+    if not as_sent:
+        return None
+    return recorded if wrapped is value else capture(config, attr.GEN_AI_TOOL_CALL_RESULT, value)
 
 
-def capture_prompt_description(config: McpOtelConfig, span: Span, text: Any) -> None:
-    """Record a prompt result's description (``mcp.prompt.result.description``): a non-empty string only."""
-    if isinstance(text, str) and text:
-        value = capture(config, sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, text)
-        if value is not None:
-            span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, value)
+def tool_result_fact(
+    config: McpOtelConfig, is_tool_error: bool, content_count: int | None, value: Any, text: str | None
+) -> ToolResult:
+    """The :data:`mcp_otel.facts.TOOL_RESULT` fact of a result (``value`` is ``None`` unless captured;
+    ``text`` is a success's captured text)."""
+    if value is None:
+        return ToolResult(is_tool_error, content_count)
+    if is_tool_error:
+        text = capture(config, TOOL_RESULT_CONTENT_KEY, value)
+    return ToolResult(is_tool_error, content_count, single_item_type(value), text)
 
 
-def capture_single_message(config: McpOtelConfig, span: Span, messages: Any) -> None:
-    """Record ``mcp.prompt.result.message_role`` and ``.message_content`` of a single-message prompt result
-    (``messages``: ``PromptMessage`` objects or their JSON dicts); several messages record nothing."""
-    if not isinstance(messages, (list, tuple)) or len(messages) != 1:
-        return  # Sentry's keys describe a single-message result
-    role = _field(messages[0], "role")
-    if isinstance(role, str):
-        span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE, role)
-    content = _field(messages[0], "content")
-    text = _field(content, "text")
-    value = capture(
-        config,
-        sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
-        text if isinstance(text, str) else _json(content),
-    )
-    if value is not None:
-        span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT, value)
+def prompt_result_fact(
+    config: McpOtelConfig, message_count: int | None, description: Any, messages: Any
+) -> PromptResult:
+    """The :data:`mcp_otel.facts.PROMPT_RESULT` fact: the count, and with content capture on (``description``
+    and ``messages`` are then the result's, else ``None``) the description and a single message's role and
+    content, captured (JSON, redactor, truncation)."""
+    text = None
+    if isinstance(description, str) and description:
+        text = capture(config, PROMPT_DESCRIPTION_KEY, description)
+    role = content_text = None
+    if isinstance(messages, (list, tuple)) and len(messages) == 1:  # Sentry's keys describe one message
+        found = _field(messages[0], "role")
+        role = found if isinstance(found, str) else None
+        content = _field(messages[0], "content")
+        inner = _field(content, "text")
+        content_text = capture(
+            config, PROMPT_MESSAGE_CONTENT_KEY, inner if isinstance(inner, str) else _json(content)
+        )
+    return PromptResult(message_count, text, role, content_text)
 
 
 def _field(value: Any, name: str) -> Any:
@@ -116,7 +160,7 @@ def _json(value: Any) -> Any:
     return dump(mode="json", by_alias=True, exclude_none=True) if callable(dump) else value
 
 
-def _single_item_type(value: Any) -> str | None:
+def single_item_type(value: Any) -> str | None:
     """The ``type`` of the only content block of a result's blocks (``None``: structured or several)."""
     if isinstance(value, (list, tuple)) and len(value) == 1:
         kind = _field(value[0], "type")

@@ -15,13 +15,12 @@ from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
-from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
 
-_CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
+_CLIENT_NAME = attr.MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 
 
 class Telemetry:
@@ -52,6 +51,12 @@ class Telemetry:
         )
         self._client_names_lock = threading.Lock()
         self.session_ids = SessionIds()  # stdio and sessionless sessions (see mcp_otel.session_ids)
+        # OTEL_SEMCONV_STABILITY_OPT_IN, resolved once: the keys written for keys with a pending rename
+        keys = config.semconv_keys
+        self.renames = keys.renames  # empty by default: one truth test on the hot path
+        self.status_code_keys = keys.keys(attr.RPC_RESPONSE_STATUS_CODE)
+        self.server_metric_keys = keys.metric_keys(semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES)
+        self.client_metric_keys = keys.metric_keys(semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES)
 
     def metric_client_name(self, name: str | None) -> str | None:
         """The ``mcp.client.name`` value for metric points of a client called ``name``.

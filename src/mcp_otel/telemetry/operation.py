@@ -17,11 +17,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind
 
-from mcp_otel import listeners
+from mcp_otel import facts, listeners
 from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Attributes, Message
 from mcp_otel.semconv import attributes as attr
-from mcp_otel.semconv import metrics as semconv_metrics
-from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES
 from mcp_otel.session_ids import needs_own_id
 from mcp_otel.telemetry.active import ReadOnlyOperation, _active, active_client_request
@@ -32,10 +30,8 @@ if TYPE_CHECKING:
     from mcp_otel.telemetry.core import Telemetry
 
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
-_CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
+_CLIENT_NAME = attr.MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 _NO_CODES: frozenset[int] = frozenset()
-_SERVER_METRIC_KEYS = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
-_CLIENT_METRIC_KEYS = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
 
 
 class Operation(OperationOutcome):
@@ -87,12 +83,12 @@ class Operation(OperationOutcome):
         config = telemetry.config
         if kind is SpanKind.SERVER:
             self._histogram = telemetry.server_duration
-            self._metric_keys = _SERVER_METRIC_KEYS
+            self._metric_keys = telemetry.server_metric_keys
             self._non_error_codes = SERVER_NON_ERROR_CODES
             self._client_name = telemetry.session_client_name(session) if config.metrics_client_name else None
         else:
             self._histogram = telemetry.client_duration
-            self._metric_keys = _CLIENT_METRIC_KEYS
+            self._metric_keys = telemetry.client_metric_keys
             self._non_error_codes = _NO_CODES
             self._client_name = None  # the client's own name is not the segment the extension is for
         name = message.name
@@ -112,6 +108,8 @@ class Operation(OperationOutcome):
         # the metric point needs these too; both dicts are cached per session / transport
         attrs.update(session.attributes())
         attrs.update(message.transport.attributes())
+        if telemetry.renames:  # OTEL_SEMCONV_STABILITY_OPT_IN selected a rename
+            config.semconv_keys.rename(attrs)
         self._attrs = attrs
         self._own_session_id: str | None = None
         self._opened_here = False
@@ -141,6 +139,8 @@ class Operation(OperationOutcome):
             self._recording = recording = span.is_recording()
             if recording and config.capture_content and message.arguments is not None:
                 capture_arguments(config, span, method, message.arguments())
+            if recording and listeners.registered:
+                self._hand_transport()
         self._exception_type: str | None = None
         self._token: Token[weakref.ref[Operation] | None] | None = None
         self._ctx_token: object | None = None
@@ -200,6 +200,14 @@ class Operation(OperationOutcome):
             config = self._telemetry.config
             if config.capture_content and self.message.arguments is not None:
                 capture_arguments(config, span, self.method, self.message.arguments())
+            if listeners.registered:
+                self._hand_transport()
+
+    def _hand_transport(self) -> None:
+        """Hand the :data:`mcp_otel.facts.TRANSPORT` fact (the transport's kind) to the listeners."""
+        kind = self.message.transport.kind
+        if kind is not None:
+            self.hand_fact(facts.TRANSPORT, kind)
 
     def activate(self) -> None:
         """Make the span current (handler spans and outbound calls nest under it); this the active request.
@@ -233,6 +241,9 @@ class Operation(OperationOutcome):
 
     def update_session(self, session_attributes: Attributes) -> None:
         """Add session attributes learned while the request ran (``initialize``)."""
+        if self._telemetry.renames:
+            session_attributes = dict(session_attributes)
+            self._telemetry.config.semconv_keys.rename(session_attributes)
         self._attrs.update(session_attributes)
         if self.kind is SpanKind.SERVER and self._client_name is None:
             client_name = session_attributes.get(_CLIENT_NAME)
@@ -248,7 +259,7 @@ class Operation(OperationOutcome):
         """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
         if self._live():
             self.span.record_exception(exc)
-        if listeners.listeners():
+        if listeners.registered:
             listeners.notify("on_exception", ReadOnlyOperation(self), exc)
 
     def set_exception(self, exc: BaseException) -> None:
@@ -261,7 +272,7 @@ class Operation(OperationOutcome):
         duration = perf_counter() - self._start
         if not self._adopt:
             self.span.end()
-        if listeners.listeners():
+        if listeners.registered:
             listeners.notify("on_operation_end", ReadOnlyOperation(self))
         histogram = self._histogram
         if histogram is not None:

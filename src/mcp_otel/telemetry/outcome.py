@@ -1,25 +1,31 @@
 """How an operation ended: the outcome half of :class:`~mcp_otel.telemetry.operation.Operation`.
 
 Results (tool and prompt), JSON-RPC error responses, errors, cancellation and progress, following the OTel MCP
-conventions' status and ``error.type`` rules and Sentry's result-shape keys. Content is read only on opt-in
+conventions' status and ``error.type`` rules. What the conventions have no key for — a result's shape, an
+``isError`` result's text, progress and cancellation details — goes to listeners as facts
+(:mod:`mcp_otel.facts`), built only when a listener is registered. Content is read only on opt-in
 (:mod:`mcp_otel.telemetry.capture`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry.trace import Span, Status, StatusCode
 
+from mcp_otel import facts, listeners
 from mcp_otel.model import TOOLS_CALL, Attributes
 from mcp_otel.semconv import attributes as attr
-from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import CANCELLED, EVENT_MCP_CANCELLED, EVENT_MCP_PROGRESS, TOOL_ERROR
-from mcp_otel.telemetry.capture import capture_prompt_description, capture_single_message, capture_tool_result
+from mcp_otel.semconv.signals import CANCELLED, EVENT_CANCELLED, EVENT_PROGRESS, TOOL_ERROR
+from mcp_otel.telemetry.active import ReadOnlyOperation
+from mcp_otel.telemetry.capture import capture_tool_result, prompt_result_fact, tool_result_fact
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry.core import Telemetry
+    from mcp_otel.telemetry.operation import Operation
+
+_TOOL_ERROR_ATTRIBUTES: Attributes = {attr.ERROR_TYPE: TOOL_ERROR}
 
 
 class OperationOutcome:
@@ -43,6 +49,11 @@ class OperationOutcome:
         """Whether the span takes updates: recording, and (an adopted SDK span) not yet ended by the SDK."""
         return self._recording and (not self._adopt or getattr(self.span, "end_time", None) is None)
 
+    def hand_fact(self, fact: str, value: Any) -> None:
+        """Hand ``fact`` (:mod:`mcp_otel.facts`) to the registered listeners; callers check
+        :data:`mcp_otel.listeners.registered` first (nothing is built when no one listens)."""
+        listeners.notify_fact(ReadOnlyOperation(cast("Operation", self)), fact, value)
+
     def set_result(
         self,
         is_tool_error: bool,
@@ -51,17 +62,13 @@ class OperationOutcome:
     ) -> None:
         """Record a successful JSON-RPC result of ``tools/call``.
 
-        The result's shape is recorded on a recording ``tools/call`` span whatever the content setting:
-        ``mcp.tool.result.is_error`` and, when given, ``mcp.tool.result.content_count`` (Sentry's MCP keys;
-        no content is read).
-
-        With content capture on, the result is read: ``gen_ai.tool.call.result`` (a success) or
-        ``mcp.tool.result.content`` (an ``isError`` result: its error text, which OTel does not record), and
-        ``mcp.tool.result.content_type`` of a single-item result (Sentry's keys).
+        An ``isError`` result sets ``error.type=tool_error`` and ERROR status (no description: the error text
+        is tool output). With content capture on, a success records ``gen_ai.tool.call.result`` (a JSON
+        object, see :func:`~mcp_otel.telemetry.capture.as_object`). Listeners get the result's shape and, with
+        content capture on, its text as the :data:`mcp_otel.facts.TOOL_RESULT` fact.
 
         Args:
-            is_tool_error: the result is a ``CallToolResult`` with ``isError`` → ``error.type=tool_error``
-                and ERROR status (no description: the error text is tool output, recorded only on opt-in).
+            is_tool_error: the result is a ``CallToolResult`` with ``isError``.
             result: a callable returning the tool result's JSON value (its ``structuredContent``, else its
                 content blocks); called only when content capture is on.
             content_count: the number of content items of the result (``len(result.content)``).
@@ -71,18 +78,18 @@ class OperationOutcome:
             self._attrs[attr.ERROR_TYPE] = TOOL_ERROR
         if not live:
             return
-        shape: Attributes = (
-            {sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR: is_tool_error} if self.method == TOOLS_CALL else {}
-        )
-        if content_count is not None and shape:
-            shape[sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT] = content_count
         if is_tool_error:
-            shape[attr.ERROR_TYPE] = TOOL_ERROR
+            self.span.set_attributes(_TOOL_ERROR_ATTRIBUTES)
             self.span.set_status(Status(StatusCode.ERROR))
-        if shape:
-            self.span.set_attributes(shape)
-        if result is not None and self._telemetry.config.capture_content:
-            capture_tool_result(self._telemetry.config, self.span, is_tool_error, result())
+        config = self._telemetry.config
+        value = result() if result is not None and config.capture_content else None
+        wanted = bool(listeners.registered) and self.method == TOOLS_CALL
+        text = None
+        if value is not None and not is_tool_error:
+            text = capture_tool_result(config, self.span, value, wanted)
+        if wanted:
+            fact = tool_result_fact(config, is_tool_error, content_count, value, text)
+            self.hand_fact(facts.TOOL_RESULT, fact)
 
     def set_prompt_result(
         self,
@@ -90,40 +97,44 @@ class OperationOutcome:
         description: Callable[[], Any] | None = None,
         messages: Callable[[], Any] | None = None,
     ) -> None:
-        """Record the shape of a ``prompts/get`` result on a recording span.
+        """Record a ``prompts/get`` result: nothing on the span (no convention describes it); listeners get
+        its shape and, with content capture on, its description and single message as the
+        :data:`mcp_otel.facts.PROMPT_RESULT` fact.
 
         Args:
-            message_count: the number of messages (``mcp.prompt.result.message_count``), always recorded.
+            message_count: the number of messages.
             description: a callable returning the result's description; called only when content capture is
-                on (``mcp.prompt.result.description`` is prompt output), through the redactor and truncation.
-            messages: a callable returning the result's messages (a sequence of ``PromptMessage`` objects or
-                their JSON dicts); called only when content capture is on: a single-message result records
-                ``mcp.prompt.result.message_role`` and ``.message_content`` (redacted, truncated).
+                on (and a listener is registered).
+            messages: a callable returning the result's messages (``PromptMessage`` objects or their JSON
+                dicts); called only when content capture is on (and a listener is registered).
         """
-        if not self._live():
+        if not listeners.registered or not self._live():
             return
-        if message_count is not None:
-            self.span.set_attribute(sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_COUNT, message_count)
         config = self._telemetry.config
-        if not config.capture_content:
-            return
-        if description is not None:
-            capture_prompt_description(config, self.span, description())
-        if messages is not None:
-            capture_single_message(config, self.span, messages())
+        capture = config.capture_content
+        fact = prompt_result_fact(
+            config,
+            message_count,
+            description() if capture and description is not None else None,
+            messages() if capture and messages is not None else None,
+        )
+        self.hand_fact(facts.PROMPT_RESULT, fact)
 
     def set_error_response(self, code: int, message: str | None) -> None:
         """Record a JSON-RPC error response with ``code``.
 
-        Sets ``rpc.response.status_code``. On a SERVER span, the codes the conventions say a server must not
+        Sets ``rpc.response.status_code`` (or, on opt-in, ``rpc.status_code``: see
+        :mod:`mcp_otel.semconv_stability`). On a SERVER span, the codes the conventions say a server must not
         count (parse error, invalid request, method not found, invalid params, resource not found) leave the
         status UNSET and no ``error.type``; every other code — and every code on a CLIENT span — sets
         ``error.type`` (the exception class when an exception caused it, else the code) and ERROR.
         """
         code_text = str(code)
-        self._attrs[attr.RPC_RESPONSE_STATUS_CODE] = code_text
-        if self._live():
-            self.span.set_attribute(attr.RPC_RESPONSE_STATUS_CODE, code_text)
+        live = self._live()
+        for key in self._telemetry.status_code_keys:  # OTEL_SEMCONV_STABILITY_OPT_IN: old, new or both keys
+            self._attrs[key] = code_text
+            if live:
+                self.span.set_attribute(key, code_text)
         if code in self._non_error_codes:
             return
         self.set_error(self._exception_type or code_text, message)
@@ -141,19 +152,25 @@ class OperationOutcome:
             self.span.add_event(name, attributes)
 
     def record_progress(self, progress: float, total: float | None) -> None:
-        """Add an ``mcp.progress`` event (``mcp.progress.current`` / ``.total``) for this request."""
+        """Add an ``mcp_otel.progress`` event (``mcp_otel.progress.current`` / ``.total``, the numbers as the
+        peer sent them) for this request; listeners get the :data:`mcp_otel.facts.PROGRESS` fact."""
         if self._live():
-            event: Attributes = {sentry.SENTRY_MCP_PROGRESS_CURRENT: progress}
+            event: Attributes = {attr.MCP_OTEL_PROGRESS_CURRENT: progress}
             if total is not None:
-                event[sentry.SENTRY_MCP_PROGRESS_TOTAL] = total
-            self.span.add_event(EVENT_MCP_PROGRESS, event)
+                event[attr.MCP_OTEL_PROGRESS_TOTAL] = total
+            self.span.add_event(EVENT_PROGRESS, event)
+            if listeners.registered:
+                self.hand_fact(facts.PROGRESS, facts.Progress(progress, total))
 
     def record_cancelled(self, reason: str | None) -> None:
-        """Record that the peer cancelled this request: an ``mcp.cancelled`` event, ``error.type=cancelled``
-        and ERROR status (the operation did not complete)."""
+        """Record that the peer cancelled this request: an ``mcp_otel.cancelled`` event (with
+        ``mcp_otel.cancelled.reason`` when given), ``error.type=cancelled`` and ERROR status (the operation
+        did not complete); listeners get the :data:`mcp_otel.facts.CANCELLED` fact."""
         if self._live():
-            event: Attributes = {sentry.SENTRY_MCP_CANCELLED_REASON: reason} if reason else {}
-            self.span.add_event(EVENT_MCP_CANCELLED, event)
+            event: Attributes = {attr.MCP_OTEL_CANCELLED_REASON: reason} if reason else {}
+            self.span.add_event(EVENT_CANCELLED, event)
+            if listeners.registered:
+                self.hand_fact(facts.CANCELLED, reason)
         self.set_error(CANCELLED, reason)
 
     @property

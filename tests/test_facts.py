@@ -1,0 +1,249 @@
+"""The fact channel: what the telemetry core hands listeners instead of writing it on the vendor-neutral span.
+
+Tool and prompt result shapes and content, the transport's kind, progress and cancellation: the span keeps the
+OpenTelemetry keys only (``gen_ai.tool.call.result`` as a JSON object), a registered listener gets the facts
+(:mod:`mcp_otel.facts`), and nothing is built when no listener is registered. The Sentry end
+(:mod:`mcp_otel.sentry.facts`, ``tests/test_sentry_facts.py``) turns them into Sentry's keys.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.metrics import get_meter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from mcp_otel import facts, listeners
+from mcp_otel.config import McpOtelConfig
+from mcp_otel.model import MEMORY, PROMPTS_GET, STDIO, TOOLS_CALL, Message, Session, Transport
+from mcp_otel.semconv import attributes as attr
+from mcp_otel.semconv.signals import EVENT_CANCELLED, EVENT_PROGRESS
+from mcp_otel.telemetry import OperationView, Telemetry
+from mcp_otel.telemetry.capture import as_object
+
+TEXT_BLOCK = {"type": "text", "text": "out of range"}
+BLOCKS_JSON = '[{"type": "text", "text": "out of range"}]'
+
+
+class Recorder(listeners.McpListener):
+    """Keeps every fact handed to it, with whether the operation's span was still recording then."""
+
+    def __init__(self) -> None:
+        self.facts: list[tuple[str, Any, bool]] = []
+
+    def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
+        self.facts.append((fact, value, operation.span.is_recording()))
+
+    def of(self, fact: str) -> list[Any]:
+        return [value for name, value, _ in self.facts if name == fact]
+
+
+@pytest.fixture
+def recorder() -> Any:
+    rec = Recorder()
+    listeners.add_listener(rec)
+    yield rec
+    listeners.remove_listener(rec)
+
+
+def _run(
+    method: str, name: str | None, capture: bool, record: Any, transport: Transport = STDIO, **kwargs: Any
+) -> dict[str, Any]:
+    """One SERVER operation through the core; returns the finished span's attributes and events."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = McpOtelConfig.from_kwargs({"capture_content": capture, "metrics": False, **kwargs}, environ={})
+    telemetry = Telemetry(provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), config)
+    operation = telemetry.start_server_request(Message(method, 1, name, None, None, Session(), transport))
+    assert operation is not None
+    record(operation)
+    operation.end()
+    (span,) = exporter.get_finished_spans()
+    return {
+        "attributes": dict(span.attributes or {}),
+        "events": [(e.name, dict(e.attributes or {})) for e in span.events],
+    }
+
+
+def _no_sentry_keys(attributes: dict[str, Any]) -> None:
+    sentry_like = [k for k in attributes if k.startswith(("mcp.tool.", "mcp.prompt.", "mcp.transport"))]
+    assert sentry_like == [], attributes
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_tool_error_result(capture: bool, recorder: Recorder) -> None:
+    span = _run(TOOLS_CALL, "divide", capture, lambda op: op.set_result(True, lambda: [TEXT_BLOCK], 1))
+    attributes = span["attributes"]
+    assert attributes[attr.ERROR_TYPE] == "tool_error"
+    assert attr.GEN_AI_TOOL_CALL_RESULT not in attributes  # OTel records results on success only
+    _no_sentry_keys(attributes)
+    expected = facts.ToolResult(True, 1, "text", BLOCKS_JSON) if capture else facts.ToolResult(True, 1)
+    assert recorder.of(facts.TOOL_RESULT) == [expected]
+    assert recorder.of(facts.TRANSPORT) == ["stdio"]
+    assert all(recording for _, _, recording in recorder.facts)  # handed while the span runs
+
+
+def test_tool_result_is_an_object_on_the_span_and_as_sent_in_the_fact(recorder: Recorder) -> None:
+    two = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: [TEXT_BLOCK, TEXT_BLOCK], 2))
+    structured = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: {"result": 5}, 1))
+    one = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: [TEXT_BLOCK], 1))
+    assert json.loads(one["attributes"][attr.GEN_AI_TOOL_CALL_RESULT]) == {"content": [TEXT_BLOCK]}
+    assert json.loads(two["attributes"][attr.GEN_AI_TOOL_CALL_RESULT]) == {"content": [TEXT_BLOCK] * 2}
+    assert structured["attributes"][attr.GEN_AI_TOOL_CALL_RESULT] == '{"result": 5}'
+    for span in (one, two, structured):
+        _no_sentry_keys(span["attributes"])
+    assert recorder.of(facts.TOOL_RESULT) == [
+        facts.ToolResult(False, 2, None, json.dumps([TEXT_BLOCK] * 2)),
+        facts.ToolResult(False, 1, None, '{"result": 5}'),
+        facts.ToolResult(False, 1, "text", BLOCKS_JSON),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "recorded"),
+    [
+        ({"a": 1}, {"a": 1}),
+        ('{"location": "Paris"}', {"location": "Paris"}),  # a JSON string holding an object is parsed
+        ([1, 2], {"value": [1, 2]}),
+        ("plain text", {"value": "plain text"}),
+        (7, {"value": 7}),
+    ],
+)
+def test_tool_arguments_are_an_object(arguments: Any, recorded: dict[str, Any]) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = McpOtelConfig.from_kwargs({"capture_content": True, "metrics": False}, environ={})
+    telemetry = Telemetry(provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), config)
+    message = Message(TOOLS_CALL, 1, "t", None, None, Session(), STDIO, arguments=lambda: arguments)
+    operation = telemetry.start_server_request(message)
+    assert operation is not None
+    operation.end()
+    (span,) = exporter.get_finished_spans()
+    assert json.loads(str((span.attributes or {})[attr.GEN_AI_TOOL_CALL_ARGUMENTS])) == recorded
+
+
+def test_as_object() -> None:
+    assert as_object({"x": 1}, "content") == {"x": 1}
+    assert as_object("[1]", "content") == {"content": "[1]"}  # a JSON string of a non-object stays a string
+    assert as_object("not json", "value") == {"value": "not json"}
+
+
+class _Message:
+    """A ``PromptMessage``-like object (attributes, not a dict)."""
+
+    def __init__(self, role: str, text: str) -> None:
+        self.role = role
+        self.content = {"type": "text", "text": text}
+
+
+@pytest.mark.parametrize("message", [{"role": "user", "content": {"type": "text", "text": "Hi Ada"}}, None])
+@pytest.mark.parametrize("capture", [False, True])
+def test_single_prompt_message(capture: bool, message: dict[str, Any] | None, recorder: Recorder) -> None:
+    value = message if message is not None else _Message("user", "Hi Ada")
+    span = _run(
+        PROMPTS_GET, "greet", capture, lambda op: op.set_prompt_result(1, lambda: "A", lambda: [value])
+    )
+    _no_sentry_keys(span["attributes"])
+    expected = facts.PromptResult(1, "A", "user", "Hi Ada") if capture else facts.PromptResult(1)
+    assert recorder.of(facts.PROMPT_RESULT) == [expected]
+
+
+def test_several_prompt_messages_have_no_role(recorder: Recorder) -> None:
+    two = [{"role": "user", "content": {"type": "text", "text": "a"}}] * 2
+    _run(PROMPTS_GET, "greet", True, lambda op: op.set_prompt_result(2, None, lambda: two))
+    assert recorder.of(facts.PROMPT_RESULT) == [facts.PromptResult(2)]
+
+
+def test_redactor_sees_fact_content(recorder: Recorder) -> None:
+    seen: list[str] = []
+
+    def redactor(key: str, value: str) -> str:
+        seen.append(key)
+        return "[R]"
+
+    _run(
+        TOOLS_CALL,
+        "t",
+        True,
+        lambda op: op.set_result(True, lambda: [TEXT_BLOCK], 1),
+        content_redactor=redactor,
+    )
+    _run(
+        PROMPTS_GET,
+        "p",
+        True,
+        lambda op: op.set_prompt_result(1, lambda: "d", lambda: [_Message("user", "m")]),
+        content_redactor=redactor,
+    )
+    assert seen == ["tool_result.content", "prompt_result.description", "prompt_result.message_content"]
+    assert recorder.of(facts.TOOL_RESULT) == [facts.ToolResult(True, 1, "text", "[R]")]
+    assert recorder.of(facts.PROMPT_RESULT) == [facts.PromptResult(1, "[R]", "user", "[R]")]
+
+
+def test_progress_and_cancellation_are_project_events(recorder: Recorder) -> None:
+    def record(op: Any) -> None:
+        op.record_progress(1, 3)
+        op.record_progress(2.5, None)
+        op.record_cancelled("stop")
+
+    span = _run(TOOLS_CALL, "t", False, record)
+    assert span["events"] == [
+        (EVENT_PROGRESS, {attr.MCP_OTEL_PROGRESS_CURRENT: 1, attr.MCP_OTEL_PROGRESS_TOTAL: 3}),
+        (EVENT_PROGRESS, {attr.MCP_OTEL_PROGRESS_CURRENT: 2.5}),
+        (EVENT_CANCELLED, {attr.MCP_OTEL_CANCELLED_REASON: "stop"}),
+    ]
+    assert EVENT_PROGRESS == "mcp_otel.progress" and EVENT_CANCELLED == "mcp_otel.cancelled"
+    assert span["attributes"][attr.ERROR_TYPE] == "cancelled"
+    assert recorder.of(facts.PROGRESS) == [facts.Progress(1, 3), facts.Progress(2.5, None)]
+    assert recorder.of(facts.CANCELLED) == ["stop"]
+
+
+def test_memory_transport_has_no_attribute_but_a_fact(recorder: Recorder) -> None:
+    span = _run(TOOLS_CALL, "t", False, lambda op: None, transport=MEMORY)
+    assert not [k for k in span["attributes"] if k.startswith(("network.", "mcp.transport"))]
+    assert recorder.of(facts.TRANSPORT) == ["memory"]
+
+
+def test_nothing_is_built_without_a_listener(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No listener: no fact object, no prompt callable called, no fact helper run (the hot path's promise)."""
+    monkeypatch.setattr(listeners, "registered", ())  # whatever other tests left registered
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("built a fact with no listener registered")
+
+    import mcp_otel.telemetry.outcome as outcome
+
+    monkeypatch.setattr(outcome, "tool_result_fact", forbidden)
+    monkeypatch.setattr(outcome, "prompt_result_fact", forbidden)
+    monkeypatch.setattr(facts, "ToolResult", forbidden)
+    monkeypatch.setattr(facts, "Progress", forbidden)
+    monkeypatch.setattr(listeners, "notify_fact", forbidden)
+
+    def record(op: Any) -> None:
+        op.set_result(False, forbidden, 1)  # capture off: the result is never read
+        op.set_prompt_result(1, forbidden, forbidden)
+        op.record_progress(1, 2)
+        op.record_cancelled(None)
+
+    _run(TOOLS_CALL, "t", False, record)
+    _run(PROMPTS_GET, "p", True, lambda op: op.set_prompt_result(1, forbidden, forbidden))
+
+
+def test_a_failing_listener_never_reaches_the_host() -> None:
+    class Broken(listeners.McpListener):
+        def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
+            raise RuntimeError("listener bug")
+
+    broken = Broken()
+    listeners.add_listener(broken)
+    try:
+        span = _run(TOOLS_CALL, "t", False, lambda op: op.set_result(True, None, 1))
+    finally:
+        listeners.remove_listener(broken)
+    assert span["attributes"][attr.ERROR_TYPE] == "tool_error"
