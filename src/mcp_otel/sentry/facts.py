@@ -160,20 +160,49 @@ class SpanFacts(McpListener):
 
 class LiveSpanFacts(McpListener):
     """Writes the Sentry attributes and events of each fact on the running span itself (for exporters that
-    send spans as they are, like sentry-sdk's ``OTLPIntegration``)."""
+    send spans as they are, like sentry-sdk's ``OTLPIntegration``).
+
+    Only the spans passed to :meth:`track` (by the span processor of the provider whose spans go to Sentry,
+    when they start) are written: spans of other tracer providers stay vendor-neutral.
+
+    Args:
+        max_spans: how many running spans are tracked at most (beyond that, new spans get no fact keys).
+    """
+
+    def __init__(self, max_spans: int = MAX_SPANS) -> None:
+        self.max_spans = max_spans
+        self._lock = threading.Lock()
+        self._tracked: set[tuple[int, int]] = set()
 
     def install(self) -> None:
         """Start receiving facts (idempotent)."""
         listeners.add_listener(self)
 
     def uninstall(self) -> None:
-        """Stop receiving facts."""
+        """Stop receiving facts and forget the tracked spans."""
         listeners.remove_listener(self)
+        with self._lock:
+            self._tracked.clear()
+
+    def track(self, span: Span | ReadableSpan) -> None:
+        """Write the facts of ``span`` (a span that just started) on it."""
+        key = _key(span)
+        if key is not None:
+            with self._lock:
+                if len(self._tracked) < self.max_spans:
+                    self._tracked.add(key)
+
+    def untrack(self, span: Span | ReadableSpan) -> None:
+        """``span`` ended: nothing more can be written on it."""
+        key = _key(span)
+        if key is not None:
+            with self._lock:
+                self._tracked.discard(key)
 
     def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
         """Set the fact's Sentry attributes (or add its Sentry event) on the operation's recording span."""
         span = operation.span
-        if not span.is_recording():
+        if not span.is_recording() or _key(span) not in self._tracked:
             return
         data = sentry_fact_data(fact, value)
         if data:

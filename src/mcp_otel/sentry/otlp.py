@@ -83,11 +83,16 @@ class SentryOtlpSpanProcessor(SpanProcessor):
                 if key in mapped.data:
                     attributes[key] = mapped.data[key]
             span.set_attributes(attributes)
+            self.facts.track(span)  # the core's facts about it are written on it while it runs
         except Exception:
             log_failure_once("sentry.otlp.on_start")
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Nothing to do: an ended span is read-only (see :class:`SentryOtlpSpanExporter`)."""
+        """Stop writing facts on ``span``: an ended span is read-only."""
+        try:
+            self.facts.untrack(span)
+        except Exception:
+            log_failure_once("sentry.otlp.on_end")
 
     def shutdown(self) -> None:
         """Stop marking spans."""
