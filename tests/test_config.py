@@ -97,6 +97,47 @@ async def test_capture_content(
         assert json.loads(attributes["gen_ai.tool.call.arguments"]) == ARGS
 
 
+@pytest.mark.parametrize(
+    ("value", "captured"),
+    [
+        ("SPAN_ONLY", True),
+        ("span_only", True),  # the GenAI utilities match the mode case-insensitively
+        ("SPAN_AND_EVENT", True),  # spans record it; mcp-otel has no GenAI events
+        ("EVENT_ONLY", False),  # events only, and mcp-otel has none: nothing is recorded
+        ("NO_CONTENT", False),
+        ("true", True),
+        ("FALSE", False),
+    ],
+)
+def test_genai_capture_modes(value: str, captured: bool, env: Any) -> None:
+    env(config.ENV_GENAI_CAPTURE_CONTENT, value)
+    assert config.McpOtelConfig.from_kwargs({}).capture_content is captured
+
+
+async def test_genai_span_only_records_on_spans(
+    instrument: Callable[..., Any], connect: Callable[..., Any], env: Any
+) -> None:
+    env(config.ENV_GENAI_CAPTURE_CONTENT, "SPAN_ONLY")
+    instrument()
+    assert json.loads(_call(await _exchange(connect))["attributes"]["gen_ai.tool.call.arguments"]) == ARGS
+
+
+@pytest.mark.parametrize(
+    ("value", "level"), [("EVENT_ONLY", logging.WARNING), ("SPAN_AND_EVENT", logging.INFO)]
+)
+def test_genai_event_modes_say_once_that_there_are_no_events(
+    value: str, level: int, env: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "_LOGGED_MODES", set())
+    env(config.ENV_GENAI_CAPTURE_CONTENT, value)
+    with caplog.at_level(logging.INFO, logger="mcp_otel"):
+        config.McpOtelConfig.from_kwargs({})
+        config.McpOtelConfig.from_kwargs({})  # a second instrument(): no second message
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records if "GenAI events" in r.getMessage()]
+    assert len(messages) == 1, messages
+    assert messages[0][0] == level and value in messages[0][1]
+
+
 async def test_capture_content_keyword_beats_env(
     instrument: Callable[..., Any], connect: Callable[..., Any], env: Any
 ) -> None:
@@ -356,7 +397,12 @@ async def test_sdk_middleware_work(
     ("name", "value", "accepted", "default"),
     [
         (config.ENV_CAPTURE_CONTENT, "maybe", "true, false", {"capture_content": False}),
-        (config.ENV_GENAI_CAPTURE_CONTENT, "sometimes", "true, false", {"capture_content": False}),
+        (
+            config.ENV_GENAI_CAPTURE_CONTENT,
+            "sometimes",
+            "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true, false",
+            {"capture_content": False},
+        ),
         (config.ENV_MAX_CONTENT_LENGTH, "-3", "non-negative integer", {"max_content_length": 4096}),
         (config.ENV_MAX_CONTENT_LENGTH, "lots", "non-negative integer", {"max_content_length": 4096}),
         (config.ENV_CONTENT_REDACTOR, "no_such_module:nope", "module:function", {"content_redactor": None}),
