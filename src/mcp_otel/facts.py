@@ -13,8 +13,9 @@ after the user's redactor and truncation, exactly as it would be on a span.
 Adding a fact:
 
 1. name it here (a ``Final`` string) and, when its value has several fields, add a frozen dataclass for it;
-2. hand it from the core where it becomes known: ``if listeners.registered: listeners.notify_fact(operation,
-   NAME, value)`` (:meth:`mcp_otel.telemetry.Operation.hand_fact` does both);
+2. hand it from the core where it becomes known, building the value only when someone listens:
+   ``if listeners.registered: operation.hand_fact(NAME, value)`` (content only through ``capture()``, only
+   with content capture on);
 3. map it where it is consumed: for Sentry, one branch in :func:`mcp_otel.sentry.facts.sentry_fact_data`;
 4. test it in ``tests/test_facts.py`` and in the Sentry payload comparison
    (``tests/test_sentry_payloads.py``).
