@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from mcp_otel import facts
 from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES
 from support import feature_client, feature_server
 from support.compat import IS_MCP1, OTEL_SCOPE, SDK_SCOPE
+from support.facts import recording
 from support.spans import Span, children, describe, only, request_spans
 
 pytestmark = pytest.mark.anyio
@@ -69,24 +71,28 @@ async def test_one_client_span_per_request(
 async def test_result_shape_on_both_sides(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:
-    """``tools/call`` and ``prompts/get`` spans, CLIENT and SERVER, record the result's shape (never content):
-    ``mcp.tool.result.is_error``, ``mcp.tool.result.content_count``, ``mcp.prompt.result.message_count``."""
-    async with feature_client.connect(transport, tmp_path) as conn:
-        await feature_client.standard_exchange(conn)
+    """``tools/call`` and ``prompts/get`` results, CLIENT and SERVER side: their shape (never content) goes to
+    listeners as facts; the spans carry none of Sentry's result keys (``error.type`` marks a tool error)."""
+    with recording() as recorder:
+        async with feature_client.connect(transport, tmp_path) as conn:
+            await feature_client.standard_exchange(conn)
     spans = feature_client.collect(span_exporter, conn)
+    sides = ("CLIENT",) if transport == "stdio" else ("CLIENT", "SERVER")  # the stdio server: another process
+    for kind in sides:
+        assert recorder.of(facts.TOOL_RESULT, kind) == [
+            facts.ToolResult(is_error=False, content_count=1),  # tools/call add
+            facts.ToolResult(is_error=True, content_count=1),  # tools/call fail
+        ], kind
+        assert recorder.of(facts.PROMPT_RESULT, kind) == [facts.PromptResult(message_count=1)], kind
+    assert all(f.recording for f in recorder.facts)
     for kind in ("CLIENT", "SERVER"):
-        shape = {}
         for name in ("tools/call add", "tools/call fail", "prompts/get greet", "tools/list"):
             attrs = only(spans, name, kind)["attributes"]
-            shape[name] = {
-                k: v for k, v in attrs.items() if k.startswith(("mcp.tool.result.", "mcp.prompt.result."))
-            }
-        assert shape == {
-            "tools/call add": {"mcp.tool.result.is_error": False, "mcp.tool.result.content_count": 1},
-            "tools/call fail": {"mcp.tool.result.is_error": True, "mcp.tool.result.content_count": 1},
-            "prompts/get greet": {"mcp.prompt.result.message_count": 1},  # no description: content is opt-in
-            "tools/list": {},
-        }, (kind, describe(spans))
+            assert not [k for k in attrs if k.startswith(("mcp.tool.result.", "mcp.prompt.result."))], (
+                name,
+                kind,
+            )
+        assert only(spans, "tools/call fail", kind)["attributes"]["error.type"] == "tool_error"
 
 
 async def test_request_ids_match_the_server(

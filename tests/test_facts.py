@@ -24,30 +24,17 @@ from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv.signals import EVENT_CANCELLED, EVENT_PROGRESS
 from mcp_otel.telemetry import OperationView, Telemetry
 from mcp_otel.telemetry.capture import as_object
+from support.facts import FactRecorder as Recorder
+from support.facts import recording
 
 TEXT_BLOCK = {"type": "text", "text": "out of range"}
 BLOCKS_JSON = '[{"type": "text", "text": "out of range"}]'
 
 
-class Recorder(listeners.McpListener):
-    """Keeps every fact handed to it, with whether the operation's span was still recording then."""
-
-    def __init__(self) -> None:
-        self.facts: list[tuple[str, Any, bool]] = []
-
-    def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
-        self.facts.append((fact, value, operation.span.is_recording()))
-
-    def of(self, fact: str) -> list[Any]:
-        return [value for name, value, _ in self.facts if name == fact]
-
-
 @pytest.fixture
 def recorder() -> Any:
-    rec = Recorder()
-    listeners.add_listener(rec)
-    yield rec
-    listeners.remove_listener(rec)
+    with recording() as rec:
+        yield rec
 
 
 def _run(
@@ -85,7 +72,7 @@ def test_tool_error_result(capture: bool, recorder: Recorder) -> None:
     expected = facts.ToolResult(True, 1, "text", BLOCKS_JSON) if capture else facts.ToolResult(True, 1)
     assert recorder.of(facts.TOOL_RESULT) == [expected]
     assert recorder.of(facts.TRANSPORT) == ["stdio"]
-    assert all(recording for _, _, recording in recorder.facts)  # handed while the span runs
+    assert all(f.recording for f in recorder.facts)  # handed while the span runs
 
 
 def test_tool_result_is_an_object_on_the_span_and_as_sent_in_the_fact(recorder: Recorder) -> None:

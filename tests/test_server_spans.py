@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from mcp_otel import facts
 from support.compat import IS_MCP1, OTEL_SCOPE
+from support.facts import recording
 from support.harness import IN_PROCESS, TRANSPORTS, Conn
 from support.scenario import (
     ADD_ARGS,
@@ -343,7 +345,8 @@ async def test_capture_content(
     instrument: Callable[..., Any], connect: Callable[..., Any], inproc: str
 ) -> None:
     instrument(capture_content=True)
-    conn, spans = await _demo_spans(connect, inproc)
+    with recording() as recorder:
+        conn, spans = await _demo_spans(connect, inproc)
     add = _server_span(spans, "tools/call add")
     assert _json_attr(add, "gen_ai.tool.call.arguments") == ADD_ARGS
     assert _json_attr(add, "gen_ai.tool.call.result") == {"result": 5}
@@ -352,24 +355,26 @@ async def test_capture_content(
     fail = _server_span(spans, "tools/call fail")
     assert _json_attr(fail, "gen_ai.tool.call.arguments") == FAIL_ARGS
     assert "gen_ai.tool.call.result" not in fail["attributes"], "result is only captured on success"
-    assert greet["attributes"]["mcp.prompt.result.description"] == "A greeting prompt."
-    assert greet["attributes"]["mcp.prompt.result.message_count"] == 1
-    # the single message of the result (Sentry's JavaScript SDK keys), content captured only with capture on
-    assert greet["attributes"]["mcp.prompt.result.message_role"] == "user"
-    assert greet["attributes"]["mcp.prompt.result.message_content"] == "Write a friendly greeting for Ada."
+    # the prompt result has no convention key: listeners (the Sentry mapping) get it, content only on capture
+    assert not [k for k in greet["attributes"] if k.startswith("mcp.prompt.result.")]
+    assert recorder.of(facts.PROMPT_RESULT, "SERVER") == [
+        facts.PromptResult(1, "A greeting prompt.", "user", "Write a friendly greeting for Ada.")
+    ]
 
 
 async def test_capture_content_without_structured_result(
     instrument: Callable[..., Any], connect: Callable[..., Any], inproc: str
 ) -> None:
-    """No ``structuredContent``: the result is the ``content`` array."""
+    """No ``structuredContent``: the result is the ``content`` array, wrapped in an object (GenAI schema)."""
     instrument(capture_content=True)
     async with connect(inproc, server="lowlevel") as conn:
         await conn.list_tools()
         result = await conn.call_tool("work", {})
     assert "structuredContent" not in result
     span = _server_span(conn.spans(), "tools/call work")
-    captured = _json_attr(span, "gen_ai.tool.call.result")
+    wrapped = _json_attr(span, "gen_ai.tool.call.result")
+    assert isinstance(wrapped, dict) and set(wrapped) == {"content"}, wrapped
+    captured = wrapped["content"]
     assert isinstance(captured, list) and len(captured) == 1, captured
     assert {k: captured[0][k] for k in ("type", "text")} == {"type": "text", "text": "done"}
     assert _json_attr(span, "gen_ai.tool.call.arguments") == {}
@@ -452,11 +457,8 @@ async def test_capture_keyword_beats_env_var(
 ) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     instrument(capture_content=False)
-    _, spans = await _demo_spans(connect, inproc)
+    with recording() as recorder:
+        _, spans = await _demo_spans(connect, inproc)
     add = _server_span(spans, "tools/call add")
     assert "gen_ai.tool.call.arguments" not in add["attributes"]
-    greet = _server_span(spans, "prompts/get greet")
-    assert "mcp.prompt.result.description" not in greet["attributes"]
-    assert "mcp.prompt.result.message_role" not in greet["attributes"]
-    assert "mcp.prompt.result.message_content" not in greet["attributes"]
-    assert greet["attributes"]["mcp.prompt.result.message_count"] == 1
+    assert recorder.of(facts.PROMPT_RESULT, "SERVER") == [facts.PromptResult(message_count=1)]  # no content

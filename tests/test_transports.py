@@ -21,8 +21,6 @@ import anyio
 import pytest
 
 from mcp_otel import facts
-from mcp_otel.listeners import McpListener, add_listener, remove_listener
-from mcp_otel.telemetry import OperationView
 from support.compat import (
     CLIENT_NAME,
     CLIENT_VERSION,
@@ -31,6 +29,7 @@ from support.compat import (
     SERVER_NAME,
     implementation,
 )
+from support.facts import recording
 from support.harness import (
     HTTP_TRANSPORTS,
     TRANSPORTS,
@@ -78,26 +77,13 @@ async def test_transport_attributes(demo_run: Run) -> None:
                 assert key not in attrs, f"{where}: {key}={attrs[key]!r}"
 
 
-class _TransportFacts(McpListener):
-    def __init__(self) -> None:
-        self.kinds: dict[str, set[str]] = {}
-
-    def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
-        if fact == facts.TRANSPORT:
-            self.kinds.setdefault(operation.kind.name, set()).add(value)
-
-
 @pytest.mark.parametrize("transport", [t for t in TRANSPORTS if t != "stdio"])
 async def test_transport_fact(transport: str, instrumented: Any, connect: Callable[..., Any]) -> None:
     """Listeners learn the transport's kind on both sides (the server's view over every in-process one)."""
-    recorder = _TransportFacts()
-    add_listener(recorder)
-    try:
+    with recording() as recorder:
         async with connect(transport) as conn:
             await conn.list_tools()
-    finally:
-        remove_listener(recorder)
-    assert recorder.kinds["SERVER"] == {mcp_transport_value(transport)}, recorder.kinds
+    assert set(recorder.of(facts.TRANSPORT, "SERVER")) == {mcp_transport_value(transport)}, recorder.facts
 
 
 async def test_session_id(demo_run: Run) -> None:
