@@ -200,6 +200,7 @@ def test_memory_transport_has_no_attribute_but_a_fact(recorder: Recorder) -> Non
 def test_nothing_is_built_without_a_listener(monkeypatch: pytest.MonkeyPatch) -> None:
     """No listener: no fact object, no prompt callable called, no fact helper run (the hot path's promise)."""
     monkeypatch.setattr(listeners, "registered", ())  # whatever other tests left registered
+    monkeypatch.setattr(listeners, "fact_receivers", ())
 
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("built a fact with no listener registered")

@@ -257,6 +257,7 @@ def test_redactor_sees_every_captured_value(
 ) -> None:
     # no listener (Sentry) in this process: the redactor sees exactly what the spans export
     monkeypatch.setattr(listeners, "registered", ())
+    monkeypatch.setattr(listeners, "fact_receivers", ())
     spans, calls = _redaction_run(transport, tmp_path, telemetry, redact=True)
     exported = [
         (key, value)

@@ -114,6 +114,7 @@ async def test_features_with_content_capture(
     """Content capture on, every result kind, log and progress notifications, a cancelled request."""
     monkeypatch.setenv("OTEL_INSTRUMENTATION_MCP_CAPTURE_CONTENT", "true")  # the stdio server's setting
     monkeypatch.setattr(listeners, "registered", ())  # no Sentry, no other listener in this process
+    monkeypatch.setattr(listeners, "fact_receivers", ())
     instrument(capture_content=True)
     async with feature_client.connect(transport, tmp_path) as conn:
         await feature_client.standard_exchange(conn)

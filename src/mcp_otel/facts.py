@@ -6,15 +6,16 @@ shape or a prompt result's messages, and mcp-otel keeps its spans to the convent
 (:class:`mcp_otel.listeners.McpListener`) and receive each fact through its one method ``on_fact(operation,
 fact, value)``, in the task where it happens, while the operation's span is still running.
 
-Facts cost nothing when no listener is registered: the core checks :data:`mcp_otel.listeners.registered`
+Facts cost nothing when no listener is registered: the core checks :data:`mcp_otel.listeners.fact_receivers`
 before it builds one. Content (result text, prompt messages) is in a fact only when content capture is on,
 after the user's redactor and truncation, exactly as it would be on a span.
 
 Adding a fact:
 
-1. name it here (a ``Final`` string) and, when its value has several fields, add a frozen dataclass for it;
+1. name it here (a ``Final`` string) and, when its value has several fields, add a ``NamedTuple`` for it
+   (immutable, and the cheapest record to build on the request path);
 2. hand it from the core where it becomes known, building the value only when someone listens:
-   ``if listeners.registered: operation.hand_fact(NAME, value)`` (content only through ``capture()``, only
+   ``if listeners.fact_receivers: operation.hand_fact(NAME, value)`` (content only through ``capture()``, only
    with content capture on);
 3. map it where it is consumed: for Sentry, one branch in :func:`mcp_otel.sentry.facts.sentry_fact_data`;
 4. test it in ``tests/test_facts.py`` and in the Sentry payload comparison
@@ -23,8 +24,7 @@ Adding a fact:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 TRANSPORT: Final = "transport"
 """The transport's kind (``str``): ``stdio``, ``http`` (streamable HTTP), ``sse`` or ``memory``; handed when
@@ -45,8 +45,7 @@ CANCELLED: Final = "cancelled"
 event."""
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
+class ToolResult(NamedTuple):
     """The shape (and, with content capture on, the content) of a ``tools/call`` result.
 
     Attributes:
@@ -65,8 +64,7 @@ class ToolResult:
     content: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PromptResult:
+class PromptResult(NamedTuple):
     """The shape (and, with content capture on, the content) of a ``prompts/get`` result.
 
     Attributes:
@@ -83,8 +81,7 @@ class PromptResult:
     message_content: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(NamedTuple):
     """One progress notification about the operation: the numbers as the peer sent them."""
 
     current: float

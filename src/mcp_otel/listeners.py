@@ -48,20 +48,28 @@ registered: tuple[McpListener, ...] = ()
 """The registered listeners (an immutable tuple, replaced on every change; empty in the common case). The hot
 path reads it as ``listeners.registered`` to skip building what no one listens to."""
 
+fact_receivers: tuple[McpListener, ...] = ()
+"""The registered listeners that override :meth:`McpListener.on_fact` (a subset of :data:`registered`): the
+core builds a fact only when this is not empty."""
+
 
 def add_listener(listener: McpListener) -> None:
     """Register ``listener`` (idempotent)."""
-    global registered
     with _lock:
-        if listener not in registered:
-            registered = (*registered, listener)
+        if not any(item is listener for item in registered):
+            _publish((*registered, listener))
 
 
 def remove_listener(listener: McpListener) -> None:
     """Unregister ``listener`` (no error if it was not registered)."""
-    global registered
     with _lock:
-        registered = tuple(item for item in registered if item is not listener)
+        _publish(tuple(item for item in registered if item is not listener))
+
+
+def _publish(all_listeners: tuple[McpListener, ...]) -> None:
+    global registered, fact_receivers
+    registered = all_listeners
+    fact_receivers = tuple(x for x in all_listeners if type(x).on_fact is not McpListener.on_fact)
 
 
 def listeners() -> tuple[McpListener, ...]:
@@ -79,9 +87,9 @@ def notify(method: str, *args: Any) -> None:
 
 
 def notify_fact(operation: OperationView, fact: str, value: Any) -> None:
-    """Hand one fact (:mod:`mcp_otel.facts`) about ``operation`` to every listener (guarded like
-    :func:`notify`). Callers check :data:`registered` first, so nothing is built for no one."""
-    for listener in registered:
+    """Hand one fact (:mod:`mcp_otel.facts`) about ``operation`` to every listener that takes facts (guarded
+    like :func:`notify`). Callers check :data:`fact_receivers` first, so nothing is built for no one."""
+    for listener in fact_receivers:
         try:
             listener.on_fact(operation, fact, value)
         except Exception:

@@ -139,7 +139,7 @@ class Operation(OperationOutcome):
             self._recording = recording = span.is_recording()
             if recording and config.capture_content and message.arguments is not None:
                 capture_arguments(config, span, method, message.arguments())
-            if recording and listeners.registered:
+            if recording and listeners.fact_receivers:
                 self._hand_transport()
         self._exception_type: str | None = None
         self._token: Token[weakref.ref[Operation] | None] | None = None
@@ -200,7 +200,7 @@ class Operation(OperationOutcome):
             config = self._telemetry.config
             if config.capture_content and self.message.arguments is not None:
                 capture_arguments(config, span, self.method, self.message.arguments())
-            if listeners.registered:
+            if listeners.fact_receivers:
                 self._hand_transport()
 
     def _hand_transport(self) -> None:

@@ -51,7 +51,7 @@ class OperationOutcome:
 
     def hand_fact(self, fact: str, value: Any) -> None:
         """Hand ``fact`` (:mod:`mcp_otel.facts`) to the registered listeners; callers check
-        :data:`mcp_otel.listeners.registered` first (nothing is built when no one listens)."""
+        :data:`mcp_otel.listeners.fact_receivers` first (nothing is built when no one listens)."""
         listeners.notify_fact(ReadOnlyOperation(cast("Operation", self)), fact, value)
 
     def set_result(
@@ -83,7 +83,7 @@ class OperationOutcome:
             self.span.set_status(Status(StatusCode.ERROR))
         config = self._telemetry.config
         value = result() if result is not None and config.capture_content else None
-        wanted = bool(listeners.registered) and self.method == TOOLS_CALL
+        wanted = bool(listeners.fact_receivers) and self.method == TOOLS_CALL
         text = None
         if value is not None and not is_tool_error:
             text = capture_tool_result(config, self.span, value, wanted)
@@ -108,7 +108,7 @@ class OperationOutcome:
             messages: a callable returning the result's messages (``PromptMessage`` objects or their JSON
                 dicts); called only when content capture is on (and a listener is registered).
         """
-        if not listeners.registered or not self._live():
+        if not listeners.fact_receivers or not self._live():
             return
         config = self._telemetry.config
         capture = config.capture_content
@@ -159,7 +159,7 @@ class OperationOutcome:
             if total is not None:
                 event[attr.MCP_OTEL_PROGRESS_TOTAL] = total
             self.span.add_event(EVENT_PROGRESS, event)
-            if listeners.registered:
+            if listeners.fact_receivers:
                 self.hand_fact(facts.PROGRESS, facts.Progress(progress, total))
 
     def record_cancelled(self, reason: str | None) -> None:
@@ -169,7 +169,7 @@ class OperationOutcome:
         if self._live():
             event: Attributes = {attr.MCP_OTEL_CANCELLED_REASON: reason} if reason else {}
             self.span.add_event(EVENT_CANCELLED, event)
-            if listeners.registered:
+            if listeners.fact_receivers:
                 self.hand_fact(facts.CANCELLED, reason)
         self.set_error(CANCELLED, reason)
 
