@@ -110,7 +110,7 @@ def sentry_attributes(
         if scheme:
             data[sentry.SENTRY_MCP_RESOURCE_PROTOCOL] = scheme
     if method == TOOLS_CALL:
-        # mcp-otel records the result's isError itself; other spans (mcp 2.x's own) get it inferred
+        # the tool_result fact gives the result's isError; other spans (mcp 2.x's own) get it inferred
         if not isinstance(attributes.get(sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR), bool):
             if attributes.get(attr.ERROR_TYPE) == TOOL_ERROR:
                 data[sentry.SENTRY_MCP_TOOL_RESULT_IS_ERROR] = True
