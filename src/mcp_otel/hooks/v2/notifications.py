@@ -131,8 +131,8 @@ class Notifications:
         return _typed(args, kwargs, session, transport, TO_CLIENT, server_side_key())
 
     def describe_progress(self, server_session: Any, args: Args, kwargs: Kwargs) -> Message:
-        """``ServerSession.report_progress(progress, total)``: an ``mcp_otel.progress`` event on the request being
-        handled, and the notification's CLIENT span (the dispatcher hooks open no second one)."""
+        """``ServerSession.report_progress(progress, total)``: an ``mcp_otel.progress`` event on the request
+        being handled, and the notification's CLIENT span (the dispatcher hooks open no second one)."""
         progress, total = _progress_args(*args, **kwargs)
         request = active_request()
         if request is not None:
