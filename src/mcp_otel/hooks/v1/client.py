@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import wrapt
-
 from opentelemetry.trace import SpanKind
 
 from mcp_otel.hooks.common import client_transport, record_send_failure, server_side_context
