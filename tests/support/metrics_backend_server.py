@@ -1,9 +1,10 @@
 """An instrumented MCP server that Prometheus scrapes: ``opentelemetry-exporter-prometheus`` on 127.0.0.1.
 
-``python tests/metrics_backend_server.py --metrics-port P stdio`` serves MCP on stdin/stdout;
-``... --metrics-port P http --port Q`` serves stateful streamable HTTP at ``http://127.0.0.1:Q/mcp`` (and
-prints ``ready`` once it listens). Both record ``mcp.client.name`` on the server's metrics
-(``metrics_client_name=True``).
+``python tests/metrics_backend_server.py --metrics-port-file F stdio`` serves MCP on stdin/stdout;
+``... --metrics-port-file F http`` serves stateful streamable HTTP at ``http://127.0.0.1:PORT/mcp`` and prints
+``ready PORT`` once it listens. The metrics endpoint and the HTTP server bind port 0 (no port is picked in
+advance, so no other process can take it first); the metrics port is written to ``F`` (atomically) before MCP
+is served. Both record ``mcp.client.name`` on the server's metrics (``metrics_client_name=True``).
 
 Tools: ``file_search`` (sleeps ``delay_ms``, so the test knows the durations it caused), ``calculator``
 (adds), ``subtract`` (always raises: a tool error); resource ``docs://readme``; a completion handler that
@@ -76,12 +77,14 @@ def build_server() -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--metrics-port", type=int, required=True)
+    parser.add_argument("--metrics-port-file", type=Path, required=True)
     parser.add_argument("transport", choices=("stdio", "http"))
-    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
 
-    start_http_server(args.metrics_port, addr="127.0.0.1")
+    metrics_server, _ = start_http_server(0, addr="127.0.0.1")
+    staged = args.metrics_port_file.with_suffix(".tmp")
+    staged.write_text(str(metrics_server.server_address[1]))
+    staged.replace(args.metrics_port_file)
     meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader()])
     McpInstrumentor().instrument(meter_provider=meter_provider, metrics_client_name=True)
     server = build_server()
@@ -94,7 +97,7 @@ def main() -> None:
     from support.harness import http_app
 
     app, _ = http_app(server, "http")
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     uvicorn_server = uvicorn.Server(config)
 
     async def serve() -> None:
@@ -102,7 +105,8 @@ def main() -> None:
             tg.start_soon(uvicorn_server.serve)
             while not uvicorn_server.started:
                 await anyio.sleep(0.02)
-            print("ready", flush=True)
+            port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+            print(f"ready {port}", flush=True)
 
     anyio.run(serve)
 
