@@ -6,18 +6,30 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tarfile
 from pathlib import Path
 
 import nox
 import tomllib
 
+nox.needs_version = ">=2026.10.20"  # --parallel
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = False
+#: Two sessions at a time (each in its own nox subprocess, its output printed as one block when it ends):
+#: a session alone leaves a core idle while it installs, starts its workers, waits on subprocesses and
+#: sockets, and runs its last slow test. ``nox -j 1`` runs them one after another.
+nox.options.parallel = 2
+nox.options.allow_parallel = True
+#: pytest-xdist workers per test session: two sessions run at once, so four workers (and their server
+#: subprocesses) share the two cores.
+XDIST_WORKERS = "2"
 
 ROOT = Path(__file__).resolve().parent
 LIFETIME_TESTS = "tests/test_session_lifetime.py"
+SCOPE_ENV = "MCP_OTEL_TEST_SCOPE"
 
 #: mcp pins per session, with what each era needs next to it.
 MCP_MATRIX: dict[str, tuple[str, ...]] = {
@@ -43,8 +55,24 @@ NO_PYPI_SERVER = {"2.0"}
 #: Arize Phoenix, in a virtualenv of its own (tests/test_phoenix.py, docs/phoenix.md).
 PHOENIX = "arize-phoenix==20.26.1"
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
+#: Which tests each mcp line runs (tests/conftest.py reads ``MCP_OTEL_TEST_SCOPE``): ``all`` every test;
+#: ``major`` all but the version-independent ones (marker ``once``); ``seams`` also without the slow tests
+#: whose seams are the same on every minor of a major (marker ``per_major``: CLIs, subprocess and install
+#: heavy integrations, the benchmark smoke run, the 10,000-session lifetime test). Each major's newest line
+#: runs those, so every seam is still tested on every major; a line not listed runs everything.
+TEST_SCOPE = {"1.15": "seams", "1.30": "major", "2.0": "seams", "2.3": "all"}
 
-nox.options.sessions = [*TEST_SESSIONS, "sdk-suite-2.3", "lint"]
+#: The default sessions (the README's test command, CI), longest first: with two at a time, the long ones
+#: start early and the short ones fill in around them. Add a session anywhere in the list; place it by how
+#: long it runs (``nox`` prints each session's duration at the end).
+nox.options.sessions = [
+    "tests-2.3",
+    "tests-1.30",
+    "sdk-suite-2.3",
+    "sdk-suite-1.30",
+    *(s for s in TEST_SESSIONS if s not in ("tests-2.3", "tests-1.30")),
+    "lint",
+]
 
 
 #: Extras installed everywhere: ``sentry`` too, so the Sentry tests run instead of skipping themselves.
@@ -56,24 +84,54 @@ def _install(session: nox.Session, *pins: str) -> None:
     session.install("-e", f".[{EXTRAS}]", *pins)
 
 
-def _tests(session: nox.Session, pins: tuple[str, ...], *extra: str) -> None:
+def _tests(session: nox.Session, pins: tuple[str, ...], scope: str, *extra: str) -> None:
     _install(session, *pins, *extra)
     session.run("python", "-c", "import mcp, importlib.metadata as m; print('mcp', m.version('mcp'))")
     # pytest exit code 5 (no tests collected) fails the session like any other non-zero code.
-    if session.posargs:
-        session.run("pytest", *session.posargs)
+    if session.posargs:  # what was asked for, whatever the line's scope
+        session.run("pytest", *session.posargs, env={SCOPE_ENV: "all"})
         return
-    # Most tests wait on subprocesses and sockets: three workers on two cores. The session-lifetime test
-    # counts objects in its own process, so it runs alone afterwards. ``loadgroup``: the tests of one
-    # ``xdist_group`` (the Prometheus tests share one Prometheus and one exchange) stay on one worker.
-    session.run("pytest", "-n", "3", "--dist", "loadgroup", "--ignore", LIFETIME_TESTS)
-    session.run("pytest", LIFETIME_TESTS)
+    env = {SCOPE_ENV: scope}
+    # Most tests wait on subprocesses and sockets: XDIST_WORKERS workers. ``loadgroup``: the tests of one
+    # ``xdist_group`` (a module sharing one expensive module fixture: Prometheus, Spotlight, a virtualenv, the
+    # benchmark run) stay on one worker, so the fixture is built once. The session-lifetime test counts
+    # objects in its own process: a fourth process, alongside the workers (it is all CPU, they often wait).
+    lifetime = _start_lifetime(session, env) if scope != "seams" else None
+    try:
+        session.run("pytest", "-n", XDIST_WORKERS, "--dist", "loadgroup", "--ignore", LIFETIME_TESTS, env=env)
+    finally:
+        if lifetime is not None:
+            _finish_lifetime(session, *lifetime)
+
+
+def _start_lifetime(session: nox.Session, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start ``pytest LIFETIME_TESTS`` in the background; its output goes to a file printed when it ends."""
+    log = Path(session.create_tmp()).absolute() / "session-lifetime.log"
+    python = Path(session.bin) / "python"
+    session.log(f"pytest {LIFETIME_TESTS} (in the background, output in {log})")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(python), "-m", "pytest", LIFETIME_TESTS], stdout=out, stderr=subprocess.STDOUT,
+            env={
+                **os.environ, **session.env, **env, "VIRTUAL_ENV": str(session.virtualenv.location),
+                "PATH": os.pathsep.join([session.bin, os.environ.get("PATH", "")]),
+            },
+        )  # fmt: skip
+    return proc, log
+
+
+def _finish_lifetime(session: nox.Session, proc: subprocess.Popen[bytes], log: Path) -> None:
+    code = proc.wait()
+    print(log.read_text(errors="replace"), end="", flush=True)
+    if code != 0:
+        session.error(f"pytest {LIFETIME_TESTS} failed with exit code {code}")
 
 
 def _register(label: str, pins: tuple[str, ...]) -> None:
     @nox.session(name=f"tests-{label}")
     def tests(session: nox.Session) -> None:
-        _tests(session, pins, *(() if label in NO_PYPI_SERVER else (PYPI_SERVER,)))
+        scope = TEST_SCOPE.get(label, "all")
+        _tests(session, pins, scope, *(() if label in NO_PYPI_SERVER else (PYPI_SERVER,)))
 
     tests.__doc__ = f"pytest against {' '.join(pins)}"
 
@@ -165,7 +223,7 @@ def _sdk_tree(session: nox.Session, release: str) -> Path:
         return tree
     session.install("pip")
     session.run(
-        "python", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", f"mcp=={release}",
+        "python", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", "mcp", f"mcp=={release}",
         "-d", str(root),
     )  # fmt: skip
     with tarfile.open(root / f"mcp-{release}.tar.gz") as archive:
@@ -200,7 +258,7 @@ def _sdk_suite(session: nox.Session, label: str, release: str, tree: Path) -> No
         "MCP_OTEL_SDK_SUITE": "plain" if plain else "instrumented",
     }
     session.run(
-        "python", "-m", "pytest", "-p", "mcp_otel_sdk_suite", "-n", "2", "-q", "--timeout", "120",
+        "python", "-m", "pytest", "-p", "mcp_otel_sdk_suite", "-n", XDIST_WORKERS, "-q", "--timeout", "120",
         "-p", "no:pretty", "-p", "no:cacheprovider", "-o", "log_cli=false", "--color=no", "-rfE",
         "--tb=short", *selection, env=env,
     )  # fmt: skip

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("bench-smoke")]
+
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / "bench" / "run.py"
 MCP_VERSION = metadata.version("mcp")

@@ -43,6 +43,8 @@ import json, sys
 from opentelemetry import trace
 from mcp_otel import McpInstrumentor
 
+pytestmark = [pytest.mark.per_major]
+
 report = {"argv": sys.argv, "name": __name__, "path0": sys.path[0],
           "instrumented": McpInstrumentor().is_instrumented_by_opentelemetry}
 with open(sys.argv[1], "w") as fh:

@@ -33,7 +33,7 @@ from support.compat import implementation
 from support.harness import REPO_ROOT, ServerSpec, connect_http, open_client, subprocess_env
 
 #: One Prometheus and one exchange for the whole module: keep its tests on one xdist worker.
-pytestmark = pytest.mark.xdist_group("prometheus")
+pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("prometheus")]
 
 DASHBOARD = REPO_ROOT / "docs" / "grafana" / "mcp-servers.json"
 SERVER_SCRIPT = Path(__file__).resolve().parent / "support" / "metrics_backend_server.py"

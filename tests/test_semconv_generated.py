@@ -17,6 +17,8 @@ import pytest
 
 from mcp_otel.semconv import attributes, metrics, sentry_compat, signals
 
+pytestmark = [pytest.mark.once]
+
 ROOT = Path(__file__).resolve().parent.parent
 SEMCONV = ROOT / "semconv"
 OUT_DIR = ROOT / "src" / "mcp_otel" / "semconv"

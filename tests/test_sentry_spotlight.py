@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("spotlight")]
+
 SPOTLIGHT_VERSION = "4.11.8"
 HONO_VERSION = "4.12.25"
 PACKAGE_JSON = {

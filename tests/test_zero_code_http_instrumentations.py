@@ -31,6 +31,8 @@ from support.harness import REPO_ROOT, STEP_TIMEOUT, connect_http
 from support.otlp_receiver import running_receiver
 from support.server_package import uv_or_skip
 
+pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("zero-code-http")]
+
 pytest.importorskip("uvicorn", reason="needs uvicorn")
 
 DEMO = REPO_ROOT / "examples" / "demo_server.py"
