@@ -20,6 +20,8 @@ from mcp_otel.bootstrap import BootstrapError, create_telemetry, otlp_endpoints
 from mcp_otel.spanfile import read_spans
 from mcp_otel.version import __version__
 
+pytestmark = [pytest.mark.per_major]
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 TIMEOUT = 120
 
@@ -42,8 +44,6 @@ PROBE_SCRIPT = """\
 import json, sys
 from opentelemetry import trace
 from mcp_otel import McpInstrumentor
-
-pytestmark = [pytest.mark.per_major]
 
 report = {"argv": sys.argv, "name": __name__, "path0": sys.path[0],
           "instrumented": McpInstrumentor().is_instrumented_by_opentelemetry}
