@@ -9,7 +9,7 @@ the SERVER span of a request the server sent (sampling, elicitation, roots, ping
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 from opentelemetry.trace import SpanKind
@@ -23,6 +23,10 @@ from mcp_otel.model import Message, Session
 from mcp_otel.telemetry import Operation, inject
 
 exceptions = LazyModule("mcp.shared.exceptions")
+if TYPE_CHECKING:
+    _Proxy = wrapt.ObjectProxy[Any]
+else:  # wrapt < 2 has no subscriptable ObjectProxy
+    _Proxy = wrapt.ObjectProxy
 
 
 def _with_carrier(data: Any, carrier: dict[str, str], key: str) -> Any:
@@ -47,7 +51,7 @@ def _with_carrier(data: Any, carrier: dict[str, str], key: str) -> Any:
     return data
 
 
-class CarryingTraceContext(wrapt.ObjectProxy):  # type: ignore[misc]
+class CarryingTraceContext(_Proxy):
     """The caller's request or notification as the SDK's send path sees it: the same object, whose
     ``model_dump`` also puts the trace context into ``params._meta``.
 
