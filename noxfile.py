@@ -109,13 +109,12 @@ def _start_lifetime(session: nox.Session, env: dict[str, str]) -> tuple[subproce
     log = Path(session.create_tmp()).absolute() / "session-lifetime.log"
     python = Path(session.bin) / "python"
     session.log(f"pytest {LIFETIME_TESTS} (in the background, output in {log})")
+    merged = {**os.environ, **session.env, **env, "VIRTUAL_ENV": str(session.virtualenv.location)}
+    merged["PATH"] = os.pathsep.join([session.bin, os.environ.get("PATH", "")])
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(python), "-m", "pytest", LIFETIME_TESTS], stdout=out, stderr=subprocess.STDOUT,
-            env={
-                **os.environ, **session.env, **env, "VIRTUAL_ENV": str(session.virtualenv.location),
-                "PATH": os.pathsep.join([session.bin, os.environ.get("PATH", "")]),
-            },
+            env={k: v for k, v in merged.items() if v is not None},  # None: unset (nox's convention)
         )  # fmt: skip
     return proc, log
 
