@@ -1,7 +1,8 @@
 """Test matrix: one virtualenv per supported mcp line, plus lint.
 
-``nox`` runs everything (what CI runs, through ``.ci/run``); ``nox -l`` lists the sessions;
-``nox -s tests-2.3 -- -k stdio`` runs one mcp version with extra pytest arguments; ``nox -s lint`` lints.
+``nox -j 2`` runs everything, two sessions at a time (what CI runs, through ``.ci/run``); ``nox -l`` lists
+the sessions; ``nox -s tests-2.3 -- -k stdio`` runs one mcp version with extra pytest arguments;
+``nox -s lint`` lints.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ nox.needs_version = ">=2026.10.20"  # --parallel
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = False
-#: Two sessions at a time (each in its own nox subprocess, its output printed as one block when it ends):
-#: a session alone leaves a core idle while it installs, starts its workers, waits on subprocesses and
-#: sockets, and runs its last slow test. ``nox -j 1`` runs them one after another.
-nox.options.parallel = 2
+#: Every session may run next to another one: the README's test command (and so CI) runs ``nox -j 2``, two
+#: sessions at a time, each in its own nox subprocess whose output is printed as one block when it ends. A
+#: session alone leaves a core idle while it installs, starts its workers, waits on subprocesses and sockets,
+#: and runs its last slow test. Plain ``nox`` (and ``nox -s …``) runs one session at a time, output live.
 nox.options.allow_parallel = True
 #: pytest-xdist workers per test session: two sessions run at once, so four workers (and their server
 #: subprocesses) share the two cores.
