@@ -114,7 +114,8 @@ def _start_lifetime(session: nox.Session, env: dict[str, str]) -> tuple[subproce
     merged["PATH"] = os.pathsep.join([session.bin, os.environ.get("PATH", "")])
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(python), "-m", "pytest", LIFETIME_TESTS], stdout=out, stderr=subprocess.STDOUT,
+            [str(python), "-m", "pytest", "-p", "no:cacheprovider", LIFETIME_TESTS],
+            stdout=out, stderr=subprocess.STDOUT,
             env={k: v for k, v in merged.items() if v is not None},  # None: unset (nox's convention)
         )  # fmt: skip
     return proc, log
