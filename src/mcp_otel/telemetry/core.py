@@ -20,6 +20,7 @@ from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
+from mcp_otel.telemetry.rounds import round_owner, without_round
 
 _CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 
@@ -150,6 +151,8 @@ class Telemetry:
                 links = (Link(ambient),)
         elif not ambient.is_valid and message.http_headers is not None:
             parent = parent_context(message.http_headers)
+        if parent is not None and message.round is not None:  # a retried round: its baggage stops here
+            parent = without_round(parent)
         if parent is None:
             parent = current  # the ambient context (``None``: read when the span starts)
         return Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
@@ -161,8 +164,10 @@ class Telemetry:
 
         The conventions give the sender of a notification a CLIENT span too, and its receiver a SERVER span
         (:meth:`start_server_request`); ``message.direction`` records which way a notification travelled.
-        ``current`` is the current context when the caller has it already (else it is read).
+        ``current`` is the current context when the caller has it already (else it is read). A later round of
+        a multi-round-trip call is an operation owned by the call (:mod:`mcp_otel.telemetry.rounds`).
         """
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans)
+        owner = round_owner(message)
+        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans, owner)
