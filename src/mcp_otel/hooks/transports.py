@@ -1,4 +1,5 @@
-"""Transport seams of both mcp generations: they set :data:`mcp_otel.transport.transport_hint`.
+"""Transport seams of both mcp generations: they set :data:`mcp_otel.transport.transport_hint`, and put each
+message's trace context into the HTTP requests the client transports send (:mod:`mcp_otel.hooks.http_client`).
 
 The SDK imports its transport functions by name into other modules (``stdio_server`` into ``mcp`` and the
 high-level servers; ``stdio_client`` / ``streamable_http_client`` into ``mcp.client.client`` on 2.x), so
@@ -7,6 +8,7 @@ every alias is listed. A name missing from the installed mcp is skipped.
 
 from __future__ import annotations
 
+from mcp_otel.hooks.http_client import http_client_patches
 from mcp_otel.hooks.patching import Patch
 from mcp_otel.model import MEMORY, STDIO, Transport
 from mcp_otel.transport import constant_hint, register_http_client_transport, server_http_hint, url_hint
@@ -40,4 +42,6 @@ def transport_patches() -> list[Patch]:
         Patch(
             "mcp.client.streamable_http", "StreamableHTTPTransport.__init__", register_http_client_transport
         ),
+        # the trace context of each message in the HTTP requests that carry it
+        *http_client_patches(),
     ]
