@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import baggage, propagate
 from opentelemetry import context as otel_context
 
+from mcp_otel._guard import log_failure_once
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv.signals import EVENT_MCP_OTEL_INPUT_REQUIRED, ROUND_BAGGAGE_KEY
 
@@ -90,9 +91,13 @@ def open_call() -> tuple[DrivenCall, Token[DrivenCall | None]]:
 
 
 def close_call(call: DrivenCall, token: Token[DrivenCall | None]) -> None:
-    """Undo :func:`open_call` (same context) and end what the driver left open."""
-    _call.reset(token)
-    call.finish()
+    """Undo :func:`open_call` (same context) and end what the driver left open; never raises."""
+    try:
+        _call.reset(token)
+        if call.owner is not None:
+            call.finish()
+    except Exception:
+        log_failure_once("rounds.close_call")
 
 
 def sending_round(call: DrivenCall) -> Token[DrivenCall | None]:

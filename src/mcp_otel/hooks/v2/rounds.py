@@ -65,19 +65,13 @@ class Rounds:
     # --- the driven call (Client.call_tool, get_prompt, read_resource)
 
     async def driven(self, wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
-        """A high-level client call: its rounds belong together while it runs."""
-        try:
-            call, token = open_call()
-        except Exception:
-            log_failure_once("v2.rounds.open")
-            return await wrapped(*args, **kwargs)
+        """A high-level client call: its rounds belong together while it runs (one context variable: the
+        ordinary single-round call pays nothing else)."""
+        call, token = open_call()
         try:
             return await wrapped(*args, **kwargs)
         finally:
-            try:
-                close_call(call, token)
-            except Exception:
-                log_failure_once("v2.rounds.close")
+            close_call(call, token)
 
     # --- the driver
 
