@@ -237,7 +237,11 @@ EXPECTED_SERVER_SPANS = [
         "tools/call fail",
         "ERROR",
         " request.id={id} error.type=tool_error",
-        ["! exception: ValueError: forecast backend unavailable: demo"],
+        [
+            "! exception: ValueError: forecast backend unavailable: demo",
+            # the tool's own Python logging record, in its span (mcp 2.1+ logs the failure too: not compared)
+            "~ log WARNING demo_server: forecast backend unavailable: demo",
+        ],
     ),
     ("prompts/get greet", "UNSET", " request.id={id}", []),
     ("resources/read", "UNSET", " request.id={id} resource=demo://info", []),
@@ -256,7 +260,9 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
     assert spans[0] == ("mcp-otel demo  INTERNAL  <ms>  UNSET", [])
     assert [line for line, _ in spans].count("mcp-otel demo  INTERNAL  <ms>  UNSET") == 1
     for trace_header, members in traces:
-        assert re.fullmatch(rf"trace [0-9a-f]{{32}} \({len(members)} spans?\)", trace_header)
+        assert re.fullmatch(
+            rf"trace [0-9a-f]{{32}} \({len(members)} spans?(, \d+ log records?)?\)", trace_header
+        )
 
     # A server span in the trace of the client's root span got there by context propagation: it is nested
     # under a client span and marked as having a remote parent. Otherwise it is the root of its own trace.
@@ -267,12 +273,13 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
 
     # The header counts spans by process: those in the server's spans file and the client's own.
     protocol = re.search(r", protocol (\d{4}-\d\d-\d\d), ", header)
-    counts = re.search(r", (\d+) server spans, (\d+) client spans$", header)
+    counts = re.search(r", (\d+) server spans, (\d+) client spans, (\d+) log records?$", header)
     assert protocol and counts, header
     assert header == (
         f"mcp-otel demo: mcp {importlib.metadata.version('mcp')}, protocol {protocol[1]}, transport stdio, "
         f"server {SRC.parent / 'examples' / 'demo_server.py'}, "
-        f"{counts[1]} server spans, {counts[2]} client spans"
+        f"{counts[1]} server spans, {counts[2]} client spans, {counts[3]} log record"
+        + ("" if counts[3] == "1" else "s")
     )
     assert int(counts[1]) >= len(server) and int(counts[1]) + int(counts[2]) == len(spans)
     first_id = re.search(r" request\.id=(\d+)", server[0][1][0]) if server and server[0][1] else None
@@ -289,7 +296,9 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
             attributes = attributes.format(id=request_id)
             request_id += 1
         expected.append((f"{name}  SERVER  <ms>  {status}{marker}", [common + attributes, *exceptions]))
-    assert [(line, details) for line, details, _ in server] == expected
+    sdk_logs = re.compile(r"~ log \S+ mcp\.")  # the SDK's own records (which differ per version)
+    shown = [(line, [d for d in details if not sdk_logs.match(d)]) for line, details, _ in server]
+    assert shown == expected
 
 
 class _OtlpSink(http.server.ThreadingHTTPServer):
