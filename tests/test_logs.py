@@ -26,6 +26,7 @@ from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import LOG_RECORD_ATTRIBUTES
 from mcp_otel.spanfile import log_record_to_dict, read_log_records
 from support import log_server
+from support.compat import IS_MCP1
 from support.harness import SRC_DIR, STEP_TIMEOUT, Conn, ServerSpec, open_client
 from support.spans import Span, find, only
 
@@ -77,6 +78,14 @@ class Exchange:
 
     def of_span(self, span: Span) -> list[Record]:
         return [r for r in self.records if r["span_id"] == span["span_id"]]
+
+    @property
+    def sdk_records(self) -> list[tuple[str, int, str, str]]:
+        """The SDK's own records in the tool's span: mcp 1.x ``FastMCP.run()`` configures INFO logging (the
+        stdio subprocess), and its lowlevel server logs each request it processes."""
+        if IS_MCP1 and self.conn.transport == "stdio":
+            return [("mcp.server.lowlevel.server", 9, "INFO", "Processing request of type CallToolRequest")]
+        return []
 
 
 def _shape(record: Record) -> tuple[str, int, str, str]:
@@ -173,7 +182,7 @@ async def test_server_records_of_a_tool_call(exchange: Exchange) -> None:
     MCP notification it sent (scope mcp_otel); the event logged both ways is one record; the redactor and
     the cap apply to every body."""
     server = exchange.of_span(exchange.tool)
-    assert [_shape(r) for r in server] == SERVER_RECORDS
+    assert [_shape(r) for r in server] == exchange.sdk_records + SERVER_RECORDS
     assert {r["trace_id"] for r in server} == {exchange.tool["trace_id"]}
 
 
@@ -210,7 +219,8 @@ async def test_no_other_records(exchange: Exchange) -> None:
     """Every record of the exchange is one of the above: nothing twice, nothing outside the spans."""
     ids = {exchange.tool["span_id"], *(s["span_id"] for s in exchange.received)}
     assert [r for r in exchange.records if r["span_id"] not in ids] == []
-    assert len(exchange.records) == len(SERVER_RECORDS) + len(CLIENT_RECORDS)
+    expected = len(exchange.sdk_records) + len(SERVER_RECORDS) + len(CLIENT_RECORDS)
+    assert len(exchange.records) == expected, exchange.records
 
 
 @pytest.fixture

@@ -65,8 +65,11 @@ def _holders() -> Iterator[tuple[str, Any]]:
     span_processor = getattr(trace.get_tracer_provider(), "_active_span_processor", None)
     for processor in getattr(span_processor, "_span_processors", ()):
         yield "spans", processor
-    config = getattr(metrics.get_meter_provider(), "_sdk_config", None)
-    for reader in getattr(config, "metric_readers", ()):
+    meter_provider = metrics.get_meter_provider()
+    readers = getattr(meter_provider, "_metric_readers", None)  # SDK 1.2x+; older: in its configuration
+    if readers is None:
+        readers = getattr(getattr(meter_provider, "_sdk_config", None), "metric_readers", ())
+    for reader in readers:
         yield "metrics", reader
     log_processor = getattr(_logs.get_logger_provider(), "_multi_log_record_processor", None)
     for processor in getattr(log_processor, "_log_record_processors", ()):
