@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk._logs import LoggerProvider
@@ -42,6 +41,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
+from mcp_otel.otlp_endpoints import BootstrapError, otlp_endpoints, otlp_logs_endpoint
 from mcp_otel.shutdown import (
     SHUTDOWN_TIMEOUT_SECONDS,
     install_shutdown_hooks,
@@ -68,10 +68,6 @@ __all__ = [
 
 OTLP_PACKAGE = "opentelemetry-exporter-otlp-proto-http"
 """The distribution that provides the OTLP/HTTP exporters used by ``--otlp``."""
-
-
-class BootstrapError(RuntimeError):
-    """Telemetry could not be set up or the target could not be run (bad arguments, missing package)."""
 
 
 @dataclass
@@ -101,42 +97,6 @@ class Telemetry:
                 provider.shutdown()
             except Exception as exc:  # shutting down must not mask the script's own exit status
                 print(f"mcp-otel: shutting down {type(provider).__name__} failed: {exc!r}", file=sys.stderr)
-
-
-def otlp_endpoints(url: str) -> tuple[str, str]:
-    """Return the OTLP/HTTP traces and metrics endpoints for ``url``.
-
-    Args:
-        url: the collector's base URL (``http://localhost:4318``) or its traces endpoint
-            (``http://localhost:4318/v1/traces``).
-
-    Returns:
-        ``(traces_url, metrics_url)``, e.g. ``("http://localhost:4318/v1/traces",
-        "http://localhost:4318/v1/metrics")``.
-
-    Raises:
-        BootstrapError: when ``url`` is not an ``http``/``https`` URL with a host.
-    """
-    return _otlp_endpoint(url, "traces"), _otlp_endpoint(url, "metrics")
-
-
-def otlp_logs_endpoint(url: str) -> str:
-    """The OTLP/HTTP logs endpoint (``…/v1/logs``) for ``url``, as :func:`otlp_endpoints` reads it.
-
-    Raises:
-        BootstrapError: when ``url`` is not an ``http``/``https`` URL with a host.
-    """
-    return _otlp_endpoint(url, "logs")
-
-
-def _otlp_endpoint(url: str, signal: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BootstrapError(f"--otlp needs an http(s) URL such as http://localhost:4318, got {url!r}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1/traces"):
-        path = path[: -len("/v1/traces")]
-    return urlunsplit(parts._replace(path=f"{path}/v1/{signal}"))
 
 
 def _import_otlp(module: str) -> Any:

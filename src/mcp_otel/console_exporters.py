@@ -66,7 +66,7 @@ def _holders() -> Iterator[tuple[str, Any]]:
     for processor in getattr(span_processor, "_span_processors", ()):
         yield "spans", processor
     meter_provider = metrics.get_meter_provider()
-    readers = getattr(meter_provider, "_metric_readers", None)  # SDK 1.2x+; older: in its configuration
+    readers: Any = getattr(meter_provider, "_metric_readers", None)  # SDK 1.2x+; older: in its configuration
     if readers is None:
         readers = getattr(getattr(meter_provider, "_sdk_config", None), "metric_readers", ())
     for reader in readers:
