@@ -313,3 +313,19 @@ async def test_a_record_an_otel_handler_records_already_is_not_recorded_twice(me
         f"token {log_server.SECRET} rejected: {log_server.LONG}",  # their handler: no redaction, no cap
     ]
     assert len({r.span_id for r in python}) == 1 and python[0].span_id != 0
+
+
+async def test_excluded_notifications_still_make_log_records(memory_logs: Any, span_exporter: Any) -> None:
+    """``excluded_methods=["notifications/message"]``: no notification spans, but one record per notification
+    on each side still (the server's in the tool's span, the client's in its trace), none twice."""
+    instrument, exporter = memory_logs
+    instrument(excluded_methods=["notifications/message"])
+    await _call("chatty", {"city": CITY})
+    spans = span_exporter.get_finished_spans()
+    assert not [s for s in spans if s.name == "notifications/message"]
+    (tool,) = [s for s in spans if s.name == "tools/call chatty" and s.kind.name == "SERVER"]
+    records = [r.log_record for r in exporter.get_finished_logs()]
+    notifications = [r for r in records if r.severity_text in ("info", "error")]
+    assert len(records) == len(SERVER_RECORDS) + len(CLIENT_RECORDS)
+    assert len(notifications) == 3  # the server's error; the client's info and error
+    assert {r.trace_id for r in records} == {tool.context.trace_id}

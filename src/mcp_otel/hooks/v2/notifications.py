@@ -41,9 +41,19 @@ def log_params(method: str, params: Any) -> LogMessage | None:
 
 
 def notification_message(
-    method: str, params: Any, session: Session, transport: Transport, direction: str, key: Any
+    method: str,
+    params: Any,
+    session: Session,
+    transport: Transport,
+    direction: str,
+    key: Any,
+    received: bool = False,
 ) -> Message:
-    """The message of a notification; a ``_meta`` that is not an object is bad peer input: no carrier."""
+    """The message of a notification; a ``_meta`` that is not an object is bad peer input: no carrier.
+
+    ``received``: a notification the client received (a ``notifications/message`` carries its log params; the
+    server's sent ones are described by the typed hook, :func:`_typed`, once).
+    """
     carrier = uri = None
     if isinstance(params, Mapping):
         meta = params.get("_meta")
@@ -60,7 +70,7 @@ def notification_message(
         transport=transport,
         direction=direction,
         session_key=key,
-        log=log_params(method, params) if direction == TO_CLIENT else None,
+        log=log_params(method, params) if received else None,
     )
 
 
@@ -131,7 +141,8 @@ class Notifications:
         """``ClientSession._on_notify(dctx, method, params)``."""
         _, method, params = request_args(*args, **kwargs)
         session = self.state.client_session_for(client)
-        return notification_message(method, params, session, client_side_transport(client), TO_CLIENT, client)
+        transport = client_side_transport(client)
+        return notification_message(method, params, session, transport, TO_CLIENT, client, received=True)
 
     def describe_client_sent(self, client: Any, args: Args, kwargs: Kwargs) -> Message:
         """``ClientSession.send_notification(notification)``."""
