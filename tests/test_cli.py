@@ -240,7 +240,7 @@ EXPECTED_SERVER_SPANS = [
         [
             "! exception: ValueError: forecast backend unavailable: demo",
             # the tool's own Python logging record, in its span (mcp 2.1+ logs the failure too: not compared)
-            "~ log WARNING demo_server: forecast backend unavailable: demo",
+            "~ log WARN demo_server: forecast backend unavailable: demo",
         ],
     ),
     ("prompts/get greet", "UNSET", " request.id={id}", []),
@@ -325,6 +325,7 @@ class _OtlpSink(http.server.ThreadingHTTPServer):
 def test_demo_exports_both_processes_over_otlp() -> None:
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
     trace_service = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+    logs_service = pytest.importorskip("opentelemetry.proto.collector.logs.v1.logs_service_pb2")
     sink = _OtlpSink()
     thread = threading.Thread(target=sink.serve_forever, daemon=True)
     thread.start()
@@ -346,9 +347,19 @@ def test_demo_exports_both_processes_over_otlp() -> None:
     assert lines[2] == "  services: mcp-otel-demo-client (client), mcp-otel-demo-server (server)"
 
     spans: dict[str, list[tuple[str, str]]] = {}
+    logs: list[tuple[str, str]] = []
     for path, body in sink.requests:
+        if path == "/v1/logs":
+            logs_request = logs_service.ExportLogsServiceRequest()
+            logs_request.ParseFromString(body)
+            logs += [
+                (scope_logs.scope.name, record.body.string_value)
+                for resource_logs in logs_request.resource_logs
+                for scope_logs in resource_logs.scope_logs
+                for record in scope_logs.log_records
+            ]
         if path != "/v1/traces":
-            assert path == "/v1/metrics"
+            assert path in ("/v1/metrics", "/v1/logs")
             continue
         request = trace_service.ExportTraceServiceRequest()
         request.ParseFromString(body)
@@ -363,6 +374,10 @@ def test_demo_exports_both_processes_over_otlp() -> None:
         name for name, *_ in EXPECTED_SERVER_SPANS
     )
     assert ("mcp-otel demo", printed[1]) in spans["mcp-otel-demo-client"]
+    # the fail tool's own log record went to /v1/logs too (mcp 2.1+ adds the SDK's record of the failure)
+    assert [r for r in logs if not r[0].startswith("mcp.")] == [
+        ("demo_server", "forecast backend unavailable: demo")
+    ]
     assert {name for name, _ in spans["mcp-otel-demo-client"]} <= {"mcp-otel demo"} | {
         name for name, *_ in EXPECTED_SERVER_SPANS
     }

@@ -13,7 +13,7 @@ Example output::
         - tools/call fail  SERVER  2.04 ms  ERROR: tool_error  [remote parent]
             session=5e1f0c2a transport=stdio network.transport=pipe request.id=3 error.type=tool_error
             ! exception: ValueError: forecast backend unavailable: demo
-            ~ log WARNING demo_server: forecast backend unavailable
+            ~ log WARN demo_server: forecast backend unavailable
 
 A span line starts with ``- ``: name, kind, duration in milliseconds, status (with its description). The
 lines under it, indented two more columns than its children's ``- ``, hold its key attributes, exception
