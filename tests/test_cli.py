@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_otel.bootstrap import BootstrapError, create_telemetry, otlp_endpoints
+from mcp_otel.bootstrap import BootstrapError, create_telemetry, otlp_endpoints, otlp_logs_endpoint
 from mcp_otel.spanfile import read_spans
 from mcp_otel.version import __version__
 
@@ -161,6 +161,27 @@ def test_otlp_endpoints() -> None:
     )
     with pytest.raises(BootstrapError, match="needs an http"):
         otlp_endpoints("localhost:4318")
+    assert (
+        otlp_logs_endpoint("https://collector:4318/prefix/v1/traces/")
+        == "https://collector:4318/prefix/v1/logs"
+    )
+
+
+def test_command_env_exports_log_records_like_the_spans() -> None:
+    """``--otlp``: logs to ``/v1/logs`` over HTTP; without it, ``OTEL_LOGS_EXPORTER`` follows the traces
+    exporter where a logs exporter of that name exists, and a value the user set is kept."""
+    from mcp_otel.autostart import command_env
+
+    env = command_env({}, otlp="http://127.0.0.1:4318")
+    assert (env["OTEL_LOGS_EXPORTER"], env["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"]) == (
+        "otlp",
+        "http://127.0.0.1:4318/v1/logs",
+    )
+    assert env["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] == "http/protobuf"
+    assert command_env({})["OTEL_LOGS_EXPORTER"] == "otlp"
+    assert command_env({"OTEL_TRACES_EXPORTER": "console,zipkin"})["OTEL_LOGS_EXPORTER"] == "console"
+    assert command_env({"OTEL_TRACES_EXPORTER": "zipkin"})["OTEL_LOGS_EXPORTER"] == "none"
+    assert command_env({"OTEL_LOGS_EXPORTER": "none"})["OTEL_LOGS_EXPORTER"] == "none"
 
 
 def test_create_telemetry_without_otlp_exporter_package(monkeypatch: pytest.MonkeyPatch) -> None:
