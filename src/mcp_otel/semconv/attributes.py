@@ -5,7 +5,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:b24c178b8280ab9d
+# Model digest: sha256:b2702286d9cbe793
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,
@@ -172,6 +172,18 @@ Note: 0 for a result that carries only `requestState` (the client retries after 
 Examples: 2, 0.
 
 Type: int. Stability: development.
+"""
+
+MCP_OTEL_LOG_LOGGER: Final = "mcp_otel.log.logger"
+"""The `logger` field of an MCP log notification (`notifications/message`), on the log record made of it.
+
+Note: MCP log notifications name their source with a free-form logger name; upstream conventions have no
+key for it. Log records made of Python `logging` records carry their logger's name as the instrumentation
+scope instead (what OpenTelemetry's logging handler does).
+
+Examples: `weather.backend`.
+
+Type: string. Stability: development.
 """
 
 MCP_OTEL_NOTIFICATION_DIRECTION: Final = "mcp_otel.notification.direction"

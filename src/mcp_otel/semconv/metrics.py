@@ -3,7 +3,7 @@
 # Sources:
 #   semconv/model/extensions.yaml
 #   semconv/otel/mcp-signals.yaml
-# Model digest: sha256:b24c178b8280ab9d
+# Model digest: sha256:b2702286d9cbe793
 """Metric names, units, descriptions, default attribute sets and instrument factories for MCP metrics.
 
 Every ``create_*`` helper passes :data:`DURATION_BUCKETS` as the explicit bucket boundaries advisory, as the

@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:b24c178b8280ab9d
+# Model digest: sha256:b2702286d9cbe793
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -422,6 +422,32 @@ EVENT_MCP_OTEL_INPUT_REQUIRED: Final = "mcp_otel.input_required"
 EVENT_MCP_PROGRESS: Final = "mcp.progress"
 """Span event for a progress notification about the request the span covers (`mcp.progress.current`,
 `mcp.progress.total`, `mcp.progress.message`).
+"""
+
+LOG_BODY_REDACTION_KEY: Final = "mcp_otel.log.body"
+"""The key `content_redactor` is called with for the body of a log record mcp-otel emits (a body is not an
+attribute, so it has no attribute key of its own).
+"""
+
+LOG_RECORD_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp.method.name",
+        "gen_ai.operation.name",
+        "gen_ai.tool.name",
+        "gen_ai.prompt.name",
+        "mcp.protocol.version",
+        "mcp.session.id",
+        "session.id",
+        "network.transport",
+        "network.protocol.name",
+        "network.protocol.version",
+        "server.address",
+        "server.port",
+    }
+)
+"""The attributes of the operation a log record belongs to that the record carries (the low-cardinality
+request attributes, the session ids, and on the client the server's address); the client and server
+identity of the session is added as well.
 """
 
 ROUND_BAGGAGE_KEY: Final = "mcp_otel.request.round"
