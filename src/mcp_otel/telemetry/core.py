@@ -18,6 +18,7 @@ from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
+from mcp_otel.telemetry.exception_text import ExceptionText
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
 
@@ -36,6 +37,7 @@ class Telemetry:
     def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
         self.tracer = tracer
         self.config = config
+        self.exception_text = ExceptionText.of(config)  # what exception text may leave (scrubbed by default)
         self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
