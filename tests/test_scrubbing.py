@@ -1,9 +1,9 @@
 """Credential scrubbing of exception text (:func:`mcp_otel.telemetry.scrubbing.scrub`).
 
 - One exact example per rule: what is replaced, and what around it stays.
-- Properties (hypothesis, derandomized): a generated credential of every recognised shape, put inside realistic
-  error messages, dict reprs and real Python tracebacks (chained, several frames), never survives scrubbing;
-  ordinary text (error wording, tool names, URLs without userinfo, file paths, ids, timestamps) and
+- Properties (hypothesis, derandomized): a generated credential of every recognised shape, put inside
+  realistic error messages, dict reprs and real Python tracebacks (chained, several frames), never survives
+  scrubbing; ordinary text (error wording, tool names, URLs without userinfo, file paths, ids, timestamps) and
   tracebacks without credentials come out unchanged; scrubbing twice changes nothing more.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import string
 import traceback
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,7 +37,11 @@ EXAMPLES = [
         "connect to https://admin:s3cr3t@db.example.com:5432/app failed",
         "connect to https://REDACTED:REDACTED@db.example.com:5432/app failed",
     ),
-    ("url userinfo, user only", f"git clone https://{GHP}@github.com/o/r.git", "git clone https://REDACTED@github.com/o/r.git"),  # noqa: E501
+    (
+        "url userinfo, user only",
+        f"git clone https://{GHP}@github.com/o/r.git",
+        "git clone https://REDACTED@github.com/o/r.git",
+    ),  # noqa: E501
     ("url userinfo, @ in password", "redis://:p@ss@cache:6379/0", "redis://REDACTED:REDACTED@cache:6379/0"),
     ("key=value", "db error password=hunter2 user=bob", "db error password=REDACTED user=bob"),
     ("key: value", "password: hunter2", "password: REDACTED"),
@@ -44,7 +49,11 @@ EXAMPLES = [
     ("python repr", "Settings(api_key='abc123xyz', debug=True)", "Settings(api_key='REDACTED', debug=True)"),
     ("bytes repr", "secret=b'abc123xyz'", "secret=b'REDACTED'"),
     ("query string", "GET /v1?access_token=abc123&page=2", "GET /v1?access_token=REDACTED&page=2"),
-    ("env style", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY=REDACTED"),
+    (
+        "env style",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AWS_SECRET_ACCESS_KEY=REDACTED",
+    ),
     ("header", "X-Api-Key: 9f8e7d6c5b", "X-Api-Key: REDACTED"),
     ("authorization header", "Authorization: Bearer abc.def-123", "Authorization: Bearer REDACTED"),
     (
@@ -153,7 +162,9 @@ def keyed(draw: st.DrawFn) -> Secret:
     )  # fmt: skip
     # not starting with "=" or ":": "password == x" is a comparison in a source line, not a value
     value = draw(_random_looking(ALNUM + "!#$%*+-./=?@^_~", 4, 30).filter(lambda v: v[0] not in "=:"))
-    form = draw(st.sampled_from(["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "'{k}': '{v}'", "{k}='{v}'", "{k} = {v}"]))
+    form = draw(
+        st.sampled_from(["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "'{k}': '{v}'", "{k}='{v}'", "{k} = {v}"])
+    )
     return form.format(k=key, v=value), value
 
 
@@ -177,18 +188,23 @@ def shaped(draw: st.DrawFn) -> Secret:
     elif kind == "pat":
         value = "github_pat_" + draw(_text(ALNUM, 22, 22)) + "_" + draw(_text(ALNUM, 59, 59))
     elif kind == "aws":
-        key_id = draw(st.sampled_from(["AKIA", "ASIA"])) + draw(_text(string.ascii_uppercase + string.digits, 16, 16))
+        key_id = draw(st.sampled_from(["AKIA", "ASIA"])) + draw(
+            _text(string.ascii_uppercase + string.digits, 16, 16)
+        )
         secret = draw(_random_looking(ALNUM + "/+", 40, 40))
         return f"key {key_id} secret {secret}", secret
     elif kind == "jwt":
         parts = [draw(_text(B64URL, 10, 60)) for _ in range(3)]
         value = f"eyJ{parts[0]}.eyJ{parts[1]}.{parts[2]}"
     elif kind == "sk":
-        value = "sk-" + draw(st.sampled_from(["", "proj-", "svcacct-"])) + draw(_random_looking(B64URL, 20, 60))
+        value = (
+            "sk-" + draw(st.sampled_from(["", "proj-", "svcacct-"])) + draw(_random_looking(B64URL, 20, 60))
+        )
     elif kind == "ant":
         value = "sk-ant-api03-" + draw(_random_looking(B64URL, 40, 95))
     elif kind == "slack":
-        value = f"xox{draw(st.sampled_from('bpaor'))}-{draw(_text(string.digits, 10, 13))}-{draw(_text(ALNUM, 12, 32))}"
+        kind_letter, team = draw(st.sampled_from("bpaor")), draw(_text(string.digits, 10, 13))
+        value = f"xox{kind_letter}-{team}-{draw(_text(ALNUM, 12, 32))}"
     elif kind == "google":
         value = "AIza" + draw(_text(B64URL, 35, 35))
     else:

@@ -5,8 +5,9 @@ integration captures while an MCP request runs (:mod:`mcp_otel.sentry.event_proc
 :func:`scrub_event` before they are sent:
 
 - ``scrubbed`` (default): credentials (:func:`~mcp_otel.telemetry.scrubbing.scrub`) are replaced in each
-  exception's ``value``, in string frame variables, in breadcrumb messages and data, and in the event's log
-  message; the ``content_redactor`` then sees each exception ``value`` (key ``exception.message``);
+  exception's ``value``, in frame variables and source context lines, in breadcrumb messages and data, and in
+  the event's log message; the ``content_redactor`` then sees each exception ``value`` (key
+  ``exception.message``);
 - ``type``: as ``scrubbed``, and the exception ``value`` and the frame variables are removed (the type and
   the frames — code locations, which Sentry groups by — stay);
 - ``full``: sent as sentry-sdk built it (only the ``content_redactor``, when set, sees the values).
@@ -34,6 +35,7 @@ HINT_RULES_KEY = "mcp_otel_exception_text"
 
 _MAX_DEPTH = 8  # serialized frame variables are nested dicts and lists of bounded depth
 _MIN_SECRET = 5  # the shortest text a rule can match ("pwd=x"): shorter strings are left alone
+_SEPARATOR = "\n\x1f\n"
 
 
 def scrub_event(event: Event, rules: ExceptionText) -> None:
@@ -64,37 +66,65 @@ def _scrub_event(event: Event, rules: ExceptionText) -> None:
                 value["value"] = text
     if not text_too:
         return
+    # Every other string that can hold exception text, scrubbed in one batch (one scrub() call in all).
+    holders: list[tuple[Any, Any]] = []  # (container, key) whose value is scrubbed
     for frame in _frames(event):
-        if "vars" not in frame:
-            continue
         if type_only:
-            del frame["vars"]
-        else:
-            frame["vars"] = _scrubbed(frame["vars"], 0)
+            frame.pop("vars", None)
+        for key in ("vars", "pre_context", "context_line", "post_context"):
+            if key in frame:
+                holders.append((frame, key))
     breadcrumbs = event.get("breadcrumbs")
     crumbs = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
-    if isinstance(crumbs, list):
-        for crumb in crumbs:
-            if isinstance(crumb, dict):
-                for key in ("message", "data"):
-                    if key in crumb:
-                        crumb[key] = _scrubbed(crumb[key], 0)
-    for key in ("message", "logentry"):
-        if key in event:
-            event[key] = _scrubbed(event[key], 0)  # type: ignore[literal-required]
+    for crumb in crumbs if isinstance(crumbs, list) else []:
+        if isinstance(crumb, dict):
+            holders += [(crumb, key) for key in ("message", "data") if key in crumb]
+    holders += [(event, key) for key in ("message", "logentry") if key in event]
+    strings: list[str] = []
+    for container, key in holders:
+        _collect(container[key], strings, 0)
+    scrubbed = iter(_scrub_all(strings))
+    for container, key in holders:
+        container[key] = _rebuild(container[key], scrubbed, 0)
 
 
-def _scrubbed(value: Any, depth: int) -> Any:
-    """``value`` (a serialized Sentry value: strings, numbers, lists, dicts) with its strings scrubbed."""
+def _collect(value: Any, out: list[str], depth: int) -> None:
+    """Append the strings of ``value`` (a serialized Sentry value) worth scrubbing, in traversal order."""
     if isinstance(value, str):
-        return scrub(value) if len(value) >= _MIN_SECRET else value
-    if depth >= _MAX_DEPTH:
-        return value
-    if isinstance(value, dict):
-        return {key: _scrubbed(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(item, depth + 1) for item in value]
+        if len(value) >= _MIN_SECRET:
+            out.append(value)
+    elif depth < _MAX_DEPTH:
+        if isinstance(value, dict):
+            for item in value.values():
+                _collect(item, out, depth + 1)
+        elif isinstance(value, list):
+            for item in value:
+                _collect(item, out, depth + 1)
+
+
+def _rebuild(value: Any, scrubbed: Iterator[str], depth: int) -> Any:
+    """``value`` with the strings :func:`_collect` took replaced by the next items of ``scrubbed``."""
+    if isinstance(value, str):
+        return next(scrubbed) if len(value) >= _MIN_SECRET else value
+    if depth < _MAX_DEPTH:
+        if isinstance(value, dict):
+            return {key: _rebuild(item, scrubbed, depth + 1) for key, item in value.items()}
+        if isinstance(value, list):
+            return [_rebuild(item, scrubbed, depth + 1) for item in value]
     return value
+
+
+def _scrub_all(strings: list[str]) -> list[str]:
+    """:func:`scrub` of each string, as one call: joined by a separator no rule matches across (rules stop
+    at a line break; a private key block, which may not, sends it back to one call per string)."""
+    if not strings:
+        return strings
+    joined = _SEPARATOR.join(strings)
+    out = scrub(joined)
+    if out == joined:
+        return strings
+    parts = out.split(_SEPARATOR)
+    return parts if len(parts) == len(strings) else [scrub(text) for text in strings]
 
 
 def _exception_values(event: Event) -> Iterator[dict[str, Any]]:
