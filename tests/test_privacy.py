@@ -30,6 +30,7 @@ import pytest
 
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
+from mcp_otel.semconv.signals import LOG_BODY_REDACTION_KEY
 from support import feature_client, privacy_harness, privacy_server
 from support.compat import IS_MCP1
 from support.harness import TRANSPORTS
@@ -174,9 +175,10 @@ def test_redactor_sees_every_captured_value(
     transport: str, tmp_path: Path, telemetry: dict[str, Any], canary_callbacks: None
 ) -> None:
     spans, all_calls = _redaction_run(transport, tmp_path, telemetry, redact=True)
-    # exception text goes through the redactor too (the explode tool raises): test_exception_text_privacy.py
-    calls = [call for call in all_calls if call[0] not in EXCEPTION_TEXT_KEYS]
-    assert {call[0] for call in all_calls} - {call[0] for call in calls} == {
+    # exception text (the explode tool raises: test_exception_text_privacy.py) and log record bodies
+    # (docs/logs.md, tests/test_logs.py) go through the redactor too: not content span values
+    calls = [call for call in all_calls if call[0] not in (*EXCEPTION_TEXT_KEYS, LOG_BODY_REDACTION_KEY)]
+    assert {call[0] for call in all_calls if call[0] in EXCEPTION_TEXT_KEYS} == {
         attr.EXCEPTION_MESSAGE,
         attr.EXCEPTION_STACKTRACE,
     }

@@ -3,7 +3,7 @@
 # Sources:
 #   semconv/model/extensions.yaml
 #   semconv/otel/mcp-signals.yaml
-# Model digest: sha256:1fb488bfb9558224
+# Model digest: sha256:744486189db47ad5
 """Metric names, units, descriptions, default attribute sets and instrument factories for MCP metrics.
 
 Every ``create_*`` helper passes :data:`DURATION_BUCKETS` as the explicit bucket boundaries advisory, as the

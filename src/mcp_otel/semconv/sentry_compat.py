@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:1fb488bfb9558224
+# Model digest: sha256:744486189db47ad5
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
