@@ -5,7 +5,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:b2702286d9cbe793
+# Model digest: sha256:f4cfe1f06f3b3b8d
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,
@@ -42,6 +42,46 @@ low-cardinality string such as `tool_error` or `timeout` otherwise.
 Examples: `-32603`, `tool_error`, `timeout`.
 
 Type: enum. Stability: stable.
+"""
+
+EXCEPTION_ESCAPED: Final = "exception.escaped"
+"""Whether the exception escaped the scope of the span.
+
+Note: OpenTelemetry Python still writes it (as the string `False`); mcp-otel keeps that format.
+
+Type: boolean. Stability: stable.
+
+Deprecated (obsoleted): It's no longer recommended to record exceptions that are handled and do not escape
+the scope of a span.
+"""
+
+EXCEPTION_MESSAGE: Final = "exception.message"
+"""The exception message.
+
+Note: May contain sensitive information (the conventions' warning); mcp-otel scrubs credentials by default.
+
+Examples: `Division by zero`.
+
+Type: string. Stability: stable.
+"""
+
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+"""A stack trace in the natural representation of the language runtime (Python's formatted traceback).
+
+Examples: `Traceback (most recent call last): File "tool.py", line 3, in run OSError: boom `.
+
+Type: string. Stability: stable.
+"""
+
+EXCEPTION_TYPE: Final = "exception.type"
+"""The type of the exception (its fully-qualified class name).
+
+Note: Written as OpenTelemetry Python's `Span.record_exception` writes it (`module.QualName`, builtins
+bare).
+
+Examples: `OSError`, `mcp.shared.exceptions.MCPError`.
+
+Type: string. Stability: stable.
 """
 
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -277,6 +317,17 @@ NETWORK_TRANSPORT: Final = "network.transport"
 Examples: `tcp`, `pipe`.
 
 Type: enum. Stability: stable.
+"""
+
+OTEL_STATUS_DESCRIPTION: Final = "otel.status_description"
+"""Description of the span status, for formats without a status field of their own.
+
+Note: mcp-otel never sets it as an attribute: it is the key its `content_redactor` is called with for a
+span status description.
+
+Examples: `resource not found`.
+
+Type: string. Stability: stable.
 """
 
 RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"

@@ -20,6 +20,7 @@ from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
 from mcp_otel.telemetry.active import active_request
+from mcp_otel.telemetry.exception_text import ExceptionText
 from mcp_otel.telemetry.logs import LogSignal
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
@@ -43,6 +44,7 @@ class Telemetry:
     ) -> None:
         self.tracer = tracer
         self.config = config
+        self.exception_text = ExceptionText.of(config)  # what exception text may leave (scrubbed by default)
         self.logs = logs
         self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None

@@ -30,6 +30,7 @@ from mcp_otel.semconv.signals import (
 from mcp_otel.session_ids import needs_own_id
 from mcp_otel.telemetry.active import ReadOnlyOperation, _active, active_client_request
 from mcp_otel.telemetry.capture import capture_arguments
+from mcp_otel.telemetry.exception_text import ExceptionText, guarded_record_exception
 from mcp_otel.telemetry.outcome import OperationOutcome
 
 if TYPE_CHECKING:
@@ -303,10 +304,16 @@ class Operation(OperationOutcome):
             if session_id is not None and self._telemetry.config.session_id_attribute:
                 self.span.set_attribute(attr.SESSION_ID, session_id)
 
+    @property
+    def exception_text(self) -> ExceptionText:
+        """The rules exception text follows (``exception_text`` setting, ``content_redactor``)."""
+        return self._telemetry.exception_text
+
     def record_exception(self, exc: BaseException) -> None:
-        """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
+        """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response);
+        its message and stack trace follow :attr:`exception_text` (scrubbed by default)."""
         if self._live():
-            self.span.record_exception(exc)
+            guarded_record_exception(self._telemetry.exception_text, self.span, exc)
         if listeners.listeners():
             listeners.notify("on_exception", ReadOnlyOperation(self), exc)
 

@@ -17,6 +17,7 @@ from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CANCELLED, EVENT_MCP_CANCELLED, EVENT_MCP_PROGRESS, TOOL_ERROR
 from mcp_otel.telemetry.capture import capture_prompt_description, capture_single_message, capture_tool_result
+from mcp_otel.telemetry.exception_text import status_description
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry.core import Telemetry
@@ -134,10 +135,12 @@ class OperationOutcome:
         self.set_error(self._exception_type or code_text, message)
 
     def set_error(self, error_type: str, description: str | None = None) -> None:
-        """Mark the operation failed with ``error.type=error_type`` and ERROR status."""
+        """Mark the operation failed with ``error.type=error_type`` and ERROR status; the status description
+        follows the ``exception_text`` setting (credentials scrubbed by default)."""
         self._attrs[attr.ERROR_TYPE] = error_type
         if self._live():
             self.span.set_attribute(attr.ERROR_TYPE, error_type)
+            description = status_description(self._telemetry.exception_text, description)
             self.span.set_status(Status(StatusCode.ERROR, description))
 
     def add_event(self, name: str, attributes: Attributes) -> None:

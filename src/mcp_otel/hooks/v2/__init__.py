@@ -78,7 +78,9 @@ class HookSet:
             Replace(
                 "mcp.shared._otel",
                 "_tracer",
-                (lambda original: EnrichingTracer(original)) if enrich else (lambda original: SilentTracer()),
+                (lambda original: EnrichingTracer(original, telemetry.exception_text))
+                if enrich
+                else (lambda original: SilentTracer()),
             ),
             # the SDK's injection overwrites a traceparent the caller put in _meta: ours keeps existing keys
             Replace("mcp.shared.jsonrpc_dispatcher", "inject_trace_context", lambda original: guarded_inject),

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
 from mcp_otel.hooks.common import NAMED_METHODS, guarded, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
@@ -42,6 +42,12 @@ from mcp_otel.semconv.attributes import (
 )
 from mcp_otel.telemetry import Operation, active_client_request, active_operation, active_request
 from mcp_otel.telemetry.rounds import carried_round
+from mcp_otel.telemetry.exception_text import (
+    ExceptionText,
+    ScrubbingSpan,
+    guarded_record_exception,
+    status_description,
+)
 from mcp_otel.transport import transport_of
 
 exceptions = LazyModule("mcp.shared.exceptions")
@@ -284,11 +290,15 @@ class EnrichingTracer(trace.Tracer):
     """``enrich`` mode: the SDK's own tracer, whose spans the current mcp-otel operation adopts.
 
     The SDK keeps creating (and naming, parenting, ending) its spans; the mcp-otel operation that is waiting
-    for one of the same kind adds its attributes to it.
+    for one of the same kind adds its attributes to it. The exception text the SDK writes to its spans (status
+    descriptions, ``exception`` events) follows mcp-otel's ``exception_text`` setting: the SDK gets a
+    :class:`~mcp_otel.telemetry.exception_text.ScrubbingSpan`, and an exception escaping the span is recorded
+    here as the SDK would record it.
     """
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, rules: ExceptionText | None = None) -> None:
         self._tracer = tracer
+        self._rules = rules if rules is not None and not rules.passthrough else None
 
     def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
         """Delegate to the SDK's tracer."""
@@ -297,11 +307,29 @@ class EnrichingTracer(trace.Tracer):
     @contextmanager
     def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
         """Delegate to the SDK's tracer and let the waiting mcp-otel operation adopt the span."""
+        rules = self._rules if not args else None  # the SDK passes keywords only
+        record = set_status = False
+        if rules is not None:
+            record = kwargs.pop("record_exception", True)
+            set_status = kwargs.pop("set_status_on_exception", True)
+            kwargs.update(record_exception=False, set_status_on_exception=False)
         with self._tracer.start_as_current_span(name, *args, **kwargs) as span:
             op = active_operation()
             if op is not None and op.pending_adoption and op.kind is kwargs.get("kind"):
                 guarded("v2.adopt", op.adopt_span, span)
-            yield span
+            if rules is None:
+                yield span
+                return
+            try:
+                yield ScrubbingSpan(span, rules)
+            except Exception as exc:  # what the SDK tracer does (record_exception, set_status_on_exception)
+                if span.is_recording():
+                    if record:
+                        guarded_record_exception(rules, span, exc)
+                    if set_status:
+                        description = status_description(rules, f"{type(exc).__name__}: {exc}")
+                        span.set_status(Status(StatusCode.ERROR, description))
+                raise
 
 
 def seams(state: SessionState) -> list[Seam]:
