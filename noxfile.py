@@ -45,7 +45,9 @@ MCP_MATRIX: dict[str, tuple[str, ...]] = {
 #: it, 4.1.2 brings the dependencies and 4.1.6 goes over it without them (docs/fastmcp.md).
 FASTMCP_MATRIX: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastmcp2": ((*MCP_MATRIX["1.30"], "fastmcp>=2.14,<2.15"), ()),
+    "fastmcp3": ((*MCP_MATRIX["1.30"], "fastmcp>=3.4,<3.5"), ()),
     "fastmcp4": ((*MCP_MATRIX["2.3"], "fastmcp==4.1.2"), ("fastmcp==4.1.6", "fastmcp-slim==4.1.6")),
+    "fastmcp4.2": ((*MCP_MATRIX["2.3"], "fastmcp>=4.2,<4.3"), ()),
 }
 FASTMCP_TESTS = ("tests/test_fastmcp.py", "tests/test_lifecycle.py")
 #: A small MCP server from PyPI (console script, no credentials) that `mcp-otel trace` is tested on

@@ -7,7 +7,8 @@ advance, so no other process can take it first); the metrics port is written to 
 is served. Both record ``mcp.client.name`` on the server's metrics (``metrics_client_name=True``).
 
 Tools: ``file_search`` (sleeps ``delay_ms``, so the test knows the durations it caused), ``calculator``
-(adds), ``subtract`` (always raises: a tool error); resource ``docs://readme``; a completion handler that
+(adds), ``subtract`` (always raises: a tool error), on mcp >= 2.3 ``approve`` (a multi-round-trip call: it
+asks the client to confirm until round ``rounds``); resource ``docs://readme``; a completion handler that
 answers argument ``code`` with the JSON-RPC error of that code (protocol errors).
 """
 
@@ -26,6 +27,14 @@ from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
 from mcp_otel import McpInstrumentor  # noqa: E402
+
+try:  # mcp >= 2.3: multi-round-trip requests (the tool's annotations are resolved in this module)
+    from mcp.server.mcpserver import Context
+    from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
+
+    MULTI_ROUND = True
+except ImportError:
+    MULTI_ROUND = False
 
 SERVER_NAME = "metrics-demo"
 README_URI = "docs://readme"
@@ -60,6 +69,19 @@ def build_server() -> Any:
     def subtract(a: int, b: int) -> int:
         """Broken on purpose: always fails (a tool error)."""
         raise ValueError("subtract is broken")
+
+    if MULTI_ROUND:
+
+        @server.tool()
+        async def approve(rounds: int, ctx: Context[Any, Any]) -> str | InputRequiredResult:
+            """Asks the client to confirm, once per round, until round ``rounds``."""
+            done = int(ctx.request_state or 0)
+            if done + 1 >= rounds:
+                return f"approved after {rounds} rounds"
+            schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+            form = ElicitRequestFormParams(message="approve?", requested_schema=schema)
+            requests = {"ok": ElicitRequest(params=form)}
+            return InputRequiredResult(input_requests=requests, request_state=str(done + 1))
 
     @server.resource(README_URI)
     def readme() -> str:

@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:0a3e24a2b7922be3
+# Model digest: sha256:f4cfe1f06f3b3b8d
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
