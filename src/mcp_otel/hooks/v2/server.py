@@ -41,13 +41,13 @@ from mcp_otel.semconv.attributes import (
     McpOtelSubscriptionEndValues,
 )
 from mcp_otel.telemetry import Operation, active_client_request, active_operation, active_request
-from mcp_otel.telemetry.rounds import carried_round
 from mcp_otel.telemetry.exception_text import (
     ExceptionText,
     ScrubbingSpan,
     guarded_record_exception,
     status_description,
 )
+from mcp_otel.telemetry.rounds import carried_round
 from mcp_otel.transport import transport_of
 
 exceptions = LazyModule("mcp.shared.exceptions")
