@@ -2,10 +2,10 @@
 
 Spans carry exception *events*, not exception objects, no session lifecycle, and only the keys of the
 OpenTelemetry conventions. A listener registered here is told of the exception objects, of each finished
-operation, of session starts and ends, and of the facts the vendor-neutral span leaves out
-(:mod:`mcp_otel.facts`), in the process and task where they happen. Every call is guarded: a failing listener
-is logged once and never reaches the MCP host. With no listener registered (:data:`registered` is empty)
-nothing is built and nothing is called.
+operation, of session starts and ends, of the log records mcp-otel makes and of the facts the vendor-neutral
+span leaves out (:mod:`mcp_otel.facts`), in the process and task where they happen. Every call is guarded: a
+failing listener is logged once and never reaches the MCP host. With no listener registered
+(:data:`registered` is empty) nothing is built and nothing is called.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from mcp_otel._guard import log_failure_once
 if TYPE_CHECKING:
     from mcp_otel.model import Session, Transport
     from mcp_otel.telemetry import OperationView
+    from mcp_otel.telemetry.logs import LogRecordView
 
 
 class McpListener:
@@ -41,6 +42,10 @@ class McpListener:
 
     def on_session_end(self, key: Any, kind: SpanKind, session: Session, error: BaseException | None) -> None:
         """The session ``key`` closed; ``error`` is the exception that ended it, if any."""
+
+    def on_log_record(self, record: LogRecordView) -> None:
+        """mcp-otel made a log record (``docs/logs.md``), in the process and task where it happened; also when
+        an OpenTelemetry ``LoggingHandler`` of the user records a Python record instead of mcp-otel."""
 
 
 _lock = threading.Lock()

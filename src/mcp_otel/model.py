@@ -13,17 +13,26 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from mcp_otel.semconv import attributes as attr
-from mcp_otel.semconv.signals import METHOD_SERVER_DISCOVER, SESSIONLESS_PROTOCOL_VERSION
+from mcp_otel.semconv.signals import (
+    METHOD_SERVER_DISCOVER,
+    METHOD_SUBSCRIPTIONS_LISTEN,
+    SESSIONLESS_PROTOCOL_VERSION,
+)
 
 Attributes = dict[str, AttributeValue]
 
-# Method names the hooks, the telemetry core and the Sentry mapping compare with (generated semconv values).
+# Method names the hooks, the telemetry core and the Sentry mapping compare with (generated semconv values;
+# the 2026-07-28 ones are mcp-otel's decision, semconv/model/decisions.yaml).
 TOOLS_CALL = attr.McpMethodNameValues.TOOLS_CALL.value
 PROMPTS_GET = attr.McpMethodNameValues.PROMPTS_GET.value
 INITIALIZE = attr.McpMethodNameValues.INITIALIZE.value
 SERVER_DISCOVER = METHOD_SERVER_DISCOVER
 NOTIFICATIONS_CANCELLED = attr.McpMethodNameValues.NOTIFICATIONS_CANCELLED.value
 NOTIFICATIONS_PROGRESS = attr.McpMethodNameValues.NOTIFICATIONS_PROGRESS.value
+SUBSCRIPTIONS_LISTEN = METHOD_SUBSCRIPTIONS_LISTEN
+RESOURCES_READ = attr.McpMethodNameValues.RESOURCES_READ.value
+#: The methods whose result may be an ``InputRequiredResult`` (multi-round-trip requests, 2026-07-28).
+INPUT_REQUIRED_METHODS = frozenset({TOOLS_CALL, PROMPTS_GET, RESOURCES_READ})
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +184,21 @@ def is_sessionless(protocol_version: str | None) -> bool:
     return protocol_version is not None and protocol_version >= SESSIONLESS_PROTOCOL_VERSION
 
 
+@dataclass(frozen=True, slots=True)
+class LogMessage:
+    """The params of an MCP log notification (``notifications/message``).
+
+    Attributes:
+        level: the RFC 5424 level as sent (``debug`` … ``emergency``; any string a peer sends).
+        data: the logged value (any JSON value; usually a string).
+        logger: the optional logger name.
+    """
+
+    level: str
+    data: Any
+    logger: str | None = None
+
+
 @dataclass(slots=True)
 class Message:
     """One request this process received or sends, as the telemetry core needs it.
@@ -192,6 +216,11 @@ class Message:
         direction: for notifications, ``client_to_server`` or ``server_to_client``; ``None`` for requests.
         http_headers: the headers of the HTTP request that carried the message (server side), if any.
         session_key: the SDK object of the session the message belongs to (for listeners), if known.
+        log: the params of a ``notifications/message`` (the telemetry core makes a log record of it).
+        round: the round of a multi-round-trip request (``tools/call``, ``prompts/get``,
+            ``resources/read`` answered with ``input_required`` and sent again) this request is, from 1;
+            ``0`` for a retried round whose number is unknown (a server whose client sent none); ``None`` for
+            an ordinary request.
     """
 
     method: str
@@ -205,3 +234,5 @@ class Message:
     direction: str | None = None
     http_headers: Mapping[str, str] | None = None
     session_key: Any = None
+    log: LogMessage | None = None
+    round: int | None = None

@@ -3,7 +3,7 @@
 # Sources:
 #   semconv/model/extensions.yaml
 #   semconv/otel/mcp-signals.yaml
-# Model digest: sha256:18f1a4be770affaa
+# Model digest: sha256:255669d180aa0d64
 """Metric names, units, descriptions, default attribute sets and instrument factories for MCP metrics.
 
 Every ``create_*`` helper passes :data:`DURATION_BUCKETS` as the explicit bucket boundaries advisory, as the
@@ -56,9 +56,14 @@ Opt-in attributes (`gen_ai.prompt.variable`, `mcp.resource.uri`) are left out on
 high-cardinality or sensitive.
 """
 
-MCP_CLIENT_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset({"rpc.status_code"})
-"""Attribute keys mcp-otel's refinements add to `mcp.client.operation.duration` data points when the user
-switches them on.
+MCP_CLIENT_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp_otel.result.type",
+        "rpc.status_code",
+    }
+)
+"""Attribute keys mcp-otel's refinements add to `mcp.client.operation.duration` data points: opt-in ones when
+the user switches them on, conditional ones when their condition holds (`semconv/model/extensions.yaml`).
 """
 
 MCP_CLIENT_SESSION_DURATION: Final = "mcp.client.session.duration"
@@ -125,11 +130,12 @@ high-cardinality or sensitive.
 MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
     {
         "mcp.client.name",
+        "mcp_otel.result.type",
         "rpc.status_code",
     }
 )
-"""Attribute keys mcp-otel's refinements add to `mcp.server.operation.duration` data points when the user
-switches them on.
+"""Attribute keys mcp-otel's refinements add to `mcp.server.operation.duration` data points: opt-in ones when
+the user switches them on, conditional ones when their condition holds (`semconv/model/extensions.yaml`).
 """
 
 MCP_SERVER_SESSION_DURATION: Final = "mcp.server.session.duration"
@@ -157,8 +163,8 @@ MCP_SERVER_SESSION_DURATION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
 """Attribute keys that may be put on `mcp.server.session.duration` data points by default."""
 
 MCP_SERVER_SESSION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset({"mcp.client.name"})
-"""Attribute keys mcp-otel's refinements add to `mcp.server.session.duration` data points when the user
-switches them on.
+"""Attribute keys mcp-otel's refinements add to `mcp.server.session.duration` data points: opt-in ones when
+the user switches them on, conditional ones when their condition holds (`semconv/model/extensions.yaml`).
 """
 
 

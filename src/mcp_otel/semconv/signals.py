@@ -8,7 +8,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:18f1a4be770affaa
+# Model digest: sha256:255669d180aa0d64
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a vendor-neutral span may carry: the upstream OTel attributes plus
@@ -72,7 +72,13 @@ MCP_CLIENT_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "mcp.server.title",
         "mcp.server.version",
         "mcp.session.id",
+        "mcp_otel.input_request.count",
         "mcp_otel.notification.direction",
+        "mcp_otel.request.round",
+        "mcp_otel.request.round_count",
+        "mcp_otel.result.type",
+        "mcp_otel.subscription.end",
+        "mcp_otel.subscription.event_count",
         "network.protocol.name",
         "network.protocol.version",
         "network.transport",
@@ -106,7 +112,13 @@ MCP_CLIENT_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.server.title": "recommended",
         "mcp.server.version": "recommended",
         "mcp.session.id": "recommended",
+        "mcp_otel.input_request.count": "recommended",
         "mcp_otel.notification.direction": "recommended",
+        "mcp_otel.request.round": "recommended",
+        "mcp_otel.request.round_count": "recommended",
+        "mcp_otel.result.type": "recommended",
+        "mcp_otel.subscription.end": "recommended",
+        "mcp_otel.subscription.event_count": "recommended",
         "network.protocol.name": "recommended",
         "network.protocol.version": "recommended",
         "network.transport": "recommended",
@@ -167,7 +179,12 @@ MCP_SERVER_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "mcp.server.title",
         "mcp.server.version",
         "mcp.session.id",
+        "mcp_otel.input_request.count",
         "mcp_otel.notification.direction",
+        "mcp_otel.request.round",
+        "mcp_otel.result.type",
+        "mcp_otel.subscription.end",
+        "mcp_otel.subscription.event_count",
         "network.protocol.name",
         "network.protocol.version",
         "network.transport",
@@ -201,7 +218,12 @@ MCP_SERVER_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.server.title": "recommended",
         "mcp.server.version": "recommended",
         "mcp.session.id": "recommended",
+        "mcp_otel.input_request.count": "recommended",
         "mcp_otel.notification.direction": "recommended",
+        "mcp_otel.request.round": "recommended",
+        "mcp_otel.result.type": "recommended",
+        "mcp_otel.subscription.end": "recommended",
+        "mcp_otel.subscription.event_count": "recommended",
         "network.protocol.name": "recommended",
         "network.protocol.version": "recommended",
         "network.transport": "recommended",
@@ -259,9 +281,40 @@ on metrics is capped.
 EVENT_CANCELLED: Final = "mcp_otel.cancelled"
 """Span event for the cancellation of the request the span covers (`mcp_otel.cancelled.reason`)."""
 
+EVENT_MCP_OTEL_INPUT_REQUIRED: Final = "mcp_otel.input_required"
+"""Span event on a multi-round-trip call's CLIENT span for each round answered with an `InputRequiredResult`
+(`mcp_otel.request.round`, `mcp_otel.input_request.count`).
+"""
+
 EVENT_PROGRESS: Final = "mcp_otel.progress"
 """Span event for a progress notification about the request the span covers (`mcp_otel.progress.current`,
 `mcp_otel.progress.total`).
+"""
+
+LOG_BODY_REDACTION_KEY: Final = "mcp_otel.log.body"
+"""The key `content_redactor` is called with for the body of a log record mcp-otel emits (a body is not an
+attribute, so it has no attribute key of its own).
+"""
+
+LOG_RECORD_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp.method.name",
+        "gen_ai.operation.name",
+        "gen_ai.tool.name",
+        "gen_ai.prompt.name",
+        "mcp.protocol.version",
+        "mcp.session.id",
+        "session.id",
+        "network.transport",
+        "network.protocol.name",
+        "network.protocol.version",
+        "server.address",
+        "server.port",
+    }
+)
+"""The attributes of the operation a log record belongs to that the record carries (the low-cardinality
+request attributes, the session ids, and on the client the server's address); the client and server
+identity of the session is added as well.
 """
 
 METHOD_NOTIFICATIONS_SUBSCRIPTIONS_ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
@@ -272,6 +325,12 @@ METHOD_SERVER_DISCOVER: Final = "server/discover"
 
 METHOD_SUBSCRIPTIONS_LISTEN: Final = "subscriptions/listen"
 """`mcp.method.name` of the 2026-07-28 request that opens a long-lived subscription channel."""
+
+ROUND_BAGGAGE_KEY: Final = "mcp_otel.request.round"
+"""W3C baggage key that carries `mcp_otel.request.round` of a retried multi-round-trip request to the server,
+in the request's `params._meta` only (never in the caller's context; the receiver removes it from its
+handler's context).
+"""
 
 SENTRY_EVENT_MCP_CANCELLED: Final = "mcp.cancelled"
 """Name of the cancellation span event on the OTLP spans sent to Sentry (`mcp.cancelled.reason`): the
@@ -287,6 +346,16 @@ event moved to its own namespace.
 SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -32601, -32602, -32002})
 """JSON-RPC error codes that a server records in `rpc.response.status_code` without counting them as errors
 (no `error.type`, span status left unset).
+"""
+
+SERVER_NON_ERROR_CODES_2026_07_28: Final[frozenset[int]] = frozenset({-32020, -32021, -32022})
+"""mcp-otel's decision for the JSON-RPC error codes the 2026-07-28 protocol revision added, which the
+conventions do not list yet: header mismatch (-32020), missing required client capability (-32021) and
+unsupported protocol version (-32022) are the caller's fault, so a server records them as it records -32602
+(`rpc.response.status_code`, no `error.type`, status unset). The client counts them as errors, like every
+code. The SDK-only codes -32000 (connection closed) and -32001 (request timeout), which mcp's clients raise
+for a closed connection or a read timeout (and which a server may also send), are recorded on a client span
+like any code: `rpc.response.status_code` and `error.type` set to the code, ERROR with the SDK's message.
 """
 
 SESSIONLESS_PROTOCOL_VERSION: Final = "2026-07-28"

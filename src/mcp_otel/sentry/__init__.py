@@ -14,13 +14,15 @@ Install with the ``sentry`` extra (``pip install "mcp-otel[sentry]"``), then::
     McpInstrumentor().instrument(capture_content=mcp_sentry.capture_content)
 
 Everything goes through the client ``sentry_sdk.init`` created (DSN or Spotlight, sampling, release,
-environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires three parts, each usable on its own:
+environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires four parts, each usable on its own:
 
 - spans: :class:`SentrySpanProcessor` (MCP spans → Sentry transactions and spans, or streamed segments and
   spans with ``trace_lifecycle="stream"``) or, with ``otlp=True``,
   :class:`SentryOtlpSpanProcessor` for sentry-sdk's ``OTLPIntegration`` (``sentry.op`` on the OTLP spans);
 - errors: :class:`ErrorCapture` (each tool/handler exception → one error event, linked to its span);
-- release health: :class:`ReleaseHealth` (each MCP session → one Sentry session).
+- release health: :class:`ReleaseHealth` (each MCP session → one Sentry session);
+- logs: :class:`SentryLogs` (mcp-otel's log records → Sentry Logs, linked to their span, with
+  ``sentry_sdk.init(enable_logs=True)``; ``docs/logs.md``).
 
 See ``docs/sentry.md`` for the mapping table and the recommended ``sentry_sdk.init`` settings.
 """
@@ -34,6 +36,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from mcp_otel.sentry.errors import ErrorCapture
 from mcp_otel.sentry.health import ReleaseHealth
+from mcp_otel.sentry.logs import SentryLogs
 from mcp_otel.sentry.mapping import (
     OP_MCP_CLIENT,
     ORIGIN,
@@ -63,6 +66,7 @@ __all__ = [
     "MappingOptions",
     "McpSentry",
     "ReleaseHealth",
+    "SentryLogs",
     "SentryMcpOptions",
     "SentryOtlpSpanExporter",
     "SentryOtlpSpanProcessor",
@@ -88,12 +92,14 @@ class McpSentry:
         processor: the span processor added to the tracer provider.
         errors: the error capture (``None`` when disabled).
         health: the release-health listener (``None`` when disabled).
+        logs: the Sentry Logs listener (``None`` when disabled).
     """
 
     options: SentryMcpOptions
     processor: SpanProcessor
     errors: ErrorCapture | None
     health: ReleaseHealth | None
+    logs: SentryLogs | None = None
 
     @property
     def capture_content(self) -> bool:
@@ -112,6 +118,8 @@ class McpSentry:
             self.errors.uninstall()
         if self.health is not None:
             self.health.uninstall()
+        if self.logs is not None:
+            self.logs.uninstall()
 
 
 def setup(
@@ -127,6 +135,7 @@ def setup(
     drop_sentry_mcp_events: bool = True,
     otlp: bool = False,
     client_spans: bool = True,
+    logs: bool = True,
 ) -> McpSentry:
     """Connect mcp-otel to the Sentry client (``sentry_sdk.init``, before or after this call).
 
@@ -151,6 +160,8 @@ def setup(
         client_spans: also send the requests this process sends as an MCP client (``mcp.client``);
             ``False``: only the messages it receives (SERVER spans) and the MCP spans nested in them (not
             applied on the OTLP path, which exports every span).
+        logs: send mcp-otel's log records to Sentry Logs when the client has ``enable_logs`` (checked per
+            record, so ``sentry_sdk.init`` may come later).
     """
     options = SentryMcpOptions(
         record_inputs=record_inputs,
@@ -175,7 +186,11 @@ def setup(
     if release_health:
         health = ReleaseHealth(options, client_sessions=client_sessions)
         health.install()
-    return McpSentry(options=options, processor=processor, errors=errors, health=health)
+    sentry_logs = None
+    if logs:
+        sentry_logs = SentryLogs(options)
+        sentry_logs.install()
+    return McpSentry(options=options, processor=processor, errors=errors, health=health, logs=sentry_logs)
 
 
 def _global_sdk_provider() -> TracerProvider:

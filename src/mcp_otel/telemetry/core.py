@@ -11,14 +11,19 @@ from opentelemetry import trace
 from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Link, SpanKind, Tracer
 
+from mcp_otel._guard import log_failure_once
 from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
+from mcp_otel.telemetry.active import active_request
+from mcp_otel.telemetry.exception_text import ExceptionText
+from mcp_otel.telemetry.logs import LogSignal
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
+from mcp_otel.telemetry.rounds import round_owner, without_round
 
 _CLIENT_NAME = attr.MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 
@@ -30,11 +35,16 @@ class Telemetry:
         tracer: the tracer for MCP spans (instrumentation scope ``mcp_otel``).
         meter: the meter for the MCP duration histograms.
         config: the resolved :class:`~mcp_otel.config.McpOtelConfig`.
+        logs: the log signal (``None`` when log records are switched off).
     """
 
-    def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
+    def __init__(
+        self, tracer: Tracer, meter: Meter, config: McpOtelConfig, logs: LogSignal | None = None
+    ) -> None:
         self.tracer = tracer
         self.config = config
+        self.exception_text = ExceptionText.of(config)  # what exception text may leave (scrubbed by default)
+        self.logs = logs
         self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
@@ -55,8 +65,14 @@ class Telemetry:
         keys = config.semconv_keys
         self.renames = keys.renames  # empty by default: one truth test on the hot path
         self.status_code_keys = keys.keys(attr.RPC_RESPONSE_STATUS_CODE)
-        self.server_metric_keys = keys.metric_keys(semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES)
-        self.client_metric_keys = keys.metric_keys(semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES)
+        # ``mcp_otel.result.type`` reaches a point only as ``input_required`` (set_input_required)
+        result_type = {attr.MCP_OTEL_RESULT_TYPE}
+        self.server_metric_keys = keys.metric_keys(
+            semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES | result_type
+        )
+        self.client_metric_keys = keys.metric_keys(
+            semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES | result_type
+        )
 
     def metric_client_name(self, name: str | None) -> str | None:
         """The ``mcp.client.name`` value for metric points of a client called ``name``.
@@ -141,7 +157,8 @@ class Telemetry:
             message: the received message.
             current: the current context, when the caller has it already (else it is read).
         """
-        if message.method in self.config.excluded_methods:
+        excluded = message.method in self.config.excluded_methods
+        if excluded and message.log is None:
             return None
         parent = parent_context(message.carrier) if message.carrier else None
         ambient = trace.get_current_span(current).get_span_context()
@@ -155,9 +172,21 @@ class Telemetry:
                 links = (Link(ambient),)
         elif not ambient.is_valid and message.http_headers is not None:
             parent = parent_context(message.http_headers)
+        if parent is not None and message.round is not None:  # a retried round: its baggage stops here
+            parent = without_round(parent)
         if parent is None:
             parent = current  # the ambient context (``None``: read when the span starts)
-        return Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
+        op = (
+            None
+            if excluded
+            else Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
+        )
+        if message.log is not None and self.logs is not None:  # a received log notification
+            try:
+                self.logs.received(message, op, parent)
+            except Exception:  # the record is lost, never the span
+                log_failure_once("log record of a received notifications/message")
+        return op
 
     def start_client_request(
         self, message: Message, current: otel_context.Context | None = None
@@ -166,8 +195,16 @@ class Telemetry:
 
         The conventions give the sender of a notification a CLIENT span too, and its receiver a SERVER span
         (:meth:`start_server_request`); ``message.direction`` records which way a notification travelled.
-        ``current`` is the current context when the caller has it already (else it is read).
+        ``current`` is the current context when the caller has it already (else it is read). A log
+        notification becomes a log record in the context of the request that sends it. A later round of a
+        multi-round-trip call is an operation owned by the call (:mod:`mcp_otel.telemetry.rounds`).
         """
+        if message.log is not None and self.logs is not None:
+            try:
+                self.logs.sent(message, current, active_request())
+            except Exception:  # the record is lost, never the span
+                log_failure_once("log record of a sent notifications/message")
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans)
+        owner = round_owner(message)
+        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans, owner)
