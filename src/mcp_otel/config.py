@@ -52,7 +52,7 @@ DEFAULT_MAX_CONTENT_LENGTH = 4096
 DEFAULT_METRICS_CLIENT_NAME_LIMIT = 20
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
-#: The GenAI utilities' ``ContentCapturingMode`` values (case-insensitive) → content on spans (no GenAI events).
+#: The GenAI utilities' ``ContentCapturingMode`` values (case-insensitive) → content on spans (no events).
 GENAI_CAPTURE_MODES = {"NO_CONTENT": False, "SPAN_ONLY": True, "EVENT_ONLY": False, "SPAN_AND_EVENT": True}
 _LOGGED_MODES: set[str] = set()
 
