@@ -280,13 +280,13 @@ def test_render_tree_with_log_records() -> None:
     assert lines[0] == "trace 0af7651916cd43dd8448eb211c80319c (5 spans, 4 log records)"
     assert lines[4:12] == [
         "    - initialize  SERVER  0.50 ms  UNSET  [remote parent]",
-        "        session=5e1f0c2a client=demo-client/1.2.3 transport=stdio network.transport=pipe "
+        "        session=5e1f0c2a client=demo-client/1.2.3 network.transport=pipe "
         "protocol=2025-06-18 request.id=0",
         "        ~ log info notifications/message: hello",
         "  - tools/call fail  CLIENT  3.00 ms  ERROR: tool_error",
         "      request.id=3 error.type=tool_error",
         "    - tools/call fail  SERVER  2.04 ms  ERROR: tool_error  [remote parent]",
-        "        session=5e1f0c2a client=demo-client/1.2.3 transport=stdio network.transport=pipe "
+        "        session=5e1f0c2a client=demo-client/1.2.3 network.transport=pipe "
         "protocol=2025-06-18 request.id=3 error.type=tool_error",
         "        ! exception: ValueError: forecast backend unavailable: demo",
     ]
