@@ -109,27 +109,34 @@ def _key(span: Span | ReadableSpan) -> tuple[int, int] | None:
     return (context.trace_id, context.span_id) if context is not None and context.is_valid else None
 
 
-class SpanFacts(McpListener):
-    """A bounded side table of Sentry attributes per running span, filled from facts, consumed by :meth:`pop`.
-
-    Args:
-        max_spans: how many spans' entries are kept at most (oldest dropped first).
-    """
+class _FactListener(McpListener):
+    """What both fact listeners share: a bound, a lock, per-span state, installing and uninstalling."""
 
     def __init__(self, max_spans: int = MAX_SPANS) -> None:
         self.max_spans = max_spans
         self._lock = threading.Lock()
-        self._table: dict[tuple[int, int], dict[str, Any]] = {}
+        self._state: dict[tuple[int, int], Any] = {}
 
     def install(self) -> None:
         """Start receiving facts (idempotent)."""
         listeners.add_listener(self)
 
     def uninstall(self) -> None:
-        """Stop receiving facts and forget what is kept."""
+        """Stop receiving facts and forget every span's state."""
         listeners.remove_listener(self)
         with self._lock:
-            self._table.clear()
+            self._state.clear()
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+
+class SpanFacts(_FactListener):
+    """A bounded side table of Sentry attributes per running span, filled from facts, consumed by :meth:`pop`.
+
+    Args:
+        max_spans: how many spans' entries are kept at most (oldest dropped first).
+    """
 
     def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
         """Keep the Sentry attributes of ``fact`` for the operation's span (a recording span only)."""
@@ -139,11 +146,11 @@ class SpanFacts(McpListener):
         if key is None:
             return
         with self._lock:
-            entry = self._table.get(key)
+            entry = self._state.get(key)
             if entry is None:
-                while len(self._table) >= self.max_spans:
-                    del self._table[next(iter(self._table))]
-                entry = self._table[key] = {}
+                while len(self._state) >= self.max_spans:
+                    del self._state[next(iter(self._state))]
+                entry = self._state[key] = {}
             entry.update(data)
 
     def pop(self, span: ReadableSpan) -> dict[str, Any] | None:
@@ -152,13 +159,11 @@ class SpanFacts(McpListener):
         if key is None:
             return None
         with self._lock:
-            return self._table.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._table)
+            popped: dict[str, Any] | None = self._state.pop(key, None)
+        return popped
 
 
-class LiveSpanFacts(McpListener):
+class LiveSpanFacts(_FactListener):
     """Writes the Sentry attributes and events of each fact on the running span itself (for exporters that
     send spans as they are, like sentry-sdk's ``OTLPIntegration``).
 
@@ -169,40 +174,25 @@ class LiveSpanFacts(McpListener):
         max_spans: how many running spans are tracked at most (beyond that, new spans get no fact keys).
     """
 
-    def __init__(self, max_spans: int = MAX_SPANS) -> None:
-        self.max_spans = max_spans
-        self._lock = threading.Lock()
-        self._tracked: set[tuple[int, int]] = set()
-
-    def install(self) -> None:
-        """Start receiving facts (idempotent)."""
-        listeners.add_listener(self)
-
-    def uninstall(self) -> None:
-        """Stop receiving facts and forget the tracked spans."""
-        listeners.remove_listener(self)
-        with self._lock:
-            self._tracked.clear()
-
     def track(self, span: Span | ReadableSpan) -> None:
         """Write the facts of ``span`` (a span that just started) on it."""
         key = _key(span)
         if key is not None:
             with self._lock:
-                if len(self._tracked) < self.max_spans:
-                    self._tracked.add(key)
+                if len(self._state) < self.max_spans:
+                    self._state[key] = True
 
     def untrack(self, span: Span | ReadableSpan) -> None:
         """``span`` ended: nothing more can be written on it."""
         key = _key(span)
         if key is not None:
             with self._lock:
-                self._tracked.discard(key)
+                self._state.pop(key, None)
 
     def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
         """Set the fact's Sentry attributes (or add its Sentry event) on the operation's recording span."""
         span = operation.span
-        if not span.is_recording() or _key(span) not in self._tracked:
+        if not span.is_recording() or _key(span) not in self._state:
             return
         data = sentry_fact_data(fact, value)
         if data:
