@@ -77,6 +77,10 @@ CONFIGS: dict[str, str] = {
         "call, as `sentry` (equal work)"
     ),
     "otel-sentry-server-stream": "as `otel-sentry-server`, in span streaming mode (one segment per call)",
+    "otel-sentry-server-nometrics": (
+        "as `otel-sentry-server` with metrics=False: the Sentry budget's equal work (the peer records no metrics)"
+    ),
+    "otel-sentry-server-stream-nometrics": "as `otel-sentry-server-nometrics`, in span streaming mode",
     "openinference": "openinference-instrumentation-mcp + the SDK TracerProvider",
     "logfire": "logfire.instrument_mcp() (send_to_logfire=False, console=False, the same no-op BSP)",
     "traceloop": "Traceloop opentelemetry-instrumentation-mcp + the SDK TracerProvider",
@@ -278,10 +282,15 @@ def configure(config: str) -> Setup:
         tracer_provider = _sdk_tracer_provider(setup)
         tracer_provider.add_span_processor(_span_duration_processor(_sdk_meter_provider(setup)))
         return setup
-    if config in ("otel-sentry-server", "otel-sentry-server-stream"):
+    if config.startswith("otel-sentry-server"):
         _sdk_tracer_provider(setup)
+        stream = "-stream" in config
+        if config.endswith("-nometrics"):
+            capture = _sentry_processor(setup, stream=stream, client_spans=False)
+            _mcp_otel_instrument(setup, metrics=False, capture_content=capture)
+            return setup
         _sdk_meter_provider(setup)
-        capture = _sentry_processor(setup, stream=config.endswith("-stream"), client_spans=False)
+        capture = _sentry_processor(setup, stream=stream, client_spans=False)
         _mcp_otel_instrument(setup, meter_provider=setup.meter_provider, capture_content=capture)
         return setup
     if config == "sentry-stream":

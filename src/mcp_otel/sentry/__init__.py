@@ -120,7 +120,7 @@ def setup(
     record_inputs: bool | None = None,
     record_outputs: bool | None = None,
     send_user_info: bool | None = None,
-    resource_uri_in_name: bool = True,
+    resource_uri_in_name: bool | None = None,
     capture_errors: bool = True,
     release_health: bool = True,
     client_sessions: bool = False,
@@ -133,14 +133,15 @@ def setup(
     Args:
         tracer_provider: the SDK provider mcp-otel's spans go to (default: the global one; an SDK
             ``TracerProvider`` is created and made global when there is none).
-        record_inputs: send tool arguments / prompt variables (default: ``send_default_pii`` or
-            ``data_collection.gen_ai.inputs``).
-        record_outputs: send tool results (default: ``send_default_pii`` or
-            ``data_collection.gen_ai.outputs``).
+        record_inputs: send tool arguments / prompt variables (default: ``data_collection`` ``mcp.inputs``,
+            else ``gen_ai.inputs``, else ``send_default_pii``; see :mod:`mcp_otel.sentry.options`).
+        record_outputs: send tool results (default: ``data_collection`` ``mcp.outputs``, else
+            ``gen_ai.outputs``, else ``send_default_pii``).
         send_user_info: send client address/port, the resource URI attribute and the session distinct id
             (default: ``send_default_pii`` or ``data_collection.user_info``).
-        resource_uri_in_name: name ``resources/read`` transactions with the URI (Sentry's rule); ``False``
-            for the low-cardinality ``resources/read``.
+        resource_uri_in_name: name ``resources/*`` spans with the URI (``True``) or by the method alone
+            (``False``); default: Sentry JS 11.17's rule, with the URI for transactions, without it in span
+            streaming mode and on the OTLP path.
         capture_errors: capture tool and handler exceptions as error events.
         release_health: report MCP sessions as release-health sessions.
         client_sessions: also report MCP sessions this process opens as a client.
