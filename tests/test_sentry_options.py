@@ -55,7 +55,8 @@ def test_the_raw_experimental_mcp_entry_is_honoured() -> None:
     """sentry-sdk resolves ``data_collection`` without ``mcp``; the raw ``_experiments`` copy keeps it."""
     resolved_collection = {"user_info": False, "gen_ai": {"inputs": True, "outputs": True}}
     experiments = {"data_collection": {"mcp": {"inputs": False}}}
-    assert resolved(data_collection=resolved_collection, _experiments=experiments) == (False, True, False, True)
+    mapping = resolved(data_collection=resolved_collection, _experiments=experiments)
+    assert mapping == (False, True, False, True)
 
 
 def test_setup_arguments_win() -> None:
@@ -114,7 +115,9 @@ def test_real_clients() -> None:
         if "data_collection" in sentry_sdk.get_client().options:  # sentry-sdk >= 2.66
             collection = {"user_info": False, "gen_ai": {"inputs": True, "outputs": False}}
             try:  # top level from 2.70, in _experiments before
-                sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", default_integrations=False, data_collection=collection)
+                sentry_sdk.init(
+                    dsn="http://key@127.0.0.1:9/1", default_integrations=False, data_collection=collection
+                )
             except TypeError:
                 sentry_sdk.init(
                     dsn="http://key@127.0.0.1:9/1",

@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from support import npm_packages
+
 SPOTLIGHT_VERSION = "4.11.8"
 HONO_VERSION = "4.12.25"
 PACKAGE_JSON = {
@@ -44,7 +46,6 @@ PACKAGE_JSON = {
 DIR_ENV = "MCP_OTEL_SPOTLIGHT_DIR"
 RUN_JS = Path("node_modules/@spotlightjs/spotlight/dist/run.js")
 START_TIMEOUT = 60.0
-INSTALL_TIMEOUT = 600.0
 
 #: Preloaded into Spotlight's node process: listen on 127.0.0.1 only, connect to loopback only.
 LOOPBACK_ONLY_JS = r"""'use strict';
@@ -84,18 +85,14 @@ net.Socket.prototype.connect = function (...args) {
 
 def spotlight_dir() -> Path:
     """Where Spotlight is (to be) installed: ``$MCP_OTEL_SPOTLIGHT_DIR``, else a directory in the temp dir."""
-    configured = os.environ.get(DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(tempfile.gettempdir()) / f"mcp-otel-spotlight-{SPOTLIGHT_VERSION}"
+    return npm_packages.package_dir(DIR_ENV, f"mcp-otel-spotlight-{SPOTLIGHT_VERSION}")
 
 
 def installed(directory: Path) -> bool:
     """Whether ``directory`` holds the pinned Spotlight with the hono override."""
-    hono = directory / "node_modules" / "hono" / "package.json"
-    if not (directory / RUN_JS).is_file() or not hono.is_file():
-        return False
-    return bool(json.loads(hono.read_text()).get("version") == HONO_VERSION)
+    return (directory / RUN_JS).is_file() and npm_packages.installed_version(
+        directory, "hono"
+    ) == HONO_VERSION
 
 
 def install(directory: Path) -> Path:
@@ -105,35 +102,7 @@ def install(directory: Path) -> Path:
         FileNotFoundError: npm is not installed.
         subprocess.CalledProcessError: npm failed.
     """
-    if installed(directory):
-        return directory / RUN_JS
-    npm = shutil.which("npm")
-    if npm is None:
-        raise FileNotFoundError("npm")
-    # install next to the target, then rename: a concurrent run never sees a half-installed tree
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=directory.name + ".", dir=directory.parent))
-    try:
-        (staging / "package.json").write_text(json.dumps(PACKAGE_JSON, indent=2) + "\n")
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-            cwd=staging,
-            check=True,
-            timeout=INSTALL_TIMEOUT,
-        )
-        if not installed(staging):
-            raise RuntimeError(
-                f"npm install did not produce Spotlight {SPOTLIGHT_VERSION} with hono {HONO_VERSION}"
-            )
-        if directory.exists() and not installed(directory):
-            shutil.rmtree(directory)  # a broken earlier install
-        with contextlib.suppress(OSError):  # another run may have finished first
-            staging.rename(directory)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    if not installed(directory):
-        raise RuntimeError(f"Spotlight is not installed in {directory}")
+    npm_packages.install(directory, PACKAGE_JSON, installed)
     return directory / RUN_JS
 
 

@@ -151,7 +151,7 @@ def test_streamed_segments_errors_and_session(
     time.sleep(0.3)
     server = segments(receiver)
     expected = {"tools/list", "tools/call add", "tools/call explode", "tools/call echo", "prompts/get greet"}
-    expected |= {"resources/read", "tools/call logged"}  # streamed: resources/* by the method alone (JS 11.17)
+    expected |= {"resources/read", "tools/call logged"}  # streamed: resources/* by the method (JS 11.17)
     assert expected <= set(server), sorted(server)
     assert not receiver.items("transaction"), "streaming mode sends no transactions"
     origins = {s["attributes"].get("sentry.origin") for s in streamed(receiver)}

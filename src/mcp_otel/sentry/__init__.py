@@ -20,7 +20,9 @@ environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires three par
   spans with ``trace_lifecycle="stream"``) or, with ``otlp=True``,
   :class:`SentryOtlpSpanProcessor` for sentry-sdk's ``OTLPIntegration`` (``sentry.op`` on the OTLP spans);
 - errors: :class:`ErrorCapture` (each tool/handler exception → one error event, linked to its span);
-- release health: :class:`ReleaseHealth` (each MCP session → one Sentry session).
+- release health: :class:`ReleaseHealth` (each MCP session → one Sentry session);
+- trace context: :class:`SentryMetaPropagator` (``sentry-trace`` + ``baggage`` in ``params._meta``, read when
+  there is no ``traceparent`` and written next to it, as Sentry JS 11.17 reads and writes them).
 
 See ``docs/sentry.md`` for the mapping table and the recommended ``sentry_sdk.init`` settings.
 """
@@ -54,6 +56,8 @@ from mcp_otel.sentry.otlp import (
     otlp_exporter,
 )
 from mcp_otel.sentry.processor import SentrySpanProcessor
+from mcp_otel.sentry.propagation import SentryMetaPropagator
+from mcp_otel.telemetry import add_meta_propagator, remove_meta_propagator
 
 __all__ = [
     "MECHANISM",
@@ -65,6 +69,7 @@ __all__ = [
     "ReleaseHealth",
     "SentryMcpOptions",
     "SentryOtlpSpanExporter",
+    "SentryMetaPropagator",
     "SentryOtlpSpanProcessor",
     "SentrySpan",
     "SentrySpanProcessor",
@@ -88,12 +93,14 @@ class McpSentry:
         processor: the span processor added to the tracer provider.
         errors: the error capture (``None`` when disabled).
         health: the release-health listener (``None`` when disabled).
+        propagator: the ``sentry-trace`` / ``baggage`` ``_meta`` propagator (``None`` when disabled).
     """
 
     options: SentryMcpOptions
     processor: SpanProcessor
     errors: ErrorCapture | None
     health: ReleaseHealth | None
+    propagator: SentryMetaPropagator | None = None
 
     @property
     def capture_content(self) -> bool:
@@ -106,7 +113,10 @@ class McpSentry:
         return resolved.record_inputs or resolved.record_outputs
 
     def close(self) -> None:
-        """Stop sending: disable the span processor, remove the listeners (the Sentry client stays)."""
+        """Stop sending: disable the span processor, remove the listeners and the ``_meta`` propagator (the
+        Sentry client stays)."""
+        if self.propagator is not None:
+            remove_meta_propagator(self.propagator)
         self.processor.shutdown()
         if self.errors is not None:
             self.errors.uninstall()
@@ -127,6 +137,7 @@ def setup(
     drop_sentry_mcp_events: bool = True,
     otlp: bool = False,
     client_spans: bool = True,
+    sentry_trace: bool = True,
 ) -> McpSentry:
     """Connect mcp-otel to the Sentry client (``sentry_sdk.init``, before or after this call).
 
@@ -152,6 +163,9 @@ def setup(
         client_spans: also send the requests this process sends as an MCP client (``mcp.client``);
             ``False``: only the messages it receives (SERVER spans) and the MCP spans nested in them (not
             applied on the OTLP path, which exports every span).
+        sentry_trace: continue traces from ``sentry-trace`` + ``baggage`` in ``params._meta`` when it holds
+            no ``traceparent``, and write both next to ``traceparent`` in what this process sends (Sentry JS
+            11.17 reads and writes only these, unless its ``propagateTraceparent`` is on).
     """
     options = SentryMcpOptions(
         record_inputs=record_inputs,
@@ -176,7 +190,13 @@ def setup(
     if release_health:
         health = ReleaseHealth(options, client_sessions=client_sessions)
         health.install()
-    return McpSentry(options=options, processor=processor, errors=errors, health=health)
+    propagator = None
+    if sentry_trace:
+        propagator = SentryMetaPropagator()
+        add_meta_propagator(propagator)
+    return McpSentry(
+        options=options, processor=processor, errors=errors, health=health, propagator=propagator
+    )
 
 
 def _global_sdk_provider() -> TracerProvider:

@@ -14,8 +14,8 @@ Settings left at ``None`` follow the Sentry client at the time each span, error 
      top level or, before 2.70, in ``_experiments``; when the user gave none, sentry-sdk derives it from
      ``send_default_pii``);
   4. ``send_default_pii`` (sentry-sdk < 2.66).
-- user data (``client.address``, ``client.port``, ``mcp.resource.uri``, the release-health distinct id and IP):
-  ``setup(send_user_info=...)``, then ``data_collection.user_info``, then ``send_default_pii``.
+- user data (``client.address``, ``client.port``, ``mcp.resource.uri``, the release-health distinct id and
+  IP): ``setup(send_user_info=...)``, then ``data_collection.user_info``, then ``send_default_pii``.
 - the resource naming rule: ``setup(resource_uri_in_name=...)``, else the mode's rule (Sentry JS 11.17):
   ``resources/read {uri}`` for transactions, ``resources/read`` in span streaming mode
   (``trace_lifecycle="stream"``, top level or, before sentry-sdk 2.7x, in ``_experiments``).
@@ -53,8 +53,8 @@ class SentryMcpOptions:
     record_outputs: bool | None = None
     send_user_info: bool | None = None
     resource_uri_in_name: bool | None = None
-    # (client options, send_default_pii, data_collection, lifecycle, result) of the last resolve per mode
-    _last: dict[bool | None, tuple[Any, Any, Any, Any, MappingOptions]] = field(
+    # (client options, send_default_pii, data_collection, trace_lifecycle, _experiments, result) per mode
+    _last: dict[bool | None, tuple[Any, Any, Any, Any, Any, MappingOptions]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -100,17 +100,19 @@ class SentryMcpOptions:
         if mcp is not None:
             inputs = bool(mcp.get("inputs", inputs))
             outputs = bool(mcp.get("outputs", outputs))
+        uri_in_name = (not streamed) if self.resource_uri_in_name is None else self.resource_uri_in_name
         return MappingOptions(
             record_inputs=inputs if self.record_inputs is None else self.record_inputs,
             record_outputs=outputs if self.record_outputs is None else self.record_outputs,
             send_user_info=user_info if self.send_user_info is None else self.send_user_info,
-            resource_uri_in_name=not streamed if self.resource_uri_in_name is None else self.resource_uri_in_name,
+            resource_uri_in_name=uri_in_name,
         )
 
 
 def _mcp_entry(collection: Any, experiments: Any) -> Mapping[str, Any] | None:
     """The ``mcp`` entry of ``data_collection``: in the resolved option, else in the raw experimental one."""
-    for source in (collection, experiments.get("data_collection") if isinstance(experiments, Mapping) else None):
+    raw = experiments.get("data_collection") if isinstance(experiments, Mapping) else None
+    for source in (collection, raw):
         if isinstance(source, Mapping):
             entry = source.get("mcp")
             if isinstance(entry, Mapping):

@@ -33,6 +33,7 @@ from mcp_otel._guard import log_failure_once
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.sentry.mapping import DEFAULT_SCOPES, MappingOptions, SentrySpan, is_mcp_span, map_span
 from mcp_otel.sentry.options import SentryMcpOptions
+from mcp_otel.sentry.propagation import incoming_baggage
 from mcp_otel.sentry.streaming import (
     StreamedSender,
     ignore_sentry_mcp_spans,
@@ -49,6 +50,7 @@ MAX_OPEN_SPANS = 10_000
 class _Finished:
     span: ReadableSpan
     children: list[_Finished] = field(default_factory=list)
+    baggage: Any = None  # the Sentry baggage its trace was continued with (``sentry-trace`` in ``_meta``)
 
 
 class SentrySpanProcessor(SpanProcessor):
@@ -82,6 +84,7 @@ class SentrySpanProcessor(SpanProcessor):
         self.enabled = True
         self._lock = threading.Lock()
         self._open: dict[int, list[_Finished]] = {}
+        self._baggage: dict[int, Any] = {}  # span id → incoming Sentry baggage of a running SERVER span
         self._streamed = StreamedSender(_sampling_context)
         self._ruled_options: Any = None  # the client options that carry our ignore_spans rule
 
@@ -106,6 +109,10 @@ class SentrySpanProcessor(SpanProcessor):
                     return
                 if len(self._open) < MAX_OPEN_SPANS:
                     self._open[context.span_id] = []
+                    if parent is not None and parent.is_remote:
+                        baggage = incoming_baggage(parent_context)
+                        if baggage is not None:
+                            self._baggage[context.span_id] = baggage
         except Exception:
             log_failure_once("sentry.processor.on_start")
 
@@ -119,6 +126,8 @@ class SentrySpanProcessor(SpanProcessor):
             with self._lock:
                 children = self._open.pop(context.span_id, None) if context is not None else None
                 node = _Finished(span, children or [])
+                if self._baggage and context is not None:
+                    node.baggage = self._baggage.pop(context.span_id, None)
                 parent = span.parent
                 entry = span.kind in _RECEIVED  # received: its own transaction
                 if parent is not None and not parent.is_remote and not entry:
@@ -138,6 +147,7 @@ class SentrySpanProcessor(SpanProcessor):
         self.enabled = False
         with self._lock:
             self._open.clear()
+            self._baggage.clear()
         ruled, self._ruled_options = self._ruled_options, None
         if ruled is not None:
             stop_ignoring_sentry_mcp_spans(ruled)
@@ -173,7 +183,7 @@ class SentrySpanProcessor(SpanProcessor):
             return
         options = self.options.resolve(client)
         if streaming_enabled(client.options):
-            self._streamed.send(node.span, node.children, options)
+            self._streamed.send(node.span, node.children, options, node.baggage)
             return
         mapped = map_span(node.span, options)
         scope = sentry_sdk.Scope.get_current_scope()
@@ -188,6 +198,7 @@ class SentrySpanProcessor(SpanProcessor):
             parent_sampled=mapped.parent_sampled,
             same_process_as_parent=not mapped.parent_is_remote,
             start_timestamp=mapped.start,
+            baggage=node.baggage,
         )
         started = scope.start_transaction(
             transaction,

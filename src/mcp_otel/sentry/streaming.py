@@ -82,8 +82,11 @@ class StreamedSender:
         self._supported = supported()
         self._warned = False
 
-    def send(self, span: ReadableSpan, children: list[Any], options: MappingOptions) -> None:
-        """Stream ``span`` as a segment; ``children`` are nodes with ``.span`` and ``.children``."""
+    def send(
+        self, span: ReadableSpan, children: list[Any], options: MappingOptions, baggage: Any = None
+    ) -> None:
+        """Stream ``span`` as a segment; ``children`` are nodes with ``.span`` and ``.children``; ``baggage``:
+        the frozen Sentry baggage its trace was continued with (the segment's dynamic sampling context)."""
         if not self._supported:
             if not self._warned:
                 self._warned = True
@@ -103,6 +106,8 @@ class StreamedSender:
             propagation.trace_id = mapped.trace_id
             propagation.parent_span_id = mapped.parent_span_id
             propagation.parent_sampled = mapped.parent_sampled
+            if baggage is not None:
+                propagation.baggage = baggage
             if callable(sentry_sdk.get_client().options.get("traces_sampler")):  # only a sampler reads it
                 sentry_sdk.Scope.set_custom_sampling_context({"mcp": self._sampling_context(span, mapped)})
             attributes = stream_attributes(mapped, segment=True)
