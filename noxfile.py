@@ -42,7 +42,17 @@ PYPI_SERVER = "mcp-server-time"
 NO_PYPI_SERVER = {"2.0"}
 #: Arize Phoenix, in a virtualenv of its own (tests/test_phoenix.py, docs/phoenix.md).
 PHOENIX = "arize-phoenix==20.26.1"
+#: The oldest sentry-sdk of each Sentry path (the ``tests-*`` sessions get the newest): session label → (sentry-sdk
+#: pin, mcp line). 2.15: the ``sentry`` extra's floor (transactions); 2.45: the OTLP path's (``OTLPIntegration``),
+#: and a ``MCPIntegration`` from before its ``mcp`` mechanism (2.69); 2.75: span streaming's (``sentry-streaming``).
+SENTRY_MATRIX: dict[str, tuple[str, str]] = {
+    "2.15": ("sentry-sdk==2.15.0", "1.30"),
+    "2.45": ("sentry-sdk==2.45.0", "1.30"),
+    "2.75": ("sentry-sdk==2.75.0", "2.3"),
+}
+SENTRY_TESTS = "tests/test_sentry_*.py"
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
+TEST_SESSIONS += [f"sentry-{label}" for label in SENTRY_MATRIX]
 
 nox.options.sessions = [*TEST_SESSIONS, "sdk-suite-2.3", "lint"]
 
@@ -80,6 +90,23 @@ def _register(label: str, pins: tuple[str, ...]) -> None:
 
 for _label, _pins in MCP_MATRIX.items():
     _register(_label, _pins)
+
+
+def _register_sentry(label: str, pin: str, mcp_line: str) -> None:
+    @nox.session(name=f"sentry-{label}")
+    def sentry(session: nox.Session) -> None:
+        _install(session, *MCP_MATRIX[mcp_line])
+        # over the extras' floors (the dev extra wants a newer one for the OTLP tests, which skip without it)
+        session.install(pin)
+        session.run("python", "-c", "import sentry_sdk, mcp.types; print('sentry-sdk', sentry_sdk.VERSION)")
+        tests = session.posargs or sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(SENTRY_TESTS))
+        session.run("pytest", "-n", "2", *tests)
+
+    sentry.__doc__ = f"the Sentry tests against {pin} (mcp {mcp_line})"
+
+
+for _label, (_pin, _mcp_line) in SENTRY_MATRIX.items():
+    _register_sentry(_label, _pin, _mcp_line)
 
 
 def _register_fastmcp(label: str, pins: tuple[str, ...], no_deps: tuple[str, ...]) -> None:

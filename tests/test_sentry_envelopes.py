@@ -236,7 +236,10 @@ def test_mcp_insights_data_errors_and_session(
             ("mcp.notification.server_to_client", "notifications/message")
         ]
         assert logged["spans"][0]["parent_span_id"] == trace_of(logged)["span_id"]
-        assert logged["spans"][0]["status"] == "ok"
+        child = logged["spans"][0]
+        assert (
+            child.get("status", child.get("tags", {}).get("status")) == "ok"
+        )  # a tag before sentry-sdk 2.5x
         assert logged["spans"][0]["data"]["mcp.transport"] == MCP_TRANSPORT[transport]
         received = transactions(receiver, "mcp.notification.client_to_server")
         initialized = trace_of(received["notifications/initialized"])

@@ -326,6 +326,11 @@ def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
     """Span streaming mode (``trace_lifecycle="stream"``) over stdio, sentry-sdk's MCPIntegration left on."""
     import anyio
 
+    from mcp_otel.sentry.streaming import MIN_SENTRY_SDK, supported
+
+    if not supported():
+        pytest.skip(f"span streaming needs sentry-sdk >= {'.'.join(map(str, MIN_SENTRY_SDK))}")
+
     from support.compat import CLIENT_NAME
     from support.sentry_server import connect, tool_mechanism
 
@@ -411,7 +416,14 @@ def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
         handle.close()
         sentry_sdk.get_client().close(timeout=2.0)
         sentry_sdk.Scope.get_global_scope().set_client(None)
-    spotlight.wait_for(lambda s: bool(_sessions(s)) and "tools/call explode" in _server_transactions(s))
+    # sessions reach Spotlight without a DSN only in newer sentry-sdk releases (2.66: yes, 2.45: no)
+    sessions_reach_spotlight = tuple(int(p) for p in sentry_sdk.VERSION.split(".")[:2]) >= (2, 66)
+    spotlight.wait_for(
+        lambda s: (
+            (bool(_sessions(s)) or not sessions_reach_spotlight)
+            and "tools/call explode" in _server_transactions(s)
+        )
+    )
     echo = _server_transactions(spotlight)["tools/call echo"]["contexts"]["trace"]["data"]
     assert echo["mcp.transport"] == "http" and echo["network.transport"] == "tcp"
     assert echo["mcp.session.id"]
@@ -420,7 +432,8 @@ def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
     # exactly one event for the failing tool (mcp 1.x also logs an unrelated SSE-writer error at shutdown)
     (event,) = [e for e in _errors(spotlight) if "RuntimeError" in json.dumps(e["exception"])]
     assert event["transaction"] == "tools/call explode"
-    assert _sessions(spotlight)[0]["status"] == "exited"
+    if sessions_reach_spotlight:
+        assert _sessions(spotlight)[0]["status"] == "exited"
 
 
 if __name__ == "__main__":
