@@ -100,7 +100,7 @@ class SentryMetaPropagator(TextMapPropagator):
         sampled = "1" if span_context.trace_flags.sampled else "0"
         setter.set(carrier, SENTRY_TRACE, f"{trace_id}-{format_span_id(span_context.span_id)}-{sampled}")
         baggage = incoming_baggage(context)
-        serialized = baggage.serialize() if baggage is not None else _head_baggage(trace_id)
+        serialized = baggage.serialize() if baggage is not None else _head_baggage(client, trace_id)
         if serialized:
             setter.set(carrier, BAGGAGE, serialized)
 
@@ -142,14 +142,28 @@ def _should_continue(baggage: Baggage) -> bool:
     return not (options.get("strict_trace_continuation") and (ours is None) != (theirs is None))
 
 
-def _head_baggage(trace_id: str) -> str:
+_PLACEHOLDER_TRACE_ID = "0" * 32
+_head_cache: dict[tuple[Any, ...], str] = {}
+
+
+def _head_baggage(client: Any, trace_id: str) -> str:
     """This client's dynamic sampling context for a trace it starts (sentry-sdk's head-of-trace items).
 
-    Empty with a sentry-sdk older than 2.66, which has no public way to build it for a given trace id: then
-    only ``sentry-trace`` is sent (a receiver continues the trace without a sampling context).
+    sentry-sdk's ``Baggage.populate_from_propagation_context`` builds it; only ``sentry-trace_id`` differs
+    from one trace to the next, so the other items are serialised once per client and settings (``quote``
+    per item was most of an injection's cost). Empty with a sentry-sdk older than 2.66, which has no public
+    way to build it for a given trace id: then only ``sentry-trace`` is sent.
     """
-    populate = getattr(Baggage, "populate_from_propagation_context", None)
-    if populate is None:
-        return ""
-    baggage: Baggage = populate(PropagationContext(trace_id=trace_id))
-    return baggage.serialize()
+    options: Mapping[str, Any] = client.options
+    key = (id(client), options.get("release"), options.get("environment"), options.get("traces_sample_rate"))
+    rest = _head_cache.get(key)
+    if rest is None:
+        populate = getattr(Baggage, "populate_from_propagation_context", None)
+        if populate is None:
+            return ""
+        baggage: Baggage = populate(PropagationContext(trace_id=_PLACEHOLDER_TRACE_ID))
+        items = {k: v for k, v in baggage.sentry_items.items() if k != "trace_id"}
+        rest = Baggage(items, mutable=False).serialize()
+        _head_cache.clear()  # one client at a time in practice: keep the current one only
+        _head_cache[key] = rest
+    return f"sentry-trace_id={trace_id},{rest}" if rest else f"sentry-trace_id={trace_id}"
