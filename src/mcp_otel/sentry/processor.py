@@ -42,6 +42,8 @@ from mcp_otel.sentry.streaming import (
 )
 
 _RECEIVED = (SpanKind.SERVER, SpanKind.CONSUMER)
+SHUTDOWN_FLUSH_MILLIS = 2000
+"""At most this long (ms) :meth:`SentrySpanProcessor.shutdown` waits for the Sentry client to flush."""
 MAX_OPEN_SPANS = 10_000
 """At most this many running MCP spans are tracked for nesting; beyond that, spans become transactions."""
 
@@ -143,7 +145,10 @@ class SentrySpanProcessor(SpanProcessor):
             log_failure_once("sentry.processor.on_end")
 
     def shutdown(self) -> None:
-        """Stop sending and forget running spans (the Sentry client is the user's: it is not closed)."""
+        """Stop sending, flush what was sent to the Sentry client (span streaming batches spans, see
+        :mod:`mcp_otel.sentry.streaming`) and forget running spans (the client is the user's: not closed)."""
+        if self.enabled:
+            self.force_flush(SHUTDOWN_FLUSH_MILLIS)
         self.enabled = False
         with self._lock:
             self._open.clear()
