@@ -347,7 +347,7 @@ def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
     spotlight.wait_for(lambda s: bool(_sessions(s)) and "tools/call logged" in _streamed_segments(s))
     assert not spotlight.items("transaction")
     segments = _streamed_segments(spotlight)
-    for name in ("tools/call add", "tools/call explode", "resources/read demo://info", "tools/call logged"):
+    for name in ("tools/call add", "tools/call explode", "resources/read", "tools/call logged"):
         attributes = segments[name]["attributes"]
         assert attributes["sentry.origin"] == "auto.ai.mcp.otel"
         assert attributes["mcp.transport"] == "stdio" and attributes["network.transport"] == "pipe"
