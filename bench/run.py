@@ -752,7 +752,7 @@ def sentry_budget(summary: dict[str, Any]) -> str:
             ratio = ours / peer
             verdict = "HOLDS" if ratio <= 1.0 else "FAILS"
             lines.append(
-                f"- {mode} ({what}): mcp-otel (metrics=False) + setup(client_spans=False) adds {ours:+.0f} µs/call, "
+                f"- {mode} ({what}): mcp-otel (equal work: {ours_config}) adds {ours:+.0f} µs/call, "
                 f"sentry-sdk MCPIntegration adds {peer:+.0f} µs/call → ratio **{ratio:.2f}** {verdict} "
                 "(need ≤ 1.0)"
             )

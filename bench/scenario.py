@@ -78,7 +78,8 @@ CONFIGS: dict[str, str] = {
     ),
     "otel-sentry-server-stream": "as `otel-sentry-server`, in span streaming mode (one segment per call)",
     "otel-sentry-server-nometrics": (
-        "as `otel-sentry-server` with metrics=False: the Sentry budget's equal work (the peer records no metrics)"
+        "as `otel-sentry-server` with metrics=False and setup(sentry_trace=False): the Sentry budget's equal "
+        "work (the peer records no metrics and writes no sentry-trace/baggage into _meta)"
     ),
     "otel-sentry-server-stream-nometrics": "as `otel-sentry-server-nometrics`, in span streaming mode",
     "openinference": "openinference-instrumentation-mcp + the SDK TracerProvider",
@@ -240,7 +241,9 @@ def _mcp_otel_instrument(setup: Setup, **kwargs: Any) -> None:
     McpInstrumentor().instrument(tracer_provider=setup.tracer_provider, **kwargs)
 
 
-def _sentry_processor(setup: Setup, stream: bool = False, client_spans: bool = True) -> bool:
+def _sentry_processor(
+    setup: Setup, stream: bool = False, client_spans: bool = True, sentry_trace: bool = True
+) -> bool:
     """Wire mcp-otel's Sentry processor (``mcp_otel.sentry.setup``) as its docs say; the content switch.
 
     sentry-sdk's own MCP integration is disabled (as the docs recommend); ``capture_content`` follows the
@@ -257,12 +260,16 @@ def _sentry_processor(setup: Setup, stream: bool = False, client_spans: bool = T
 
     extra: dict[str, Any] = {"trace_lifecycle": "stream"} if stream else {}
     _sentry_init(disabled_integrations=[MCPIntegration()], **extra)
-    if client_spans:
-        installed = setup_func(tracer_provider=setup.tracer_provider)
-    else:
-        installed = setup_func(tracer_provider=setup.tracer_provider, client_spans=False)
+    kwargs: dict[str, Any] = {} if client_spans else {"client_spans": False}
+    if not sentry_trace:
+        kwargs["sentry_trace"] = False  # an older mcp-otel has no such option: nothing to turn off
+    try:
+        installed = setup_func(tracer_provider=setup.tracer_provider, **kwargs)
+    except TypeError:
+        kwargs.pop("sentry_trace", None)
+        installed = setup_func(tracer_provider=setup.tracer_provider, **kwargs)
     capture = bool(getattr(installed, "capture_content", False))
-    setup.notes.append(f"mcp_otel.sentry.setup(client_spans={client_spans}), capture_content={capture}")
+    setup.notes.append(f"mcp_otel.sentry.setup({kwargs}), capture_content={capture}")
     return capture
 
 
@@ -286,7 +293,7 @@ def configure(config: str) -> Setup:
         _sdk_tracer_provider(setup)
         stream = "-stream" in config
         if config.endswith("-nometrics"):
-            capture = _sentry_processor(setup, stream=stream, client_spans=False)
+            capture = _sentry_processor(setup, stream=stream, client_spans=False, sentry_trace=False)
             _mcp_otel_instrument(setup, metrics=False, capture_content=capture)
             return setup
         _sdk_meter_provider(setup)
