@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_otel.bootstrap import BootstrapError, create_telemetry, otlp_endpoints
+from mcp_otel.bootstrap import BootstrapError, create_telemetry, otlp_endpoints, otlp_logs_endpoint
 from mcp_otel.spanfile import read_spans
 from mcp_otel.version import __version__
 
@@ -161,6 +161,27 @@ def test_otlp_endpoints() -> None:
     )
     with pytest.raises(BootstrapError, match="needs an http"):
         otlp_endpoints("localhost:4318")
+    assert (
+        otlp_logs_endpoint("https://collector:4318/prefix/v1/traces/")
+        == "https://collector:4318/prefix/v1/logs"
+    )
+
+
+def test_command_env_exports_log_records_like_the_spans() -> None:
+    """``--otlp``: logs to ``/v1/logs`` over HTTP; without it, ``OTEL_LOGS_EXPORTER`` follows the traces
+    exporter where a logs exporter of that name exists, and a value the user set is kept."""
+    from mcp_otel.autostart import command_env
+
+    env = command_env({}, otlp="http://127.0.0.1:4318")
+    assert (env["OTEL_LOGS_EXPORTER"], env["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"]) == (
+        "otlp",
+        "http://127.0.0.1:4318/v1/logs",
+    )
+    assert env["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] == "http/protobuf"
+    assert command_env({})["OTEL_LOGS_EXPORTER"] == "otlp"
+    assert command_env({"OTEL_TRACES_EXPORTER": "console,zipkin"})["OTEL_LOGS_EXPORTER"] == "console"
+    assert command_env({"OTEL_TRACES_EXPORTER": "zipkin"})["OTEL_LOGS_EXPORTER"] == "none"
+    assert command_env({"OTEL_LOGS_EXPORTER": "none"})["OTEL_LOGS_EXPORTER"] == "none"
 
 
 def test_create_telemetry_without_otlp_exporter_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +258,11 @@ EXPECTED_SERVER_SPANS = [
         "tools/call fail",
         "ERROR",
         " request.id={id} error.type=tool_error",
-        ["! exception: ValueError: forecast backend unavailable: demo"],
+        [
+            "! exception: ValueError: forecast backend unavailable: demo",
+            # the tool's own Python logging record, in its span (mcp 2.1+ logs the failure too: not compared)
+            "~ log WARN demo_server: forecast backend unavailable: demo",
+        ],
     ),
     ("prompts/get greet", "UNSET", " request.id={id}", []),
     ("resources/read", "UNSET", " request.id={id} resource=demo://info", []),
@@ -256,7 +281,9 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
     assert spans[0] == ("mcp-otel demo  INTERNAL  <ms>  UNSET", [])
     assert [line for line, _ in spans].count("mcp-otel demo  INTERNAL  <ms>  UNSET") == 1
     for trace_header, members in traces:
-        assert re.fullmatch(rf"trace [0-9a-f]{{32}} \({len(members)} spans?\)", trace_header)
+        assert re.fullmatch(
+            rf"trace [0-9a-f]{{32}} \({len(members)} spans?(, \d+ log records?)?\)", trace_header
+        )
 
     # A server span in the trace of the client's root span got there by context propagation: it is nested
     # under a client span and marked as having a remote parent. Otherwise it is the root of its own trace.
@@ -267,12 +294,13 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
 
     # The header counts spans by process: those in the server's spans file and the client's own.
     protocol = re.search(r", protocol (\d{4}-\d\d-\d\d), ", header)
-    counts = re.search(r", (\d+) server spans, (\d+) client spans$", header)
+    counts = re.search(r", (\d+) server spans, (\d+) client spans, (\d+) log records?$", header)
     assert protocol and counts, header
     assert header == (
         f"mcp-otel demo: mcp {importlib.metadata.version('mcp')}, protocol {protocol[1]}, transport stdio, "
         f"server {SRC.parent / 'examples' / 'demo_server.py'}, "
-        f"{counts[1]} server spans, {counts[2]} client spans"
+        f"{counts[1]} server spans, {counts[2]} client spans, {counts[3]} log record"
+        + ("" if counts[3] == "1" else "s")
     )
     assert int(counts[1]) >= len(server) and int(counts[1]) + int(counts[2]) == len(spans)
     first_id = re.search(r" request\.id=(\d+)", server[0][1][0]) if server and server[0][1] else None
@@ -289,7 +317,9 @@ def test_demo_prints_the_server_spans_of_every_request() -> None:
             attributes = attributes.format(id=request_id)
             request_id += 1
         expected.append((f"{name}  SERVER  <ms>  {status}{marker}", [common + attributes, *exceptions]))
-    assert [(line, details) for line, details, _ in server] == expected
+    sdk_logs = re.compile(r"~ log \S+ mcp\.")  # the SDK's own records (which differ per version)
+    shown = [(line, [d for d in details if not sdk_logs.match(d)]) for line, details, _ in server]
+    assert shown == expected
 
 
 class _OtlpSink(http.server.ThreadingHTTPServer):
@@ -316,6 +346,7 @@ class _OtlpSink(http.server.ThreadingHTTPServer):
 def test_demo_exports_both_processes_over_otlp() -> None:
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
     trace_service = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+    logs_service = pytest.importorskip("opentelemetry.proto.collector.logs.v1.logs_service_pb2")
     sink = _OtlpSink()
     thread = threading.Thread(target=sink.serve_forever, daemon=True)
     thread.start()
@@ -337,9 +368,19 @@ def test_demo_exports_both_processes_over_otlp() -> None:
     assert lines[2] == "  services: mcp-otel-demo-client (client), mcp-otel-demo-server (server)"
 
     spans: dict[str, list[tuple[str, str]]] = {}
+    logs: list[tuple[str, str]] = []
     for path, body in sink.requests:
+        if path == "/v1/logs":
+            logs_request = logs_service.ExportLogsServiceRequest()
+            logs_request.ParseFromString(body)
+            logs += [
+                (scope_logs.scope.name, record.body.string_value)
+                for resource_logs in logs_request.resource_logs
+                for scope_logs in resource_logs.scope_logs
+                for record in scope_logs.log_records
+            ]
         if path != "/v1/traces":
-            assert path == "/v1/metrics"
+            assert path in ("/v1/metrics", "/v1/logs")
             continue
         request = trace_service.ExportTraceServiceRequest()
         request.ParseFromString(body)
@@ -354,6 +395,10 @@ def test_demo_exports_both_processes_over_otlp() -> None:
         name for name, *_ in EXPECTED_SERVER_SPANS
     )
     assert ("mcp-otel demo", printed[1]) in spans["mcp-otel-demo-client"]
+    # the fail tool's own log record went to /v1/logs too (mcp 2.1+ adds the SDK's record of the failure)
+    assert [r for r in logs if not r[0].startswith("mcp.")] == [
+        ("demo_server", "forecast backend unavailable: demo")
+    ]
     assert {name for name, _ in spans["mcp-otel-demo-client"]} <= {"mcp-otel demo"} | {
         name for name, *_ in EXPECTED_SERVER_SPANS
     }

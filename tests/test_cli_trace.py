@@ -24,6 +24,18 @@ from mcp_otel.runner import command_kind, with_this_python
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = REPO_ROOT / "examples" / "demo_server.py"
 LOWLEVEL = Path(__file__).resolve().parent / "support" / "lowlevel_stdio.py"
+LOG_SERVER = Path(__file__).resolve().parent / "support" / "log_server.py"
+CHATTY = ("--call", "chatty", "--args", '{"city": "Paris"}', "--", "python", str(LOG_SERVER))
+ERROR_DATA = '{"city": "Paris", "token": "sk-secret-token"}'
+#: The log records of a ``chatty`` call: (side, scope, severity text, body); the server's in order.
+CHATTY_RECORDS = [
+    ("server", "tests.log-server", "INFO", "looking up Paris"),
+    ("server", "tests.log-server", "INFO", "forecast ready for Paris"),
+    ("server", "mcp_otel", "error", ERROR_DATA),
+    ("server", "tests.log-server", "ERROR", "token sk-secret-token rejected: " + "x" * 200),
+    ("client", "mcp_otel", "info", "forecast ready for Paris"),
+    ("client", "mcp_otel", "error", ERROR_DATA),
+]
 TIMEOUT = 120
 
 
@@ -202,17 +214,60 @@ def receiver() -> Iterator[Any]:
 
 
 def test_trace_otlp_exports_both_processes(receiver: Any) -> None:
-    proc = _run(
-        "--otlp", receiver.url, "--call", "add", "--args", '{"a": 1, "b": 1}', "--", "python", str(DEMO)
-    )
+    """Spans and log records of both processes over OTLP/HTTP: the server's records in its tool's span, the
+    client's in the spans of the notifications it received, all in the trace of the tool call."""
+    proc = _run("--otlp", receiver.url, *CHATTY)
 
     assert proc.returncode == 0, proc.stderr
     match = re.search(r"exported the spans of trace ([0-9a-f]{32}) to ", proc.stdout)
     assert match, proc.stdout
     spans = receiver.spans()
-    calls = {(s["kind"], s["service"]) for s in spans if s["name"] == "tools/call add"}
-    assert calls == {("CLIENT", "mcp-otel-trace-client"), ("SERVER", "demo_server")}
-    assert {s["trace_id"] for s in spans if s["name"] == "tools/call add"} == {match.group(1)}
+    calls = {(s["kind"], s["service"]) for s in spans if s["name"] == "tools/call chatty"}
+    assert calls == {("CLIENT", "mcp-otel-trace-client"), ("SERVER", "log_server")}
+    assert {s["trace_id"] for s in spans if s["name"] == "tools/call chatty"} == {match.group(1)}
+
+    (tool,) = [s for s in spans if s["name"] == "tools/call chatty" and s["kind"] == "SERVER"]
+    received = {s["span_id"] for s in spans if s["name"] == "notifications/message" and s["kind"] == "SERVER"}
+    side = {"log_server": "server", "mcp-otel-trace-client": "client"}
+    # mcp 1.x FastMCP.run() configures INFO logging: its SDK's own "Processing request" records are left out
+    records = [r for r in receiver.log_records() if not r["scope"].startswith("mcp.")]
+    got = [(side[r["service"]], r["scope"], r["severity_text"], r["body"]) for r in records]
+    assert sorted(got) == sorted(CHATTY_RECORDS)
+    for record in records:
+        assert record["trace_id"] == match.group(1), record
+        expected_spans = {tool["span_id"]} if record["service"] == "log_server" else received
+        assert record["span_id"] in expected_spans, record
+
+
+def test_trace_prints_the_log_records_of_both_sides_under_their_spans() -> None:
+    proc = _run(*CHATTY)
+
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert re.search(r"^\d+ server spans, \d+ client spans, \d+ log records$", proc.stdout, re.M), proc.stdout
+    under: dict[str, list[str]] = {}
+    span = ""
+    for line in lines:
+        found = re.match(r"\s*- (.+?)  (CLIENT|SERVER|INTERNAL)  ", line)
+        if found:
+            span = f"{found[1]} {found[2]}"
+        elif line.strip().startswith("~ log ") and " mcp." not in line:  # not mcp 1.x's own INFO records
+            under.setdefault(span, []).append(line.strip())
+    tool = "\n".join(under.pop("tools/call chatty SERVER"))
+    assert tool == "\n".join(
+        [
+            "~ log INFO tests.log-server: looking up Paris",
+            "~ log INFO tests.log-server: forecast ready for Paris",
+            f"~ log error notifications/message (backend): {ERROR_DATA}",
+            "~ log ERROR tests.log-server: token sk-secret-token rejected: " + "x" * 200,
+        ]
+    )
+    # the client's, each under the client's span of the notification it received
+    assert sorted(under.pop("notifications/message SERVER")) == [
+        f"~ log error notifications/message (backend): {ERROR_DATA}",
+        "~ log info notifications/message: forecast ready for Paris",
+    ]
+    assert under == {}, under
 
 
 def test_default_service_name() -> None:

@@ -70,6 +70,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
         config.ENV_METRICS,
         config.ENV_SESSION_ID_ATTRIBUTE,
         config.ENV_SDK_SPANS,
+        config.ENV_LOGS,
     ):
         monkeypatch.delenv(name, raising=False)
     return lambda name, value: monkeypatch.setenv(name, value)
@@ -371,6 +372,7 @@ async def test_sdk_middleware_work(
         ),
         (config.ENV_SESSION_ID_ATTRIBUTE, "perhaps", "true, false", {"session_id_attribute": True}),
         (config.ENV_SDK_SPANS, "mine", "own, enrich", {"sdk_spans": "own"}),
+        (config.ENV_LOGS, "loud", "true, false", {"logs": True}),
     ],
 )
 def test_invalid_env_value_warns_and_uses_the_default(
@@ -450,6 +452,7 @@ def test_bad_keyword_type_raises(options: dict[str, Any], instrument: Callable[.
         {"metrics": "no"},
         {"metrics_client_name": "yes"},
         {"session_id_attribute": "off"},
+        {"logs": "false"},
         {"excluded_methods": [1, 2]},
     ],
 )
@@ -457,3 +460,11 @@ def test_bad_bool_and_list_keyword_types_raise(options: dict[str, Any]) -> None:
     """A string where a bool is expected would silently mean ``True``: it must be refused."""
     with pytest.raises(TypeError):
         config.McpOtelConfig.from_kwargs(options)
+
+
+def test_logs_keyword_and_environment() -> None:
+    """``logs``: on by default; the variable switches it off; the keyword wins over the variable."""
+    assert config.McpOtelConfig.from_kwargs({}, {}).logs is True
+    assert config.McpOtelConfig.from_kwargs({}, {config.ENV_LOGS: "false"}).logs is False
+    assert config.McpOtelConfig.from_kwargs({"logs": True}, {config.ENV_LOGS: "false"}).logs is True
+    assert config.McpOtelConfig.from_kwargs({"logs": False}, {}).logs is False

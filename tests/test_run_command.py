@@ -208,6 +208,16 @@ def test_run_flushes_spans_and_metrics_on_a_signal(
         ("tools/list", "SERVER", "weather-prod"),
     ]
     assert "mcp.server.operation.duration" in receiver.metric_names()
+    # the tool's Python logging record, over OTLP/HTTP /v1/logs, in the context of its SERVER span
+    (call,) = [s for s in spans if s["name"] == "tools/call add" and s["scope"] == "mcp_otel"]
+    # (mcp 1.x FastMCP.run() configures INFO logging: its SDK's "Processing request" records come too)
+    tool_records = [r for r in receiver.log_records() if r["scope"] == "weather"]
+    records = [(r["severity_text"], r["body"], r["service"]) for r in tool_records]
+    assert records == [("INFO", "adding 2 and 3", "weather-prod")]
+    (record,) = tool_records
+    assert (record["trace_id"], record["span_id"]) == (call["trace_id"], call["span_id"])
+    assert record["attributes"]["mcp.method.name"] == "tools/call"
+    assert record["attributes"]["gen_ai.tool.name"] == "add"
 
 
 def test_run_keeps_serving_when_the_export_fails(server_venv: ServerVenv) -> None:
@@ -315,6 +325,16 @@ def _assert_server_spans_nested(stdout: str) -> None:
     ], stdout
     assert spans[0][:3] == ("mcp-otel trace", "INTERNAL", None)
     assert len(re.findall(r"^trace [0-9a-f]{32} ", stdout, flags=re.MULTILINE)) == 1
+    # the tool's log record, right under its SERVER span's attribute line
+    lines = stdout.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if re.match(r"\s*- tools/call add  SERVER  ", line)]
+    records = []
+    for line in lines[at + 2 :]:
+        if not line.strip().startswith("~ log "):
+            break
+        records.append(line.strip())
+    # mcp 1.x FastMCP.run() configures INFO logging: its SDK's "Processing request" record comes too
+    assert [r for r in records if " mcp." not in r] == ["~ log INFO weather: adding 2 and 3"], stdout
 
 
 COMMANDS = {

@@ -378,6 +378,53 @@ def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
     assert session["status"] == "exited" and session["errors"] == 1
 
 
+def _log_items(spot: Spotlight) -> list[dict[str, Any]]:
+    """Every Sentry log item received, its attributes as plain values."""
+    out = []
+    for item in spot.items("log"):
+        for log in item["payload"]["items"]:
+            out.append({**log, "attributes": {k: v["value"] for k, v in log.get("attributes", {}).items()}})
+    return out
+
+
+def test_stdio_server_logs_to_spotlight(spotlight: Spotlight) -> None:
+    """``enable_logs=True``: the tool's Python ``logging`` record and its MCP log notification reach Sentry
+    Logs once each (sentry-sdk's own LoggingIntegration does not send the Python record again), linked to
+    the tool's transaction, with the MCP attributes (OTel and Sentry names)."""
+    import anyio
+
+    from support.sentry_server import LOG_TEXT, LOGGER_NAME, PYTHON_LOG_TEXT, connect
+
+    spotlight.clear()
+
+    async def run() -> None:
+        async with connect("stdio", spotlight.dsn, {"SENTRY_TEST_LOGS": "1"}) as conn:
+            await conn.call_tool("logged", {"text": "x"})
+
+    anyio.run(run)
+    spotlight.wait_for(
+        lambda s: (
+            "tools/call logged" in _server_transactions(s)
+            and {PYTHON_LOG_TEXT, LOG_TEXT} <= {log["body"] for log in _log_items(s)}
+        )
+    )
+    trace = _server_transactions(spotlight)["tools/call logged"]["contexts"]["trace"]
+    logs = [log for log in _log_items(spotlight) if log["body"] in (PYTHON_LOG_TEXT, LOG_TEXT)]
+    assert sorted((log["level"], log["body"]) for log in logs) == [
+        ("info", LOG_TEXT),
+        ("warn", PYTHON_LOG_TEXT),
+    ]
+    for log in logs:
+        assert (log["trace_id"], log["span_id"]) == (trace["trace_id"], trace["span_id"]), log
+        attributes = log["attributes"]
+        assert attributes["sentry.origin"] == "auto.ai.mcp.otel"
+        assert attributes["mcp.method.name"] == "tools/call"
+        assert attributes["gen_ai.tool.name"] == attributes["mcp.tool.name"] == "logged"
+        assert attributes["mcp.server.name"] == "demo-weather"
+    (python,) = [log for log in logs if log["body"] == PYTHON_LOG_TEXT]
+    assert python["attributes"]["logger.name"] == LOGGER_NAME
+
+
 def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
     """``sentry_sdk.init(spotlight=...)`` without a DSN: in-process server over streamable HTTP."""
     import anyio

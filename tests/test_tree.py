@@ -234,3 +234,64 @@ def test_render_tree_from_sdk_spans_via_spans_file(tmp_path: Path) -> None:
     assert lines[2].startswith("  - tools/call add  SERVER  ") and lines[2].endswith(" ms  ERROR: boom")
     assert lines[3:] == ["      transport=memory request.id=1", "      ! exception: KeyError: 'k'"]
     json.dumps(spans)  # the file round-trips as plain JSON
+
+
+def record(
+    span_id: str | None,
+    body: str,
+    *,
+    trace_id: str | None = T1,
+    at_ms: float = 0.0,
+    severity: str = "INFO",
+    scope: str = "weather",
+    logger: str | None = None,
+) -> dict[str, Any]:
+    """A log record dict in the shape of ``spanfile.log_record_to_dict``."""
+    return {
+        "signal": "log",
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "timestamp_ns": BASE + int(at_ms * MS),
+        "severity_number": 9,
+        "severity_text": severity,
+        "body": body,
+        "attributes": {"mcp_otel.log.logger": logger} if logger else {},
+        "scope": scope,
+        "resource": {},
+    }
+
+
+def test_render_tree_with_log_records() -> None:
+    """Records under their span (by time, after the attribute and exception lines), an MCP notification's
+    with its logger, one of a span not in the set at the end of its trace, and one outside any trace last."""
+    logs = [
+        record(
+            "00000000000000b2", "second", at_ms=31.5, severity="error", scope="mcp_otel", logger="backend"
+        ),
+        record("00000000000000b2", "first line\nmore", at_ms=30.6),
+        record("00000000000000a3", "hello", at_ms=2.1, severity="info", scope="mcp_otel"),
+        record("0000000000000fff", "elsewhere", at_ms=50.0),
+        record(None, "no trace", trace_id=None, severity="WARN", scope="startup"),
+    ]
+    lines = render_tree(spans_fixture(), logs).splitlines()
+    assert lines[0] == "trace 0af7651916cd43dd8448eb211c80319c (5 spans, 4 log records)"
+    assert lines[4:12] == [
+        "    - initialize  SERVER  0.50 ms  UNSET  [remote parent]",
+        "        session=5e1f0c2a client=demo-client/1.2.3 transport=stdio network.transport=pipe "
+        "protocol=2025-06-18 request.id=0",
+        "        ~ log info notifications/message: hello",
+        "  - tools/call fail  CLIENT  3.00 ms  ERROR: tool_error",
+        "      request.id=3 error.type=tool_error",
+        "    - tools/call fail  SERVER  2.04 ms  ERROR: tool_error  [remote parent]",
+        "        session=5e1f0c2a client=demo-client/1.2.3 transport=stdio network.transport=pipe "
+        "protocol=2025-06-18 request.id=3 error.type=tool_error",
+        "        ! exception: ValueError: forecast backend unavailable: demo",
+    ]
+    assert lines[12:16] == [
+        "        ~ log INFO weather: first line",
+        "        ~ log error notifications/message (backend): second",
+        "~ log INFO weather: elsewhere  [span 0000000000000fff not shown]",
+        "",
+    ]
+    assert lines[-3:] == ["", "log records outside the spans shown (1)", "  ~ log WARN startup: no trace"]
+    assert render_tree(spans_fixture(), []) == EXPECTED

@@ -11,10 +11,11 @@ it imports mcp-otel's ``sitecustomize`` before the program's code, which calls :
   standard ``OTEL_*`` variables (exporters, endpoint, headers, service name, resource attributes, sampler)
   and every installed instrumentation, mcp-otel's among them (``OTEL_INSTRUMENTATION_MCP_*`` apply).
 
-Each process gets a ``process.pid`` resource attribute (a forked child, e.g. a gunicorn worker, its own:
-:mod:`mcp_otel.forked_workers`); its spans and metrics are flushed at exit and on SIGTERM; the first failed
-export is reported in one line on stderr and the program keeps running
-(:class:`mcp_otel.export_failures.ExportFailureReporter`).
+A console exporter (``OTEL_*_EXPORTER=console``) prints to stderr, never to stdout, which is a stdio server's
+MCP channel (:mod:`mcp_otel.console_exporters`). Each process gets a ``process.pid`` resource attribute (a
+forked child, e.g. a gunicorn worker, its own: :mod:`mcp_otel.forked_workers`); its spans, metrics and log
+records are flushed at exit and on SIGTERM; the first failed export is reported in one line on stderr and the
+program keeps running (:class:`mcp_otel.export_failures.ExportFailureReporter`).
 """
 
 from __future__ import annotations
@@ -70,14 +71,15 @@ def command_env(
     Args:
         base: the environment to start from (usually ``os.environ``); it is not modified.
         spans_file: write spans to this JSON Lines file (metrics are not exported).
-        otlp: export spans and metrics over OTLP/HTTP to this endpoint (base URL or ``…/v1/traces``).
+        otlp: export spans, metrics and log records over OTLP/HTTP to this endpoint (base URL or
+            ``…/v1/traces``).
         service_name: ``service.name`` of the processes (``OTEL_SERVICE_NAME``); by default the script,
             module or console script name.
         processes_file: where each process records whether it was instrumented (:func:`read_processes`).
 
     Returns:
         A new environment. Without ``spans_file`` and ``otlp`` the standard ``OTEL_*`` variables of ``base``
-        apply, with OTLP over HTTP/protobuf and no log export unless they say otherwise.
+        apply, with OTLP over HTTP/protobuf and log records exported like the spans unless they say otherwise.
 
     Raises:
         mcp_otel.bootstrap.BootstrapError: when ``otlp`` is not an http(s) URL.
@@ -90,26 +92,42 @@ def command_env(
     if spans_file is not None:  # absolute: the command may change directory (uv run --directory)
         env[SPANS_FILE_ENV] = str(Path(spans_file).absolute())
     elif otlp is not None:
-        from mcp_otel.bootstrap import otlp_endpoints
+        from mcp_otel.bootstrap import otlp_endpoints, otlp_logs_endpoint
 
         traces_url, metrics_url = otlp_endpoints(otlp)
         env.update(
             OTEL_TRACES_EXPORTER="otlp",
             OTEL_METRICS_EXPORTER="otlp",
+            OTEL_LOGS_EXPORTER="otlp",
             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=traces_url,
             OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=metrics_url,
+            OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=otlp_logs_endpoint(otlp),
             OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/protobuf",
             OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/protobuf",
+            OTEL_EXPORTER_OTLP_LOGS_PROTOCOL="http/protobuf",
         )
     if spans_file is None:
-        # mcp-otel[sdk] brings the OTLP/HTTP exporter only (the distro's default is gRPC); no logs of its own.
+        # mcp-otel[sdk] brings the OTLP/HTTP exporter only (the distro's default is gRPC). Log records (those
+        # mcp-otel makes: docs/logs.md) go where the spans go unless OTEL_LOGS_EXPORTER says otherwise.
         env.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        env.setdefault("OTEL_LOGS_EXPORTER", "none")
+        env.setdefault(
+            "OTEL_LOGS_EXPORTER", _logs_exporter_like_traces(env.get("OTEL_TRACES_EXPORTER", "otlp"))
+        )
     if service_name:
         env["OTEL_SERVICE_NAME"] = service_name
     if processes_file is not None:
         env[PROCESSES_FILE_ENV] = str(Path(processes_file).absolute())
     return env
+
+
+_LOGS_EXPORTERS = frozenset({"otlp", "otlp_proto_http", "otlp_proto_grpc", "console", "none"})
+
+
+def _logs_exporter_like_traces(traces: str) -> str:
+    """``OTEL_LOGS_EXPORTER`` for ``OTEL_TRACES_EXPORTER=traces``: the same exporters where a logs exporter of
+    that name exists (``otlp``, ``console``), else ``none``."""
+    names = [name.strip() for name in traces.split(",") if name.strip() in _LOGS_EXPORTERS]
+    return ",".join(names) or "none"
 
 
 def read_processes(path: str | Path) -> list[dict[str, Any]]:
@@ -193,13 +211,14 @@ def _setup_env() -> dict[str, str]:
 
 
 def _start_spans_file(path: str) -> Callable[[], None]:
-    from opentelemetry import metrics, trace
+    from opentelemetry import _logs, metrics, trace
 
     from mcp_otel.bootstrap import create_telemetry, instrument
 
     telemetry = create_telemetry(spans_file=path)
     trace.set_tracer_provider(telemetry.tracer_provider)
     metrics.set_meter_provider(telemetry.meter_provider)
+    _logs.set_logger_provider(telemetry.logger_provider)
     instrument(telemetry)
     return telemetry.shutdown
 
@@ -207,7 +226,7 @@ def _start_spans_file(path: str) -> Callable[[], None]:
 def _start_configured() -> Callable[[], None]:
     from importlib.metadata import entry_points
 
-    from opentelemetry import metrics, trace
+    from opentelemetry import _logs, metrics, trace
     from opentelemetry.instrumentation.auto_instrumentation import initialize
 
     if not entry_points(group="opentelemetry_configurator"):
@@ -217,7 +236,11 @@ def _start_configured() -> Callable[[], None]:
     initialize()
 
     def flush() -> None:  # the SDK shuts its providers down at exit itself; SIGTERM skips that
-        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        for provider in (
+            trace.get_tracer_provider(),
+            metrics.get_meter_provider(),
+            _logs.get_logger_provider(),
+        ):
             force_flush = getattr(provider, "force_flush", None)
             if callable(force_flush):
                 force_flush()
@@ -249,11 +272,13 @@ def start() -> None:
         with _temporary_env(_setup_env()):
             spans_file = os.environ.get(SPANS_FILE_ENV)
             flush = _start_spans_file(spans_file) if spans_file else _start_configured()
+        from mcp_otel.console_exporters import redirect_to_stderr
         from mcp_otel.forked_workers import install_fork_handler
         from mcp_otel.shutdown import install_shutdown_hooks
 
         install_shutdown_hooks(flush)
         install_fork_handler(flush)  # gunicorn forks its workers from this process
+        redirect_to_stderr()  # OTEL_*_EXPORTER=console: never onto a stdio server's MCP channel
         if not spans_file:
             ExportFailureReporter().install()
     except Exception as exc:  # never stop the program from starting

@@ -5,11 +5,12 @@ Usage::
     python -m mcp_otel.bootstrap (--spans-file PATH | --otlp URL) [--service-name NAME] -- script.py [args...]
     python -m mcp_otel.bootstrap (--spans-file PATH | --otlp URL) [--service-name NAME] -- -m module [args...]
 
-It creates an OpenTelemetry SDK :class:`~opentelemetry.sdk.trace.TracerProvider` and
-:class:`~opentelemetry.sdk.metrics.MeterProvider` (also installed as the global providers), exporting spans
-either to a JSON Lines file (:class:`mcp_otel.spanfile.JsonLinesSpanExporter` behind a
-``SimpleSpanProcessor``, so every span is on disk as soon as it ends, even if the process is killed later) or
-to an OTLP/HTTP endpoint (needs ``opentelemetry-exporter-otlp-proto-http``, the ``sdk`` extra). Then it calls
+It creates an OpenTelemetry SDK :class:`~opentelemetry.sdk.trace.TracerProvider`,
+:class:`~opentelemetry.sdk.metrics.MeterProvider` and ``LoggerProvider`` (also installed as the global
+providers), exporting spans and log records either to a JSON Lines file
+(:class:`mcp_otel.spanfile.JsonLinesSpanExporter` / ``JsonLinesLogExporter`` behind simple processors, so
+every span is on disk as soon as it ends, even if the process is killed later) or to an OTLP/HTTP endpoint
+(needs ``opentelemetry-exporter-otlp-proto-http``, the ``sdk`` extra). Then it calls
 ``McpInstrumentor().instrument(...)`` and runs the script as ``__main__`` with ``sys.argv`` set to the
 script and its arguments, as ``python script.py args...`` would. The providers are flushed and shut down when
 the interpreter exits and on SIGTERM (stdio servers are terminated by their client).
@@ -30,22 +31,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
+from mcp_otel.otlp_endpoints import BootstrapError, otlp_endpoints, otlp_logs_endpoint
 from mcp_otel.shutdown import (
     SHUTDOWN_TIMEOUT_SECONDS,
     install_shutdown_hooks,
     install_signal_flush,
     run_with_timeout,
 )
-from mcp_otel.spanfile import JsonLinesSpanExporter
+from mcp_otel.spanfile import JsonLinesLogExporter, JsonLinesSpanExporter
 
 __all__ = [
     "OTLP_PACKAGE",
@@ -58,16 +61,13 @@ __all__ = [
     "instrument",
     "main",
     "otlp_endpoints",
+    "otlp_logs_endpoint",
     "run_command",
     "run_with_timeout",
 ]
 
 OTLP_PACKAGE = "opentelemetry-exporter-otlp-proto-http"
 """The distribution that provides the OTLP/HTTP exporters used by ``--otlp``."""
-
-
-class BootstrapError(RuntimeError):
-    """Telemetry could not be set up or the target could not be run (bad arguments, missing package)."""
 
 
 @dataclass
@@ -77,10 +77,12 @@ class Telemetry:
     Attributes:
         tracer_provider: exports the spans.
         meter_provider: exports metrics over OTLP with ``--otlp``; has no reader with ``--spans-file``.
+        logger_provider: exports log records to the same destination as the spans.
     """
 
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
+    logger_provider: LoggerProvider = field(default_factory=LoggerProvider)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _done: bool = field(default=False, repr=False)
 
@@ -90,37 +92,11 @@ class Telemetry:
             if self._done:
                 return
             self._done = True
-        for provider in (self.tracer_provider, self.meter_provider):
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
             try:
                 provider.shutdown()
             except Exception as exc:  # shutting down must not mask the script's own exit status
                 print(f"mcp-otel: shutting down {type(provider).__name__} failed: {exc!r}", file=sys.stderr)
-
-
-def otlp_endpoints(url: str) -> tuple[str, str]:
-    """Return the OTLP/HTTP traces and metrics endpoints for ``url``.
-
-    Args:
-        url: the collector's base URL (``http://localhost:4318``) or its traces endpoint
-            (``http://localhost:4318/v1/traces``).
-
-    Returns:
-        ``(traces_url, metrics_url)``, e.g. ``("http://localhost:4318/v1/traces",
-        "http://localhost:4318/v1/metrics")``.
-
-    Raises:
-        BootstrapError: when ``url`` is not an ``http``/``https`` URL with a host.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BootstrapError(f"--otlp needs an http(s) URL such as http://localhost:4318, got {url!r}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1/traces"):
-        path = path[: -len("/v1/traces")]
-    return (
-        urlunsplit(parts._replace(path=path + "/v1/traces")),
-        urlunsplit(parts._replace(path=path + "/v1/metrics")),
-    )
 
 
 def _import_otlp(module: str) -> Any:
@@ -142,9 +118,10 @@ def create_telemetry(
     """Create the SDK tracer and meter providers for exactly one destination.
 
     Args:
-        spans_file: append spans to this JSON Lines file (created if missing), one span per line, written as
-            each span ends.
-        otlp: export spans (batched) and metrics to this OTLP/HTTP endpoint; see :func:`otlp_endpoints`.
+        spans_file: append spans and log records to this JSON Lines file (created if missing), one per line,
+            written as each span ends or record is emitted.
+        otlp: export spans and log records (batched) and metrics to this OTLP/HTTP endpoint; see
+            :func:`otlp_endpoints` and :func:`otlp_logs_endpoint`.
         service_name: the ``service.name`` resource attribute; overrides ``OTEL_SERVICE_NAME``.
         default_service_name: ``service.name`` when neither ``service_name`` nor the ``OTEL_SERVICE_NAME`` /
             ``OTEL_RESOURCE_ATTRIBUTES`` environment variables set one.
@@ -165,9 +142,11 @@ def create_telemetry(
         resource = resource.merge(Resource({SERVICE_NAME: default_service_name}))
 
     tracer_provider = TracerProvider(resource=resource)
+    logger_provider = LoggerProvider(resource=resource)
     readers: list[MetricReader] = []
     if spans_file is not None:
         tracer_provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(spans_file)))
+        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(JsonLinesLogExporter(spans_file)))
     else:
         assert otlp is not None
         traces_url, metrics_url = otlp_endpoints(otlp)
@@ -177,7 +156,12 @@ def create_telemetry(
             BatchSpanProcessor(span_module.OTLPSpanExporter(endpoint=traces_url))
         )
         readers.append(PeriodicExportingMetricReader(metric_module.OTLPMetricExporter(endpoint=metrics_url)))
-    return Telemetry(tracer_provider, MeterProvider(resource=resource, metric_readers=readers))
+        log_module = _import_otlp("opentelemetry.exporter.otlp.proto.http._log_exporter")
+        logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(log_module.OTLPLogExporter(endpoint=otlp_logs_endpoint(otlp)))
+        )
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    return Telemetry(tracer_provider, meter_provider, logger_provider)
 
 
 def instrument(telemetry: Telemetry) -> None:
@@ -191,7 +175,9 @@ def instrument(telemetry: Telemetry) -> None:
     except ImportError as exc:
         raise BootstrapError(f"cannot import mcp_otel.McpInstrumentor: {exc}") from exc
     McpInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        logger_provider=telemetry.logger_provider,
     )
 
 
@@ -282,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         install_shutdown_hooks(telemetry.shutdown)
         trace.set_tracer_provider(telemetry.tracer_provider)
         metrics.set_meter_provider(telemetry.meter_provider)
+        _logs.set_logger_provider(telemetry.logger_provider)
         instrument(telemetry)
     except BootstrapError as exc:
         parser.exit(2, f"mcp-otel bootstrap: {exc}\n")

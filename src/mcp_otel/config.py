@@ -31,6 +31,7 @@ ENV_METRICS_CLIENT_NAME = "OTEL_INSTRUMENTATION_MCP_METRICS_CLIENT_NAME"
 ENV_METRICS_CLIENT_NAME_LIMIT = "OTEL_INSTRUMENTATION_MCP_METRICS_CLIENT_NAME_LIMIT"
 ENV_SESSION_ID_ATTRIBUTE = "OTEL_INSTRUMENTATION_MCP_SESSION_ID_ATTRIBUTE"
 ENV_SDK_SPANS = "OTEL_INSTRUMENTATION_MCP_SDK_SPANS"
+ENV_LOGS = "OTEL_INSTRUMENTATION_MCP_LOGS"
 SDK_SPANS_OWN = "own"
 SDK_SPANS_ENRICH = "enrich"
 SDK_SPANS_POLICIES = (SDK_SPANS_OWN, SDK_SPANS_ENRICH)
@@ -65,6 +66,10 @@ class McpOtelConfig:
         sdk_spans: what to do with the spans mcp 2.x creates itself: ``own`` (default) silences them and
             mcp-otel creates its own; ``enrich`` keeps the SDK's spans (their names and parents) and adds
             mcp-otel's attributes to them. No effect on mcp 1.x, which has no spans of its own.
+        logs: emit OpenTelemetry log records (``docs/logs.md``): the Python ``logging`` records a server emits
+            while it handles a request, and the MCP log notifications (``notifications/message``) either side
+            sends or receives, correlated with the request's span. On by default: they go nowhere until a
+            ``LoggerProvider`` with an exporter is configured (``OTEL_LOGS_EXPORTER``).
     """
 
     capture_content: bool = False
@@ -77,6 +82,7 @@ class McpOtelConfig:
     metrics_client_name_limit: int = DEFAULT_METRICS_CLIENT_NAME_LIMIT
     session_id_attribute: bool = True
     sdk_spans: str = SDK_SPANS_OWN
+    logs: bool = True
 
     @classmethod
     def from_kwargs(
@@ -136,6 +142,9 @@ class McpOtelConfig:
         session_id_attribute = _kw_bool(kwargs, "session_id_attribute")
         if session_id_attribute is None:
             session_id_attribute = _env_bool(env, ENV_SESSION_ID_ATTRIBUTE, True)
+        logs = _kw_bool(kwargs, "logs")
+        if logs is None:
+            logs = _env_bool(env, ENV_LOGS, True)
         return cls(
             capture_content=bool(capture),
             max_content_length=int(max_len),
@@ -147,6 +156,7 @@ class McpOtelConfig:
             metrics_client_name_limit=int(name_limit),
             session_id_attribute=bool(session_id_attribute),
             sdk_spans=str(sdk_spans),
+            logs=bool(logs),
         )
 
 

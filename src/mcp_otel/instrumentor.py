@@ -12,9 +12,11 @@ from opentelemetry.trace import get_tracer
 
 from mcp_otel.config import McpOtelConfig
 from mcp_otel.hooks import HookSet, framework_hooks, hooks_for_installed_mcp
-from mcp_otel.hooks.patching import Patcher
+from mcp_otel.hooks.patching import Patch, Patcher, Replace
+from mcp_otel.hooks.python_logging import logging_patches
 from mcp_otel.package import _instruments
 from mcp_otel.telemetry import Telemetry
+from mcp_otel.telemetry.logs import LogSignal
 from mcp_otel.version import __version__
 
 _log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     Keyword arguments of :meth:`instrument` (each also an environment variable, see :mod:`mcp_otel.config`):
         tracer_provider: the ``TracerProvider`` to use (default: the global one).
         meter_provider: the ``MeterProvider`` to use (default: the global one).
+        logger_provider: the OpenTelemetry ``LoggerProvider`` log records go to (default: the global one).
         capture_content (bool): record tool arguments/results, prompt variables and prompt result
             descriptions (default ``False``).
         max_content_length (int): maximum characters per captured value (default 4096).
@@ -43,6 +46,8 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         excluded_methods (iterable of str): methods that get no span or metric point.
         metrics (bool): record the duration histograms (default ``True``).
         session_id_attribute (bool): also write the MCP session id as ``session.id`` (default ``True``).
+        logs (bool): emit log records: a server's Python ``logging`` records during requests and MCP log
+            notifications, correlated with the request's span (default ``True``; ``docs/logs.md``).
     """
 
     _patcher: Patcher | None = None
@@ -63,14 +68,18 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _install(self, config: McpOtelConfig, kwargs: dict[str, Any]) -> None:
         tracer = get_tracer(SCOPE_NAME, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = get_meter(SCOPE_NAME, __version__, meter_provider=kwargs.get("meter_provider"))
-        telemetry = Telemetry(tracer, meter, config)
+        logs = LogSignal(config, kwargs.get("logger_provider")) if config.logs else None
+        telemetry = Telemetry(tracer, meter, config, logs)
         hooks = hooks_for_installed_mcp(telemetry)
         if hooks is None:
             _log.warning("mcp-otel: no supported mcp installed (need mcp >= 1.15, < 3); nothing instrumented")
             return
         telemetry.adopt_sdk_spans = hooks.adopt_sdk_spans
         hook_sets = (hooks, *framework_hooks(telemetry))
-        patcher = Patcher([patch for hook_set in hook_sets for patch in hook_set.patches()])
+        patches: list[Patch | Replace] = [patch for hook_set in hook_sets for patch in hook_set.patches()]
+        if logs is not None:
+            patches.extend(logging_patches(logs))
+        patcher = Patcher(patches)
         patcher.start()
         self._patcher = patcher
         self._hook_sets = hook_sets

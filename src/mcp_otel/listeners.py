@@ -1,9 +1,9 @@
 """Listeners: let exporters and mappers (the Sentry integration) observe what spans cannot carry.
 
 Spans carry exception *events*, not exception objects, and no session lifecycle. A listener registered here
-is told of the exception objects, of each finished operation and of session starts and ends, in the process
-and task where they happen. Every call is guarded: a failing listener is logged once and never reaches the MCP
-host.
+is told of the exception objects, of each finished operation, of session starts and ends and of the log
+records mcp-otel makes, in the process and task where they happen. Every call is guarded: a failing listener
+is logged once and never reaches the MCP host.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mcp_otel._guard import log_failure_once
 if TYPE_CHECKING:
     from mcp_otel.model import Session, Transport
     from mcp_otel.telemetry import OperationView
+    from mcp_otel.telemetry.logs import LogRecordView
 
 
 class McpListener:
@@ -35,6 +36,10 @@ class McpListener:
 
     def on_session_end(self, key: Any, kind: SpanKind, session: Session, error: BaseException | None) -> None:
         """The session ``key`` closed; ``error`` is the exception that ended it, if any."""
+
+    def on_log_record(self, record: LogRecordView) -> None:
+        """mcp-otel made a log record (``docs/logs.md``), in the process and task where it happened; also when
+        an OpenTelemetry ``LoggingHandler`` of the user records a Python record instead of mcp-otel."""
 
 
 _lock = threading.Lock()

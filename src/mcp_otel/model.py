@@ -186,6 +186,21 @@ def is_sessionless(protocol_version: str | None) -> bool:
     return protocol_version is not None and protocol_version >= SESSIONLESS_PROTOCOL_VERSION
 
 
+@dataclass(frozen=True, slots=True)
+class LogMessage:
+    """The params of an MCP log notification (``notifications/message``).
+
+    Attributes:
+        level: the RFC 5424 level as sent (``debug`` … ``emergency``; any string a peer sends).
+        data: the logged value (any JSON value; usually a string).
+        logger: the optional logger name.
+    """
+
+    level: str
+    data: Any
+    logger: str | None = None
+
+
 @dataclass(slots=True)
 class Message:
     """One request this process received or sends, as the telemetry core needs it.
@@ -203,6 +218,7 @@ class Message:
         direction: for notifications, ``client_to_server`` or ``server_to_client``; ``None`` for requests.
         http_headers: the headers of the HTTP request that carried the message (server side), if any.
         session_key: the SDK object of the session the message belongs to (for listeners), if known.
+        log: the params of a ``notifications/message`` (the telemetry core makes a log record of it).
     """
 
     method: str
@@ -216,3 +232,4 @@ class Message:
     direction: str | None = None
     http_headers: Mapping[str, str] | None = None
     session_key: Any = None
+    log: LogMessage | None = None

@@ -1,7 +1,8 @@
-"""Render finished spans as a plain-text tree, grouped by trace.
+"""Render finished spans, and the log records made in them, as a plain-text tree grouped by trace.
 
-The input is the span dict shape of :func:`mcp_otel.spanfile.span_to_dict`; the spans may come from several
-processes (an MCP client and the stdio server it started) and files, in any order. Used by ``mcp-otel demo``.
+The input is the span dict shape of :func:`mcp_otel.spanfile.span_to_dict` (and, for log records,
+:func:`mcp_otel.spanfile.log_record_to_dict`); they may come from several processes (an MCP client and the
+stdio server it started) and files, in any order. Used by ``mcp-otel demo`` and ``mcp-otel trace``.
 
 Example output::
 
@@ -12,10 +13,11 @@ Example output::
         - tools/call fail  SERVER  2.04 ms  ERROR: tool_error  [remote parent]
             session=5e1f0c2a transport=stdio network.transport=pipe request.id=3 error.type=tool_error
             ! exception: ValueError: forecast backend unavailable: demo
+            ~ log WARN demo_server: forecast backend unavailable
 
 A span line starts with ``- ``: name, kind, duration in milliseconds, status (with its description). The
-lines under it, indented two more columns than its children's ``- ``, hold its key attributes and exception
-events. Children are ordered by start time.
+lines under it, indented two more columns than its children's ``- ``, hold its key attributes, exception
+events and the log records made in it. Children are ordered by start time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["SESSION_ID_CHARS", "render_tree"]
+
+_MCP_LOG_SCOPE = "mcp_otel"  # the scope of the log records mcp-otel makes of MCP log notifications
+_MCP_LOGGER = "mcp_otel.log.logger"
+_MCP_LOG_SOURCE = "notifications/message"
 
 SESSION_ID_CHARS = 8
 """How many leading characters of ``mcp.session.id`` the tree shows."""
@@ -104,6 +110,25 @@ def _exception_lines(span: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _log_time(record: Mapping[str, Any]) -> int:
+    value = record.get("timestamp_ns")
+    return value if isinstance(value, int) else 0
+
+
+def _log_line(record: Mapping[str, Any]) -> str:
+    """``~ log <severity> <source>: <body>``: the source is the Python logger (the scope), or
+    ``notifications/message`` and its MCP logger name for an MCP log notification."""
+    attributes = record.get("attributes") or {}
+    scope = record.get("scope") or "?"
+    source = str(scope)
+    if scope == _MCP_LOG_SCOPE:
+        logger = attributes.get(_MCP_LOGGER)
+        source = f"{_MCP_LOG_SOURCE} ({logger})" if logger else _MCP_LOG_SOURCE
+    severity = record.get("severity_text") or record.get("severity_number") or "?"
+    body = record.get("body")
+    return f"~ log {severity} {source}: {_one_line(body) if body is not None else ''}".rstrip()
+
+
 def _span_line(span: Mapping[str, Any], present: set[_SpanKey]) -> str:
     line = f"- {span.get('name', '?')}  {span.get('kind', '?')}  {_duration(span)}  {_status(span)}"
     parent = span.get("parent_span_id")
@@ -117,8 +142,8 @@ def _span_line(span: Mapping[str, Any], present: set[_SpanKey]) -> str:
     return line
 
 
-def render_tree(spans: Iterable[Mapping[str, Any]]) -> str:
-    """Render spans as an indented tree, one block per trace.
+def render_tree(spans: Iterable[Mapping[str, Any]], logs: Iterable[Mapping[str, Any]] = ()) -> str:
+    """Render spans, and the log records made in them, as an indented tree, one block per trace.
 
     Args:
         spans: span dicts as produced by :func:`mcp_otel.spanfile.span_to_dict` (``name``, ``kind``,
@@ -138,8 +163,17 @@ def render_tree(spans: Iterable[Mapping[str, Any]]) -> str:
         (``session`` — the first :data:`SESSION_ID_CHARS` characters of ``mcp.session.id`` — then ``client``
         name/version, ``transport``, ``network.transport``, ``protocol``, ``request.id``, ``resource``,
         ``error.type``, ``rpc.response.status_code``; omitted when it has none) and one
-        ``! exception: <type>: <message>`` line per exception event (first line of the message).
+        ``! exception: <type>: <message>`` line per exception event (first line of the message), then one
+        ``~ log <severity> <source>: <body>`` line per log record made in the span (by time; ``source`` is the
+        Python logger's name, or ``notifications/message (<logger>)`` for an MCP log notification). A trace
+        with log records says ``(<n> spans, <m> log records)``; records of a span not in ``spans`` follow the
+        trace's spans, marked ``[span <id> not shown]``, and records outside any trace end the output.
     """
+    records_by_span: dict[_SpanKey, list[Mapping[str, Any]]] = {}
+    for record in logs:
+        records_by_span.setdefault(_key(record.get("trace_id"), record.get("span_id")), []).append(record)
+    for records in records_by_span.values():
+        records.sort(key=_log_time)
     by_key: dict[_SpanKey, Mapping[str, Any]] = {}
     for span in spans:
         by_key.setdefault(_key(span.get("trace_id"), span.get("span_id")), span)
@@ -166,6 +200,7 @@ def render_tree(spans: Iterable[Mapping[str, Any]]) -> str:
         if attribute_line:
             out.append(detail_pad + attribute_line)
         out.extend(detail_pad + line for line in _exception_lines(span))
+        out.extend(detail_pad + _log_line(record) for record in records_by_span.get(key, ()))
         for child in children.get(key, ()):
             if _key(child.get("trace_id"), child.get("span_id")) not in seen:
                 walk(child, depth + 1, out, seen)
@@ -173,7 +208,10 @@ def render_tree(spans: Iterable[Mapping[str, Any]]) -> str:
     blocks: list[tuple[int, str, list[str]]] = []
     for trace_id, members in traces.items():
         members.sort(key=_sort_key)
-        lines = [f"trace {trace_id} ({len(members)} span{'' if len(members) == 1 else 's'})"]
+        in_trace = [k for k in records_by_span if k[0] == trace_id]
+        count = sum(len(records_by_span[k]) for k in in_trace)
+        records_note = f", {count} log record{'' if count == 1 else 's'}" if count else ""
+        lines = [f"trace {trace_id} ({len(members)} span{'' if len(members) == 1 else 's'}{records_note})"]
         seen: set[_SpanKey] = set()
         roots = [s for s in members if _key(trace_id, s.get("parent_span_id")) not in present]
         for root in roots:
@@ -182,9 +220,17 @@ def render_tree(spans: Iterable[Mapping[str, Any]]) -> str:
         for span in members:
             if _key(trace_id, span.get("span_id")) not in seen:
                 walk(span, 0, lines, seen)
+        for key in in_trace:
+            if key not in present:
+                lines.extend(f"{_log_line(r)}  [span {key[1]} not shown]" for r in records_by_span.pop(key))
         blocks.append((_start(members[0]), trace_id, lines))
 
     blocks.sort(key=lambda block: (block[0], block[1]))
+    stray = sorted((r for k, rs in records_by_span.items() if k[0] not in traces for r in rs), key=_log_time)
+    if stray:
+        lines = [f"log records outside the spans shown ({len(stray)})"]
+        lines.extend(_INDENT + _log_line(r) for r in stray)
+        blocks.append((0, "", lines))
     if not blocks:
         return ""
     return "\n\n".join("\n".join(lines) for _, _, lines in blocks) + "\n"

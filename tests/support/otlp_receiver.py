@@ -1,8 +1,9 @@
 """A minimal OTLP/HTTP receiver for tests: ``http.server`` on 127.0.0.1 and the opentelemetry-proto decoder.
 
-``OtlpReceiver`` accepts ``POST /v1/traces`` and ``POST /v1/metrics`` (protobuf bodies, as the
-``opentelemetry-exporter-otlp-proto-http`` exporters send them), keeps every body and answers ``200``.
-:meth:`OtlpReceiver.spans` decodes the trace exports into plain dicts for assertions;
+``OtlpReceiver`` accepts ``POST /v1/traces``, ``POST /v1/metrics`` and ``POST /v1/logs`` (protobuf bodies, as
+the ``opentelemetry-exporter-otlp-proto-http`` exporters send them), keeps every body and answers ``200``.
+:meth:`OtlpReceiver.spans` and :meth:`OtlpReceiver.log_records` decode the trace and log exports into plain
+dicts for assertions;
 :func:`running_receiver` starts one on a free port and stops it afterwards. Point a process at it with
 ``OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.traces_url``).
 """
@@ -16,11 +17,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 TRACES_PATH = "/v1/traces"
 METRICS_PATH = "/v1/metrics"
+LOGS_PATH = "/v1/logs"
 KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 STATUSES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
@@ -92,6 +95,31 @@ class OtlpReceiver(http.server.ThreadingHTTPServer):
                                     {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
                                     for link in span.links
                                 ],
+                            }
+                        )
+        return out
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every received log record, in arrival order: ids (hex, ``""`` when none), severity number and text,
+        body, ``service``, ``scope`` (the Python logger's name, or ``mcp_otel``) and attributes."""
+        out = []
+        for body in self._bodies(LOGS_PATH):
+            request = ExportLogsServiceRequest()
+            request.ParseFromString(body)
+            for resource_logs in request.resource_logs:
+                resource = {a.key: _value(a.value) for a in resource_logs.resource.attributes}
+                for scope_logs in resource_logs.scope_logs:
+                    for record in scope_logs.log_records:
+                        out.append(
+                            {
+                                "trace_id": record.trace_id.hex(),
+                                "span_id": record.span_id.hex(),
+                                "severity_number": record.severity_number,
+                                "severity_text": record.severity_text,
+                                "body": _value(record.body),
+                                "service": resource.get("service.name"),
+                                "scope": scope_logs.scope.name,
+                                "attributes": {a.key: _value(a.value) for a in record.attributes},
                             }
                         )
         return out

@@ -13,20 +13,24 @@ In-process tests import :func:`build_server`. Run as a script it serves stdio, c
 ``SENTRY_TEST_IGNORE``       an exception class name for ``ignore_errors``
 ``SENTRY_TEST_LIFECYCLE``    ``stream``: ``trace_lifecycle="stream"`` (span streaming; default: transactions)
 ``SENTRY_TEST_CLIENT_SPANS`` ``0``: ``setup(client_spans=False)``
+``SENTRY_TEST_LOGS``         ``1``: ``enable_logs=True`` (Sentry Logs)
 ===========================  ===================================================================
 
 Tools on top of the demo server's (``add``, ``forecast``, ``fail``, prompt ``greet``, resource ``demo://info``):
 ``echo(text)`` returns ``text``; ``explode(text)`` raises ``RuntimeError`` (its message does not contain
-``text``); ``logged(text)`` sends a log notification to the client, then returns; ``capture(text)`` captures a
+``text``); ``logged(text)`` logs a warning through Python ``logging`` and sends a log notification to the
+client, then returns; ``capture(text)`` captures a
 ``LookupError`` with ``sentry_sdk.capture_exception`` itself and returns; ``capture_in_span(text)`` does
 the same inside a streamed Sentry span of its own (span streaming mode only). :func:`connect` opens a
 client session to it over any harness transport.
 """
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,8 @@ RELEASE = "mcp-otel-tests@1.0.0"
 ENVIRONMENT = "test"
 EXPLODE_MESSAGE = "tool exploded"
 LOG_TEXT = "logged from a tool"
+PYTHON_LOG_TEXT = "a warning from the logged tool"
+LOGGER_NAME = "tests.sentry-server"
 CAPTURED_MESSAGE = "captured by the tool itself"
 
 
@@ -73,8 +79,11 @@ def build_server() -> Any:
 
     @server.tool()
     async def logged(text: str, ctx: Context) -> str:  # type: ignore[type-arg]
-        """Send a log notification (server → client), then return."""
-        await ctx.info(LOG_TEXT)
+        """Log a warning through Python ``logging``, send a log notification (server → client), return."""
+        logging.getLogger(LOGGER_NAME).warning(PYTHON_LOG_TEXT)
+        with warnings.catch_warnings():  # mcp 2.3: the logging capability is deprecated (SEP-2577)
+            warnings.simplefilter("ignore")
+            await ctx.info(LOG_TEXT)
         return "logged"
 
     @server.tool()
@@ -135,7 +144,14 @@ def build_crash_server() -> Any:
 
 
 def init_sentry(
-    dsn: str, *, pii: bool, sentry_mcp: bool, mode: str, ignore: str | None, lifecycle: str | None = None
+    dsn: str,
+    *,
+    pii: bool,
+    sentry_mcp: bool,
+    mode: str,
+    ignore: str | None,
+    lifecycle: str | None = None,
+    logs: bool = False,
 ) -> None:
     """``sentry_sdk.init`` the way the docs recommend (plus the test switches)."""
     import sentry_sdk
@@ -159,6 +175,8 @@ def init_sentry(
         options["ignore_errors"] = [ignore]
     if lifecycle:
         options["trace_lifecycle"] = lifecycle
+    if logs:
+        options["enable_logs"] = True
     sentry_sdk.init(**options)
 
 
@@ -194,6 +212,7 @@ def main() -> None:
         mode=mode,
         ignore=os.environ.get("SENTRY_TEST_IGNORE") or None,
         lifecycle=os.environ.get("SENTRY_TEST_LIFECYCLE") or None,
+        logs=os.environ.get("SENTRY_TEST_LOGS") == "1",
     )
     handle = mcp_otel.sentry.setup(
         otlp=mode == "otlp", client_spans=os.environ.get("SENTRY_TEST_CLIENT_SPANS") != "0"

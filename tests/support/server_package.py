@@ -2,7 +2,8 @@
 
 ``weather-mcp-pkg`` (module ``weather_mcp``, hatchling build) has console scripts:
 
-- ``weather-mcp``: a stdio server (tools ``add`` and ``pid``); exits with ``WEATHER_MCP_EXIT_STATUS``
+- ``weather-mcp``: a stdio server (tools ``add``, which logs ``adding A and B`` at INFO to the ``weather``
+  logger, and ``pid``); exits with ``WEATHER_MCP_EXIT_STATUS``
   (default 0) when its client closes stdin;
 - ``weather-mcp-child``: starts ``python -m weather_mcp`` as a child process with the same stdio and exits
   with its status (a launcher, as some servers have);
@@ -49,6 +50,7 @@ packages = ["weather_mcp"]
 INIT = '''\
 """A tiny weather MCP server (stdio), on mcp 1.x FastMCP or 2.x MCPServer."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -59,12 +61,17 @@ except ImportError:  # mcp 1.x
     from mcp.server.fastmcp import FastMCP as _Server
 
 
+_log = logging.getLogger("weather")
+_log.setLevel(logging.INFO)
+
+
 def build_server():
     server = _Server("weather")
 
     @server.tool()
     def add(a: int, b: int) -> int:
-        """Add two integers."""
+        """Add two integers (and log it: INFO, so nothing reaches stderr without a handler)."""
+        _log.info("adding %s and %s", a, b)
         return a + b
 
     @server.tool()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, TextIO, TypeVar
 
@@ -27,8 +27,11 @@ class ClientTelemetry:
         tracer_provider: the SDK ``TracerProvider``.
         meter_provider: the SDK ``MeterProvider``.
         memory: the ``InMemorySpanExporter`` holding the client's spans, or ``None`` when exporting over OTLP.
-        otlp: the OTLP/HTTP endpoint the spans and metrics go to, or ``None``.
+        otlp: the OTLP/HTTP endpoint the spans, metrics and log records go to, or ``None``.
         reporter: the :class:`mcp_otel.export_failures.ExportFailureReporter` when exporting over OTLP.
+        logger_provider: the SDK ``LoggerProvider`` (the client's log records: the server's log
+            notifications it receives).
+        log_memory: the ``InMemoryLogRecordExporter`` holding them, or ``None`` when exporting over OTLP.
     """
 
     tracer_provider: Any
@@ -36,6 +39,8 @@ class ClientTelemetry:
     memory: Any
     otlp: str | None = None
     reporter: Any = None
+    logger_provider: Any = None
+    log_memory: Any = None
 
     def shutdown(self, prog: str) -> str | None:
         """Flush and shut down; return the one-line span export failure (endpoint and reason), if any.
@@ -48,30 +53,40 @@ class ClientTelemetry:
         try:
             self.tracer_provider.shutdown()
             self.meter_provider.shutdown()
+            if self.logger_provider is not None:
+                self.logger_provider.shutdown()
         finally:
             if self.reporter is not None:
                 self.reporter.uninstall()
         failures = {} if self.reporter is None else self.reporter.failures
         if "spans" in failures:
             return f"exporting the spans to {self.otlp} failed: {failures['spans']}"
-        if "metrics" in failures:
-            print(
-                f"{prog}: warning: exporting the metrics to {self.otlp} failed (the spans were exported): "
-                f"{failures['metrics']}",
-                file=sys.stderr,
-            )
+        for signal in ("metrics", "logs"):
+            if signal in failures:
+                print(
+                    f"{prog}: warning: exporting the {signal} to {self.otlp} failed (the spans were "
+                    f"exported): {failures[signal]}",
+                    file=sys.stderr,
+                )
         return None
 
-    def span_tree(self, server_spans: list[dict[str, Any]]) -> tuple[str, str]:
-        """The span counts (``"8 server spans, 9 client spans"``) and the tree
-        (:func:`mcp_otel.tree.render_tree`) of the client's spans kept in memory together with
-        ``server_spans`` (the server's, from :func:`mcp_otel.spanfile.read_spans`)."""
-        from mcp_otel.spanfile import span_to_dict
+    def span_tree(
+        self, server_spans: list[dict[str, Any]], server_logs: Sequence[dict[str, Any]] = ()
+    ) -> tuple[str, str]:
+        """The span counts (``"8 server spans, 9 client spans"``, and the log records when there are any) and
+        the tree (:func:`mcp_otel.tree.render_tree`) of the client's spans and log records kept in memory
+        together with ``server_spans`` and ``server_logs`` (the server's, from
+        :func:`mcp_otel.spanfile.read_spans` / ``read_log_records``)."""
+        from mcp_otel.spanfile import log_record_to_dict, span_to_dict
         from mcp_otel.tree import render_tree
 
         client_spans = [span_to_dict(span) for span in self.memory.get_finished_spans()]
+        client_logs = [] if self.log_memory is None else self.log_memory.get_finished_logs()
+        logs = [*(log_record_to_dict(r) for r in client_logs), *server_logs]
         counts = f"{len(server_spans)} server spans, {len(client_spans)} client spans"
-        return counts, render_tree([*client_spans, *server_spans])
+        if logs:
+            counts += f", {len(logs)} log record{'' if len(logs) == 1 else 's'}"
+        return counts, render_tree([*client_spans, *server_spans], logs)
 
 
 def client_telemetry(otlp: str | None, service_name: str) -> ClientTelemetry:
@@ -84,6 +99,8 @@ def client_telemetry(otlp: str | None, service_name: str) -> ClientTelemetry:
     Raises:
         DemoError: when ``otlp`` is not an http(s) URL or the OTLP exporter is not installed.
     """
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -99,12 +116,36 @@ def client_telemetry(otlp: str | None, service_name: str) -> ClientTelemetry:
         except BootstrapError as exc:
             raise DemoError(str(exc)) from exc
         reporter = ExportFailureReporter(quiet=True).install()
-        return ClientTelemetry(telemetry.tracer_provider, telemetry.meter_provider, None, otlp, reporter)
+        return ClientTelemetry(
+            telemetry.tracer_provider,
+            telemetry.meter_provider,
+            None,
+            otlp,
+            reporter,
+            logger_provider=telemetry.logger_provider,
+        )
     resource = Resource.create({SERVICE_NAME: service_name})
     tracer_provider = TracerProvider(resource=resource)
     memory = InMemorySpanExporter()
     tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
-    return ClientTelemetry(tracer_provider, MeterProvider(resource=resource), memory)
+    logger_provider = LoggerProvider(resource=resource)
+    log_memory = _in_memory_log_exporter()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_memory))
+    return ClientTelemetry(
+        tracer_provider,
+        MeterProvider(resource=resource),
+        memory,
+        logger_provider=logger_provider,
+        log_memory=log_memory,
+    )
+
+
+def _in_memory_log_exporter() -> Any:
+    """The SDK's in-memory log exporter (``InMemoryLogRecordExporter``, ``InMemoryLogExporter`` before)."""
+    import importlib
+
+    export: Any = importlib.import_module("opentelemetry.sdk._logs.export")
+    return (getattr(export, "InMemoryLogRecordExporter", None) or export.InMemoryLogExporter)()
 
 
 def run_session(
@@ -143,7 +184,9 @@ def run_session(
 
     instrumentor = McpInstrumentor()
     instrumentor.instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        logger_provider=telemetry.logger_provider,
     )
     tracer = telemetry.tracer_provider.get_tracer("mcp_otel.cli", __version__)
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errlog:

@@ -112,7 +112,7 @@ def run_demo(
     from mcp import StdioServerParameters
 
     from mcp_otel.autostart import command_env
-    from mcp_otel.spanfile import read_spans
+    from mcp_otel.spanfile import read_log_records, read_spans
 
     out = sys.stdout if out is None else out
     server = server if server is not None else find_demo_server()
@@ -154,7 +154,9 @@ def run_demo(
             print(f"{header}\nexported the spans of trace {trace_id} to {otlp}", file=out)
             print(f"  services: {DEMO_CLIENT_SERVICE} (client), {DEMO_SERVER_SERVICE} (server)", file=out)
         else:
-            counts, tree = telemetry.span_tree(list(read_spans(spans_file)))
+            counts, tree = telemetry.span_tree(
+                list(read_spans(spans_file)), list(read_log_records(spans_file))
+            )
             print(f"{header}, {counts}\n", file=out)
             print(tree, end="", file=out)
         if verbose:

@@ -129,7 +129,7 @@ def run_trace(
     from mcp_otel.autostart import command_env, read_processes
     from mcp_otel.bootstrap import BootstrapError
     from mcp_otel.runner import with_this_python
-    from mcp_otel.spanfile import read_spans
+    from mcp_otel.spanfile import read_log_records, read_spans
 
     out = sys.stdout if out is None else out
     tool_call: tuple[str, dict[str, Any]] | None = None
@@ -186,7 +186,9 @@ def run_trace(
         if telemetry.memory is None:
             print(f"exported the spans of trace {trace_id} to {otlp}", file=out)
         else:
-            counts, tree = telemetry.span_tree(list(read_spans(spans_file)) if traced else [])
+            server_spans = list(read_spans(spans_file)) if traced else []
+            server_logs = list(read_log_records(spans_file)) if traced else []
+            counts, tree = telemetry.span_tree(server_spans, server_logs)
             print(f"{counts}\n", file=out)
             print(tree, end="", file=out)
         if verbose:

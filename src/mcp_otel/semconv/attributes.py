@@ -5,7 +5,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:4b9dc1b5a4fbcf9c
+# Model digest: sha256:e99393a9fcf5a210
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,
@@ -160,6 +160,18 @@ Note: MUST NOT be set for peers on the 2026-07-28 protocol revision or later, wh
 sessions; it stays recommended for earlier revisions (for example stateful Streamable HTTP).
 
 Examples: `191c4850af6c49e08843a3f6c80e5046`.
+
+Type: string. Stability: development.
+"""
+
+MCP_OTEL_LOG_LOGGER: Final = "mcp_otel.log.logger"
+"""The `logger` field of an MCP log notification (`notifications/message`), on the log record made of it.
+
+Note: MCP log notifications name their source with a free-form logger name; upstream conventions have no
+key for it. Log records made of Python `logging` records carry their logger's name as the instrumentation
+scope instead (what OpenTelemetry's logging handler does).
+
+Examples: `weather.backend`.
 
 Type: string. Stability: development.
 """

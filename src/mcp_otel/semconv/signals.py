@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:4b9dc1b5a4fbcf9c
+# Model digest: sha256:e99393a9fcf5a210
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -395,6 +395,32 @@ EVENT_MCP_CANCELLED: Final = "mcp.cancelled"
 EVENT_MCP_PROGRESS: Final = "mcp.progress"
 """Span event for a progress notification about the request the span covers (`mcp.progress.current`,
 `mcp.progress.total`, `mcp.progress.message`).
+"""
+
+LOG_BODY_REDACTION_KEY: Final = "mcp_otel.log.body"
+"""The key `content_redactor` is called with for the body of a log record mcp-otel emits (a body is not an
+attribute, so it has no attribute key of its own).
+"""
+
+LOG_RECORD_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp.method.name",
+        "gen_ai.operation.name",
+        "gen_ai.tool.name",
+        "gen_ai.prompt.name",
+        "mcp.protocol.version",
+        "mcp.session.id",
+        "session.id",
+        "network.transport",
+        "network.protocol.name",
+        "network.protocol.version",
+        "server.address",
+        "server.port",
+    }
+)
+"""The attributes of the operation a log record belongs to that the record carries (the low-cardinality
+request attributes, the session ids, and on the client the server's address); the client and server
+identity of the session is added as well.
 """
 
 SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -32601, -32602, -32002})

@@ -14,7 +14,7 @@ Install with the ``sentry`` extra (``pip install "mcp-otel[sentry]"``), then::
     McpInstrumentor().instrument(capture_content=mcp_sentry.capture_content)
 
 Everything goes through the client ``sentry_sdk.init`` created (DSN or Spotlight, sampling, release,
-environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires three parts, each usable on its own:
+environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires four parts, each usable on its own:
 
 - spans: :class:`SentrySpanProcessor` (MCP spans → Sentry transactions and spans, or streamed segments and
   spans with ``trace_lifecycle="stream"``) or, with ``otlp=True``,
@@ -23,6 +23,8 @@ environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires three par
 - release health: :class:`ReleaseHealth` (each MCP session → one Sentry session);
 - trace context: :class:`SentryMetaPropagator` (``sentry-trace`` + ``baggage`` in ``params._meta``, read when
   there is no ``traceparent`` and written next to it, as Sentry JS 11.17 reads and writes them).
+- logs: :class:`SentryLogs` (mcp-otel's log records → Sentry Logs, linked to their span, with
+  ``sentry_sdk.init(enable_logs=True)``; ``docs/logs.md``).
 
 See ``docs/sentry.md`` for the mapping table and the recommended ``sentry_sdk.init`` settings.
 """
@@ -36,6 +38,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from mcp_otel.sentry.errors import ErrorCapture
 from mcp_otel.sentry.health import ReleaseHealth
+from mcp_otel.sentry.logs import SentryLogs
 from mcp_otel.sentry.mapping import (
     OP_MCP_CLIENT,
     ORIGIN,
@@ -67,6 +70,7 @@ __all__ = [
     "MappingOptions",
     "McpSentry",
     "ReleaseHealth",
+    "SentryLogs",
     "SentryMcpOptions",
     "SentryOtlpSpanExporter",
     "SentryMetaPropagator",
@@ -94,6 +98,7 @@ class McpSentry:
         errors: the error capture (``None`` when disabled).
         health: the release-health listener (``None`` when disabled).
         propagator: the ``sentry-trace`` / ``baggage`` ``_meta`` propagator (``None`` when disabled).
+        logs: the Sentry Logs listener (``None`` when disabled).
     """
 
     options: SentryMcpOptions
@@ -101,6 +106,7 @@ class McpSentry:
     errors: ErrorCapture | None
     health: ReleaseHealth | None
     propagator: SentryMetaPropagator | None = None
+    logs: SentryLogs | None = None
 
     @property
     def capture_content(self) -> bool:
@@ -122,6 +128,8 @@ class McpSentry:
             self.errors.uninstall()
         if self.health is not None:
             self.health.uninstall()
+        if self.logs is not None:
+            self.logs.uninstall()
 
 
 def setup(
@@ -138,6 +146,7 @@ def setup(
     otlp: bool = False,
     client_spans: bool = True,
     sentry_trace: bool = True,
+    logs: bool = True,
 ) -> McpSentry:
     """Connect mcp-otel to the Sentry client (``sentry_sdk.init``, before or after this call).
 
@@ -166,6 +175,8 @@ def setup(
         sentry_trace: continue traces from ``sentry-trace`` + ``baggage`` in ``params._meta`` when it holds
             no ``traceparent``, and write both next to ``traceparent`` in what this process sends (Sentry JS
             11.17 reads and writes only these, unless its ``propagateTraceparent`` is on).
+        logs: send mcp-otel's log records to Sentry Logs when the client has ``enable_logs`` (checked per
+            record, so ``sentry_sdk.init`` may come later).
     """
     options = SentryMcpOptions(
         record_inputs=record_inputs,
@@ -194,8 +205,17 @@ def setup(
     if sentry_trace:
         propagator = SentryMetaPropagator()
         add_meta_propagator(propagator)
+    sentry_logs = None
+    if logs:
+        sentry_logs = SentryLogs(options)
+        sentry_logs.install()
     return McpSentry(
-        options=options, processor=processor, errors=errors, health=health, propagator=propagator
+        options=options,
+        processor=processor,
+        errors=errors,
+        health=health,
+        logs=sentry_logs,
+        propagator=propagator,
     )
 
 

@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Link, SpanKind, Tracer
 
+from mcp_otel._guard import log_failure_once
 from mcp_otel.config import McpOtelConfig
 from mcp_otel.model import Attributes, Message, Session, Transport
 from mcp_otel.semconv import attributes as attr
@@ -18,6 +19,8 @@ from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
+from mcp_otel.telemetry.active import active_request
+from mcp_otel.telemetry.logs import LogSignal
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
 
@@ -31,11 +34,15 @@ class Telemetry:
         tracer: the tracer for MCP spans (instrumentation scope ``mcp_otel``).
         meter: the meter for the MCP duration histograms.
         config: the resolved :class:`~mcp_otel.config.McpOtelConfig`.
+        logs: the log signal (``None`` when log records are switched off).
     """
 
-    def __init__(self, tracer: Tracer, meter: Meter, config: McpOtelConfig) -> None:
+    def __init__(
+        self, tracer: Tracer, meter: Meter, config: McpOtelConfig, logs: LogSignal | None = None
+    ) -> None:
         self.tracer = tracer
         self.config = config
+        self.logs = logs
         self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None
         self.client_duration: Histogram | None = None
@@ -136,7 +143,8 @@ class Telemetry:
             message: the received message.
             current: the current context, when the caller has it already (else it is read).
         """
-        if message.method in self.config.excluded_methods:
+        excluded = message.method in self.config.excluded_methods
+        if excluded and message.log is None:
             return None
         parent = parent_context(message.carrier) if message.carrier else None
         ambient = trace.get_current_span(current).get_span_context()
@@ -152,7 +160,17 @@ class Telemetry:
             parent = parent_context(message.http_headers)
         if parent is None:
             parent = current  # the ambient context (``None``: read when the span starts)
-        return Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
+        op = (
+            None
+            if excluded
+            else Operation(self, message, SpanKind.SERVER, parent, links, self.adopt_sdk_spans)
+        )
+        if message.log is not None and self.logs is not None:  # a received log notification
+            try:
+                self.logs.received(message, op, parent)
+            except Exception:  # the record is lost, never the span
+                log_failure_once("log record of a received notifications/message")
+        return op
 
     def start_client_request(
         self, message: Message, current: otel_context.Context | None = None
@@ -161,8 +179,14 @@ class Telemetry:
 
         The conventions give the sender of a notification a CLIENT span too, and its receiver a SERVER span
         (:meth:`start_server_request`); ``message.direction`` records which way a notification travelled.
-        ``current`` is the current context when the caller has it already (else it is read).
+        ``current`` is the current context when the caller has it already (else it is read). A log
+        notification becomes a log record in the context of the request that sends it.
         """
+        if message.log is not None and self.logs is not None:
+            try:
+                self.logs.sent(message, current, active_request())
+            except Exception:  # the record is lost, never the span
+                log_failure_once("log record of a sent notifications/message")
         if message.method in self.config.excluded_methods:
             return None
         return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans)

@@ -22,7 +22,7 @@ from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Attributes, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import SERVER_NON_ERROR_CODES
+from mcp_otel.semconv.signals import LOG_RECORD_ATTRIBUTES, SERVER_NON_ERROR_CODES
 from mcp_otel.session_ids import needs_own_id
 from mcp_otel.telemetry.active import ReadOnlyOperation, _active, active_client_request
 from mcp_otel.telemetry.capture import capture_arguments
@@ -53,6 +53,7 @@ class Operation(OperationOutcome):
         "_ctx_token",
         "_exception_type",
         "_histogram",
+        "_log_mark",
         "_metric_keys",
         "_non_error_codes",
         "_opened_here",
@@ -69,6 +70,7 @@ class Operation(OperationOutcome):
         "method",
         "span",
     )
+    _log_mark: tuple[bool, int] | None
 
     def __init__(
         self,
@@ -165,6 +167,37 @@ class Operation(OperationOutcome):
                 extra = {}
             extra[attr.MCP_RESOURCE_URI] = message.uri
         return extra
+
+    def log_attributes(self) -> Attributes:
+        """The attributes of a log record made while this operation runs (a new dict).
+
+        What its metric point carries, less the outcome (the low-cardinality request attributes of
+        :data:`~mcp_otel.semconv.signals.LOG_RECORD_ATTRIBUTES`), plus the session's identity attributes and
+        ids (``mcp.session.id``, ``session.id``): a log record is not aggregated, so ids cost nothing there.
+        """
+        attrs = self._attrs
+        out: Attributes = {k: v for k, v in attrs.items() if k in LOG_RECORD_ATTRIBUTES}
+        out.update(self.message.session.attributes())
+        session_id = attrs.get(attr.MCP_SESSION_ID)
+        if session_id is not None and self._telemetry.config.session_id_attribute:
+            out[attr.SESSION_ID] = session_id
+        elif self._own_session_id is not None:
+            out[attr.SESSION_ID] = self._own_session_id
+        return out
+
+    def repeats_log(self, from_notification: bool, text: str) -> bool:
+        """Whether a log record of ``text`` repeats this request's previous one from the other source (a
+        Python ``logging`` record and an MCP log notification of the same text: one event logged both ways).
+
+        Remembers one record (a hash), never a list: the repeat is recognised right after its twin.
+        """
+        mark = (from_notification, hash(text))
+        previous = getattr(self, "_log_mark", None)  # unset until the request logs: nothing to pay before
+        if previous is not None and previous[0] is not from_notification and previous[1] == mark[1]:
+            self._log_mark = None
+            return True
+        self._log_mark = mark
+        return False
 
     @property
     def own_session_id(self) -> str | None:

@@ -22,7 +22,7 @@ from mcp_otel.hooks.patching import Patch
 from mcp_otel.hooks.v1.client import trace_context
 from mcp_otel.hooks.v1.server import message_of, types
 from mcp_otel.hooks.v1.sessions import SessionState
-from mcp_otel.model import NOTIFICATIONS_CANCELLED, Message, Session, Transport
+from mcp_otel.model import NOTIFICATIONS_CANCELLED, LogMessage, Message, Session, Transport
 from mcp_otel.semconv.attributes import McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import active_request
 from mcp_otel.transport import transport_of
@@ -44,6 +44,9 @@ def _notification(
 ) -> Message:
     message = message_of(root, None, session, transport, carrier, key)
     message.direction = direction
+    if direction == TO_CLIENT and isinstance(root, types.LoggingMessageNotification):
+        params = root.params
+        message.log = LogMessage(str(params.level), params.data, params.logger)
     return message
 
 

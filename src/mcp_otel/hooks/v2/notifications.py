@@ -19,19 +19,41 @@ from mcp_otel.hooks.common import server_side_context, server_side_key
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.v2.server import request_args
 from mcp_otel.hooks.v2.sessions import SessionState, client_side_transport
-from mcp_otel.model import NOTIFICATIONS_PROGRESS, Message, Session, Transport
-from mcp_otel.semconv.attributes import McpOtelNotificationDirectionValues
+from mcp_otel.model import NOTIFICATIONS_PROGRESS, LogMessage, Message, Session, Transport
+from mcp_otel.semconv.attributes import McpMethodNameValues, McpOtelNotificationDirectionValues
 from mcp_otel.telemetry import active_operation, active_request, inject
 from mcp_otel.transport import transport_of
 
 TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
+NOTIFICATIONS_MESSAGE = McpMethodNameValues.NOTIFICATIONS_MESSAGE.value
+
+
+def log_params(method: str, params: Any) -> LogMessage | None:
+    """The params of a ``notifications/message`` (raw ``params`` or the typed params), else ``None``."""
+    if method != NOTIFICATIONS_MESSAGE or params is None:
+        return None
+    if isinstance(params, Mapping):
+        level, data, logger = params.get("level"), params.get("data"), params.get("logger")
+    else:
+        level, data, logger = (getattr(params, name, None) for name in ("level", "data", "logger"))
+    return LogMessage(str(level), data, logger if isinstance(logger, str) else None)
 
 
 def notification_message(
-    method: str, params: Any, session: Session, transport: Transport, direction: str, key: Any
+    method: str,
+    params: Any,
+    session: Session,
+    transport: Transport,
+    direction: str,
+    key: Any,
+    received: bool = False,
 ) -> Message:
-    """The message of a notification; a ``_meta`` that is not an object is bad peer input: no carrier."""
+    """The message of a notification; a ``_meta`` that is not an object is bad peer input: no carrier.
+
+    ``received``: a notification the client received (a ``notifications/message`` carries its log params; the
+    server's sent ones are described by the typed hook, :func:`_typed`, once).
+    """
     carrier = uri = None
     if isinstance(params, Mapping):
         meta = params.get("_meta")
@@ -48,6 +70,7 @@ def notification_message(
         transport=transport,
         direction=direction,
         session_key=key,
+        log=log_params(method, params) if received else None,
     )
 
 
@@ -118,7 +141,8 @@ class Notifications:
         """``ClientSession._on_notify(dctx, method, params)``."""
         _, method, params = request_args(*args, **kwargs)
         session = self.state.client_session_for(client)
-        return notification_message(method, params, session, client_side_transport(client), TO_CLIENT, client)
+        transport = client_side_transport(client)
+        return notification_message(method, params, session, transport, TO_CLIENT, client, received=True)
 
     def describe_client_sent(self, client: Any, args: Args, kwargs: Kwargs) -> Message:
         """``ClientSession.send_notification(notification)``."""
@@ -165,7 +189,8 @@ def _typed(
 ) -> Message:
     # A CLIENT span needs no carrier: only the URI is read from the typed params (no model dump).
     notification = args[0] if args else kwargs["notification"]
-    uri = getattr(getattr(notification, "params", None), "uri", None)
+    params = getattr(notification, "params", None)
+    uri = getattr(params, "uri", None)
     return Message(
         method=notification.method,
         request_id=None,
@@ -176,6 +201,7 @@ def _typed(
         transport=transport,
         direction=direction,
         session_key=key,
+        log=log_params(notification.method, params) if direction == TO_CLIENT else None,
     )
 
 
