@@ -21,12 +21,12 @@ from opentelemetry import context as otel_context  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id  # noqa: E402
-from sentry_sdk.transport import Transport  # noqa: E402
 
 import mcp_otel.sentry  # noqa: E402
 from mcp_otel.semconv import attributes as attr  # noqa: E402
 from mcp_otel.sentry.propagation import SentryMetaPropagator, incoming_baggage  # noqa: E402
 from mcp_otel.telemetry import add_meta_propagator, inject, parent_context, remove_meta_propagator  # noqa: E402
+from support.sentry_receiver import CapturingTransport  # noqa: E402
 
 #: sentry-sdk >= 2.66 builds a head-of-trace dynamic sampling context for a given trace id
 HEAD_BAGGAGE = hasattr(sentry_sdk.tracing_utils.Baggage, "populate_from_propagation_context")
@@ -39,25 +39,13 @@ JS_BAGGAGE = (
 )
 
 
-class Captured(Transport):
-    """A transport that keeps every envelope."""
-
-    envelopes: list[Any] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        Captured.envelopes.append(envelope)
-
-    def flush(self, timeout: float, callback: Any = None) -> None:
-        pass
-
-
 @pytest.fixture
 def client() -> Iterator[list[Any]]:
     """An active Sentry client (org 42) whose envelopes land in the returned list."""
-    Captured.envelopes = []
+    CapturingTransport.envelopes = []
     sentry_sdk.init(
         dsn="http://pykey@o42.ingest.sentry.io/1",  # the transport below keeps everything in-process
-        transport=Captured,
+        transport=CapturingTransport,
         traces_sample_rate=1.0,
         release="py@1.0.0",
         environment="test",
@@ -65,7 +53,7 @@ def client() -> Iterator[list[Any]]:
         auto_enabling_integrations=False,
     )
     try:
-        yield Captured.envelopes
+        yield CapturingTransport.envelopes
     finally:
         sentry_sdk.get_client().close()
         sentry_sdk.Scope.get_global_scope().set_client(None)

@@ -19,35 +19,23 @@ pytest.importorskip("sentry_sdk")
 import anyio  # noqa: E402
 import sentry_sdk  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from sentry_sdk.transport import Transport  # noqa: E402
 
 import mcp_otel.sentry  # noqa: E402
 from mcp_otel import McpInstrumentor  # noqa: E402
 from mcp_otel.sentry.streaming import supported  # noqa: E402
 from support import sentry_server  # noqa: E402
+from support.sentry_receiver import CapturingTransport  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not supported(), reason="sentry-sdk without span streaming")
-
-
-class Captured(Transport):
-    """Keeps every envelope in-process."""
-
-    envelopes: list[Any] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        Captured.envelopes.append(envelope)
-
-    def flush(self, timeout: float, callback: Any = None) -> None:
-        pass
 
 
 @pytest.fixture
 def streaming() -> Iterator[list[Any]]:
     """A span-streaming Sentry client whose envelopes land in the returned list, and mcp-otel on it."""
-    Captured.envelopes = []
+    CapturingTransport.envelopes = []
     sentry_sdk.init(
         dsn="http://publickey@127.0.0.1:9/1",
-        transport=Captured,
+        transport=CapturingTransport,
         traces_sample_rate=1.0,
         release=sentry_server.RELEASE,
         trace_lifecycle="stream",
@@ -58,7 +46,7 @@ def streaming() -> Iterator[list[Any]]:
     instrumentor = McpInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     try:
-        yield Captured.envelopes
+        yield CapturingTransport.envelopes
     finally:
         instrumentor.uninstrument()
         handle.close()
