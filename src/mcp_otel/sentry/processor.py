@@ -148,7 +148,12 @@ class SentrySpanProcessor(SpanProcessor):
         """Stop sending, flush what was sent to the Sentry client (span streaming batches spans, see
         :mod:`mcp_otel.sentry.streaming`) and forget running spans (the client is the user's: not closed)."""
         if self.enabled:
-            self.force_flush(SHUTDOWN_FLUSH_MILLIS)
+            try:
+                client = sentry_sdk.get_client()
+                if client.is_active():
+                    client.flush(timeout=SHUTDOWN_FLUSH_MILLIS / 1000)
+            except Exception:  # noqa: S110 - the user's transport failing: its own close reports it
+                pass
         self.enabled = False
         with self._lock:
             self._open.clear()
