@@ -1,23 +1,36 @@
 """Test matrix: one virtualenv per supported mcp line, plus lint.
 
-``nox`` runs everything (what CI runs, through ``.ci/run``); ``nox -l`` lists the sessions;
-``nox -s tests-2.3 -- -k stdio`` runs one mcp version with extra pytest arguments; ``nox -s lint`` lints.
+``nox -j 2`` runs everything, two sessions at a time (what CI runs, through ``.ci/run``); ``nox -l`` lists
+the sessions; ``nox -s tests-2.3 -- -k stdio`` runs one mcp version with extra pytest arguments;
+``nox -s lint`` lints.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tarfile
 from pathlib import Path
 
 import nox
 import tomllib
 
+nox.needs_version = ">=2026.10.20"  # --parallel
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = False
+#: Every session may run next to another one: the README's test command (and so CI) runs ``nox -j 2``, two
+#: sessions at a time, each in its own nox subprocess whose output is printed as one block when it ends. A
+#: session alone leaves a core idle while it installs, starts its workers, waits on subprocesses and sockets,
+#: and runs its last slow test. Plain ``nox`` (and ``nox -s …``) runs one session at a time, output live.
+nox.options.allow_parallel = True
+#: pytest-xdist workers per test session: two sessions run at once, so four workers (and their server
+#: subprocesses) share the two cores.
+XDIST_WORKERS = "2"
 
 ROOT = Path(__file__).resolve().parent
 LIFETIME_TESTS = "tests/test_session_lifetime.py"
+SCOPE_ENV = "MCP_OTEL_TEST_SCOPE"
 
 #: mcp pins per session, with what each era needs next to it.
 MCP_MATRIX: dict[str, tuple[str, ...]] = {
@@ -32,7 +45,9 @@ MCP_MATRIX: dict[str, tuple[str, ...]] = {
 #: it, 4.1.2 brings the dependencies and 4.1.6 goes over it without them (docs/fastmcp.md).
 FASTMCP_MATRIX: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastmcp2": ((*MCP_MATRIX["1.30"], "fastmcp>=2.14,<2.15"), ()),
+    "fastmcp3": ((*MCP_MATRIX["1.30"], "fastmcp>=3.4,<3.5"), ()),
     "fastmcp4": ((*MCP_MATRIX["2.3"], "fastmcp==4.1.2"), ("fastmcp==4.1.6", "fastmcp-slim==4.1.6")),
+    "fastmcp4.2": ((*MCP_MATRIX["2.3"], "fastmcp>=4.2,<4.3"), ()),
 }
 FASTMCP_TESTS = ("tests/test_fastmcp.py", "tests/test_lifecycle.py")
 #: A small MCP server from PyPI (console script, no credentials) that `mcp-otel trace` is tested on
@@ -56,8 +71,24 @@ SENTRY_TESTS = "tests/test_sentry_*.py"
 SENTRY_FLOOR_SKIPPED = {"tests/test_sentry_spotlight.py"}
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
 TEST_SESSIONS += [f"sentry-{label}" for label in SENTRY_MATRIX]
+#: Which tests each mcp line runs (tests/conftest.py reads ``MCP_OTEL_TEST_SCOPE``): ``all`` every test;
+#: ``major`` all but the version-independent ones (marker ``once``); ``seams`` also without the slow tests
+#: whose seams are the same on every minor of a major (marker ``per_major``: CLIs, subprocess and install
+#: heavy integrations, the benchmark smoke run, the 10,000-session lifetime test). Each major's newest line
+#: runs those, so every seam is still tested on every major; a line not listed runs everything.
+TEST_SCOPE = {"1.15": "seams", "1.30": "major", "2.0": "seams", "2.3": "all"}
 
-nox.options.sessions = [*TEST_SESSIONS, "sdk-suite-2.3", "lint"]
+#: The default sessions (the README's test command, CI), longest first: with two at a time, the long ones
+#: start early and the short ones fill in around them. Add a session anywhere in the list; place it by how
+#: long it runs (``nox`` prints each session's duration at the end).
+nox.options.sessions = [
+    "tests-2.3",
+    "tests-1.30",
+    "sdk-suite-2.3",
+    "sdk-suite-1.30",
+    *(s for s in TEST_SESSIONS if s not in ("tests-2.3", "tests-1.30")),
+    "lint",
+]
 
 
 #: Extras installed everywhere: ``sentry`` too, so the Sentry tests run instead of skipping themselves.
@@ -69,24 +100,54 @@ def _install(session: nox.Session, *pins: str) -> None:
     session.install("-e", f".[{EXTRAS}]", *pins)
 
 
-def _tests(session: nox.Session, pins: tuple[str, ...], *extra: str) -> None:
+def _tests(session: nox.Session, pins: tuple[str, ...], scope: str, *extra: str) -> None:
     _install(session, *pins, *extra)
     session.run("python", "-c", "import mcp, importlib.metadata as m; print('mcp', m.version('mcp'))")
     # pytest exit code 5 (no tests collected) fails the session like any other non-zero code.
-    if session.posargs:
-        session.run("pytest", *session.posargs)
+    if session.posargs:  # what was asked for, whatever the line's scope
+        session.run("pytest", *session.posargs, env={SCOPE_ENV: "all"})
         return
-    # Most tests wait on subprocesses and sockets: three workers on two cores. The session-lifetime test
-    # counts objects in its own process, so it runs alone afterwards. ``loadgroup``: the tests of one
-    # ``xdist_group`` (the Prometheus tests share one Prometheus and one exchange) stay on one worker.
-    session.run("pytest", "-n", "3", "--dist", "loadgroup", "--ignore", LIFETIME_TESTS)
-    session.run("pytest", LIFETIME_TESTS)
+    env = {SCOPE_ENV: scope}
+    # Most tests wait on subprocesses and sockets: XDIST_WORKERS workers. ``loadgroup``: the tests of one
+    # ``xdist_group`` (a module sharing one expensive module fixture: Prometheus, Spotlight, a virtualenv, the
+    # benchmark run) stay on one worker, so the fixture is built once. The session-lifetime test counts
+    # objects in its own process: a fourth process, alongside the workers (it is all CPU, they often wait).
+    lifetime = _start_lifetime(session, env) if scope != "seams" else None
+    try:
+        session.run("pytest", "-n", XDIST_WORKERS, "--dist", "loadgroup", "--ignore", LIFETIME_TESTS, env=env)
+    finally:
+        if lifetime is not None:
+            _finish_lifetime(session, *lifetime)
+
+
+def _start_lifetime(session: nox.Session, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start ``pytest LIFETIME_TESTS`` in the background; its output goes to a file printed when it ends."""
+    log = Path(session.create_tmp()).absolute() / "session-lifetime.log"
+    python = Path(session.bin) / "python"
+    session.log(f"pytest {LIFETIME_TESTS} (in the background, output in {log})")
+    merged = {**os.environ, **session.env, **env, "VIRTUAL_ENV": str(session.virtualenv.location)}
+    merged["PATH"] = os.pathsep.join([session.bin, os.environ.get("PATH", "")])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(python), "-m", "pytest", "-p", "no:cacheprovider", LIFETIME_TESTS],
+            stdout=out, stderr=subprocess.STDOUT,
+            env={k: v for k, v in merged.items() if v is not None},  # None: unset (nox's convention)
+        )  # fmt: skip
+    return proc, log
+
+
+def _finish_lifetime(session: nox.Session, proc: subprocess.Popen[bytes], log: Path) -> None:
+    code = proc.wait()
+    print(log.read_text(errors="replace"), end="", flush=True)
+    if code != 0:
+        session.error(f"pytest {LIFETIME_TESTS} failed with exit code {code}")
 
 
 def _register(label: str, pins: tuple[str, ...]) -> None:
     @nox.session(name=f"tests-{label}")
     def tests(session: nox.Session) -> None:
-        _tests(session, pins, *(() if label in NO_PYPI_SERVER else (PYPI_SERVER,)))
+        scope = TEST_SCOPE.get(label, "all")
+        _tests(session, pins, scope, *(() if label in NO_PYPI_SERVER else (PYPI_SERVER,)))
 
     tests.__doc__ = f"pytest against {' '.join(pins)}"
 
@@ -104,7 +165,7 @@ def _register_sentry(label: str, pin: str, mcp_line: str) -> None:
         session.run("python", "-c", "import sentry_sdk, mcp.types; print('sentry-sdk', sentry_sdk.VERSION)")
         found = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(SENTRY_TESTS))
         tests = session.posargs or [t for t in found if t not in SENTRY_FLOOR_SKIPPED]
-        session.run("pytest", "-n", "2", *tests)
+        session.run("pytest", "-n", "2", *tests, env={SCOPE_ENV: "all"})
 
     sentry.__doc__ = f"the Sentry tests against {pin} (mcp {mcp_line})"
 
@@ -162,9 +223,7 @@ def lint(session: nox.Session) -> None:
 
 
 #: mcp releases whose own test suite runs instrumented by mcp-otel (tests/sdk_suite/, README "Running the MCP
-#: SDK's own tests instrumented"): session label → release. ``sdk-suite-2.3`` is a default session (CI);
-#: ``sdk-suite-1.30`` is not: in one CI run its server-subprocess tests timed out while other test runs loaded
-#: the machine (it passes alone in under a minute), and a flaky CI session would block every change.
+#: SDK's own tests instrumented"): session label → release. Both are default sessions (CI).
 SDK_SUITES = {"1.30": "1.30.0", "2.3": "2.3.0"}
 #: What a session runs when no test selection is given after ``--``: 1.30.0's whole suite; 2.3.0's without the
 #: tests of its documentation (``tests/docs``, ``tests/docs_src``: they exercise the docs' code samples, not
@@ -196,7 +255,7 @@ def _sdk_tree(session: nox.Session, release: str) -> Path:
         return tree
     session.install("pip")
     session.run(
-        "python", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", f"mcp=={release}",
+        "python", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", "mcp", f"mcp=={release}",
         "-d", str(root),
     )  # fmt: skip
     with tarfile.open(root / f"mcp-{release}.tar.gz") as archive:
@@ -229,9 +288,15 @@ def _sdk_suite(session: nox.Session, label: str, release: str, tree: Path) -> No
     env = {
         "PYTHONPATH": str(SDK_SUITE_DIR),
         "MCP_OTEL_SDK_SUITE": "plain" if plain else "instrumented",
+        # The SDK's tests run ``uv run …`` in its tree (1.30.0: tests/client/test_config.py runs the command
+        # `mcp install` writes). nox's uv backend exports UV_PROJECT_ENVIRONMENT=<this virtualenv>, so that
+        # ``uv run`` would sync the tree's lockfile into the virtualenv the tests are running from: it removes
+        # mcp, mcp-otel and pytest first, and on a loaded machine the test's 20 s timeout kills it there,
+        # after which every test that starts a server process fails ("did not start within 20 s").
+        "UV_NO_SYNC": "1",
     }
     session.run(
-        "python", "-m", "pytest", "-p", "mcp_otel_sdk_suite", "-n", "2", "-q", "--timeout", "120",
+        "python", "-m", "pytest", "-p", "mcp_otel_sdk_suite", "-n", XDIST_WORKERS, "-q", "--timeout", "120",
         "-p", "no:pretty", "-p", "no:cacheprovider", "-o", "log_cli=false", "--color=no", "-rfE",
         "--tb=short", *selection, env=env,
     )  # fmt: skip

@@ -15,6 +15,9 @@ Tasks:
     Open and close ``--sessions`` in-memory sessions (one ``tools/call`` each), then ``gc.collect()`` and
     report peak RSS, the Python objects retained by type against a snapshot taken after a warm-up, and the
     size of mcp-otel's own per-session dicts.
+``points``
+    As ``latency``, with metric readers that keep their points: report the attribute sets of the
+    ``tools/call`` duration points (the equal-work floor is checked against mcp-otel's with it).
 ``describe``
     Report the interpreter and the installed package versions.
 
@@ -60,8 +63,12 @@ CONFIGS: dict[str, str] = {
     "none": "no TracerProvider, no instrumentation (OTel API no-op; on 2.x the SDK middleware is present)",
     "sdk-spans": "mcp 2.x built-in spans: SDK TracerProvider + BatchSpanProcessor to a no-op exporter",
     "sdk-spans-metrics": (
-        "the floor: mcp 2.x built-in spans + one duration histogram point per span (two per call) recorded "
-        "in a span processor's on_end (SDK MeterProvider as for otel-metrics)"
+        "the floor, equal work: mcp 2.x built-in spans + one duration histogram point per span (two per "
+        "call) recorded in a span processor's on_end with mcp-otel's attribute set for that operation (same "
+        "keys, same values; SDK MeterProvider as for otel-metrics)"
+    ),
+    "sdk-spans-metrics-min": (
+        "the old floor: as sdk-spans-metrics, each point with the method name (and error type) only"
     ),
     "otel-spans": "mcp-otel, client+server spans, metrics=False (same TracerProvider)",
     "otel-metrics": "mcp-otel, spans + duration histograms (SDK MeterProvider, periodic reader to a no-op)",
@@ -123,12 +130,17 @@ class Setup:
     def __init__(self) -> None:
         self.tracer_provider: Any = None
         self.meter_provider: Any = None
+        self.metric_reader: Any = None
         self.notes: list[str] = []
 
     def flush(self) -> None:
         """Flush span batches (so queued spans do not count as retained objects)."""
         if self.tracer_provider is not None and hasattr(self.tracer_provider, "force_flush"):
             self.tracer_provider.force_flush()
+
+
+#: ``--task points``: metric readers keep the points (an in-memory reader instead of the no-op export).
+_capture_points = False
 
 
 def _sdk_tracer_provider(setup: Setup) -> Any:
@@ -173,35 +185,89 @@ def _sdk_meter_provider(setup: Setup) -> Any:
         def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
             pass
 
-    reader = PeriodicExportingMetricReader(NoOpMetricExporter(), export_interval_millis=60_000)
+    reader: Any = PeriodicExportingMetricReader(NoOpMetricExporter(), export_interval_millis=60_000)
+    if _capture_points:
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
+    setup.metric_reader = reader
     metrics.set_meter_provider(provider)
     setup.meter_provider = provider
     return provider
 
 
-def _span_duration_processor(meter_provider: Any) -> Any:
+def _span_duration_processor(meter_provider: Any, equal_work: bool = True) -> Any:
     """The least code that gives spans and duration metrics: a span processor whose ``on_end`` records each
-    span's duration in a client or server histogram, with the method name and the error type."""
+    span's duration in a client or server histogram.
+
+    ``equal_work``: each point carries exactly the attributes mcp-otel records for that operation — the
+    keys of the conventions' default set for the histogram, read from the span (the server's), and, for the
+    SDK's CLIENT span, which carries only the method and the request id, the tool, the operation name and
+    the protocol version derived as mcp-otel derives them: the target from the message (here the span name,
+    parsed once per name), the protocol version once per session (here the one the server's ``initialize``
+    span recorded). Otherwise (the old floor) the method name and the error type only.
+    """
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
     from opentelemetry.trace import SpanKind
 
-    meter = meter_provider.get_meter("bench.span-durations")
-    client = meter.create_histogram("mcp.client.operation.duration", unit="s")
-    server = meter.create_histogram("mcp.server.operation.duration", unit="s")
+    from mcp_otel.semconv import attributes as attr
+    from mcp_otel.semconv import metrics as semconv_metrics
 
-    class DurationFromSpans(SpanProcessor):
+    meter = meter_provider.get_meter("bench.span-durations")
+    client = semconv_metrics.create_mcp_client_operation_duration(meter)
+    server = semconv_metrics.create_mcp_server_operation_duration(meter)
+    server_keys = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
+    client_keys = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
+    method_key, error_key, version_key = attr.MCP_METHOD_NAME, attr.ERROR_TYPE, attr.MCP_PROTOCOL_VERSION
+    execute_tool = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
+    send_prefix = "MCP send "  # the SDK's CLIENT span name: "MCP send {method}[ {target}]"
+
+    class MinimalDurationFromSpans(SpanProcessor):
         def on_end(self, span: ReadableSpan) -> None:
             if span.start_time is None or span.end_time is None:
                 return
             attrs = span.attributes or {}
-            point = {"mcp.method.name": attrs.get("mcp.method.name", span.name)}
-            if "error.type" in attrs:
-                point["error.type"] = attrs["error.type"]
+            point = {method_key: attrs.get(method_key, span.name)}
+            if error_key in attrs:
+                point[error_key] = attrs[error_key]
             histogram = server if span.kind is SpanKind.SERVER else client
             histogram.record((span.end_time - span.start_time) / 1e9, point)
 
-    return DurationFromSpans()
+    class DurationFromSpans(SpanProcessor):
+        def __init__(self) -> None:
+            self.protocol_version: Any = None  # per session in mcp-otel; one session per bench process
+            self.targets: dict[str, dict[str, Any]] = {}  # client span name → the message's target keys
+
+        def _client_target(self, name: str, method: Any) -> dict[str, Any]:
+            found = self.targets.get(name)
+            if found is None:
+                target = name[len(send_prefix) :].partition(" ")[2] if name.startswith(send_prefix) else ""
+                found = {}
+                if target and method == "tools/call":
+                    found = {attr.GEN_AI_TOOL_NAME: target, attr.GEN_AI_OPERATION_NAME: execute_tool}
+                elif target and method == "prompts/get":
+                    found = {attr.GEN_AI_PROMPT_NAME: target}
+                self.targets[name] = found
+            return found
+
+        def on_end(self, span: ReadableSpan) -> None:
+            if span.start_time is None or span.end_time is None:
+                return
+            attrs = span.attributes or {}
+            duration = (span.end_time - span.start_time) / 1e9
+            if span.kind is SpanKind.SERVER:
+                if self.protocol_version is None and version_key in attrs:
+                    self.protocol_version = attrs[version_key]
+                server.record(duration, {k: attrs[k] for k in server_keys if k in attrs})
+                return
+            point = {k: attrs[k] for k in client_keys if k in attrs}
+            point.update(self._client_target(span.name, point.get(method_key)))
+            if self.protocol_version is not None:
+                point[version_key] = self.protocol_version
+            client.record(duration, point)
+
+    return DurationFromSpans() if equal_work else MinimalDurationFromSpans()
 
 
 def _sentry_init(**options: Any) -> None:
@@ -283,11 +349,12 @@ def configure(config: str) -> Setup:
             raise Unavailable("n/a", "mcp 1.x has no built-in spans")
         _sdk_tracer_provider(setup)
         return setup
-    if config == "sdk-spans-metrics":
+    if config in ("sdk-spans-metrics", "sdk-spans-metrics-min"):
         if IS_MCP1:
             raise Unavailable("n/a", "mcp 1.x has no built-in spans")
         tracer_provider = _sdk_tracer_provider(setup)
-        tracer_provider.add_span_processor(_span_duration_processor(_sdk_meter_provider(setup)))
+        processor = _span_duration_processor(_sdk_meter_provider(setup), config == "sdk-spans-metrics")
+        tracer_provider.add_span_processor(processor)
         return setup
     if config.startswith("otel-sentry-server"):
         _sdk_tracer_provider(setup)
@@ -626,6 +693,27 @@ async def run_memory(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
     }
 
 
+def operation_points(setup: Setup) -> dict[str, list[list[list[Any]]]]:
+    """``--task points``: the attribute sets of the ``tools/call`` points of the two operation-duration
+    histograms, sorted (what the floor's equal work is checked against)."""
+    found: dict[str, list[list[list[Any]]]] = {}
+    if setup.metric_reader is None:
+        return found
+    data = setup.metric_reader.get_metrics_data()
+    for resource_metrics in data.resource_metrics if data else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if not metric.name.endswith(".operation.duration"):
+                    continue
+                for point in metric.data.data_points:
+                    attributes = dict(point.attributes or {})
+                    if attributes.get("mcp.method.name") == "tools/call":
+                        found.setdefault(metric.name, []).append(
+                            sorted([k, v] for k, v in attributes.items())
+                        )
+    return {name: sorted(points) for name, points in sorted(found.items())}
+
+
 def describe() -> dict[str, Any]:
     """The interpreter and package versions of this environment."""
     versions: dict[str, str] = {}
@@ -645,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--task", choices=("latency", "memory", "describe"), default="latency")
+    parser.add_argument("--task", choices=("latency", "memory", "points", "describe"), default="latency")
     parser.add_argument("--config", default="none", choices=sorted(CONFIGS))
     parser.add_argument("--path", default="memory", choices=PATHS)
     parser.add_argument("--calls", type=int, default=2000)
@@ -669,9 +757,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if IS_MCP1 and args.path == "direct":
             raise Unavailable("n/a", "mcp 1.x has no in-process direct dispatcher")
+        global _capture_points
+        _capture_points = args.task == "points"
         setup = configure(args.config)
         result["notes"] = setup.notes
-        if args.task == "latency":
+        if args.task == "points":
+            anyio.run(run_latency, args)
+            measured = {"points": operation_points(setup)}
+        elif args.task == "latency":
             measured = anyio.run(run_latency, args)
         else:
             measured = anyio.run(run_memory, args, setup)

@@ -8,6 +8,7 @@ and the spans user code opens (``trace.get_tracer(...)``) go through it.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from support.harness import (
     ServerSpec,
     open_client,
 )
+from support.privacy_harness import sentry, telemetry  # noqa: F401 (the privacy tests' fixtures)
 from support.scenario import Run, run_client_errors, run_demo, run_lowlevel
 from support.servers import LOWLEVEL_NAME, build_demo, build_lowlevel
 
@@ -230,3 +232,33 @@ async def client_errors_run(
     transport: str = request.param
     workdir = tmp_path_factory.mktemp(f"client-errors-{transport}")
     return await _instrumented_run(transport, "demo", run_client_errors, tracer_provider, workdir)
+
+
+# ------------------------------------------------------------------------------------------- the matrix
+
+#: Which tests this run takes (noxfile.py sets it per session; unset: every test). ``all``: every test;
+#: ``major``: all but the tests marked ``once``; ``seams``: neither those nor the tests marked ``per_major``.
+SCOPE_ENV = "MCP_OTEL_TEST_SCOPE"
+_LEFT_OUT = {"all": (), "major": ("once",), "seams": ("once", "per_major")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked for the other mcp major; deselect what the session's scope leaves to another one."""
+    from support.compat import IS_MCP1
+
+    other_major = "mcp2" if IS_MCP1 else "mcp1"
+    for item in items:
+        if item.get_closest_marker(other_major) is not None:
+            item.add_marker(pytest.mark.skip(reason=f"needs mcp {other_major[-1]}.x"))
+    scope = os.environ.get(SCOPE_ENV, "all")
+    if scope not in _LEFT_OUT:
+        raise pytest.UsageError(f"{SCOPE_ENV}={scope!r}: expected one of {', '.join(_LEFT_OUT)}")
+    left_out = _LEFT_OUT[scope]
+    if not left_out:
+        return
+    kept, deselected = [], []
+    for item in items:
+        (deselected if any(item.get_closest_marker(m) for m in left_out) else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

@@ -20,6 +20,8 @@ from mcp_otel.bootstrap import BootstrapError, create_telemetry, otlp_endpoints,
 from mcp_otel.spanfile import read_spans
 from mcp_otel.version import __version__
 
+pytestmark = [pytest.mark.per_major]
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 TIMEOUT = 120
 

@@ -21,6 +21,8 @@ import pytest
 
 from mcp_otel.runner import command_kind, with_this_python
 
+pytestmark = [pytest.mark.per_major]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = REPO_ROOT / "examples" / "demo_server.py"
 LOWLEVEL = Path(__file__).resolve().parent / "support" / "lowlevel_stdio.py"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.once]
+
 yaml = pytest.importorskip("yaml", reason="needs pyyaml")
 
 CONFIG = Path(__file__).resolve().parents[1] / "docs" / "otel-collector.yaml"

@@ -27,6 +27,8 @@ pytest.importorskip("uvicorn", reason="needs uvicorn")
 
 from support.otlp_receiver import OtlpReceiver, running_receiver  # noqa: E402
 
+pytestmark = [pytest.mark.per_major]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"
 TIMEOUT = 90

@@ -1,4 +1,4 @@
-"""Standalone fastmcp: 2.x (on mcp 1.x) and 4.x (on mcp 2.x) servers and clients under mcp-otel.
+"""Standalone fastmcp: 2.x and 3.x (on mcp 1.x) and 4.x (on mcp 2.x) servers and clients under mcp-otel.
 
 - A fastmcp server and the fastmcp ``Client`` produce the same mcp-otel spans (names, kinds, statuses,
   parents, attributes, exception events) as the SDK's own demo server driven by the SDK's client, in memory
@@ -6,6 +6,7 @@
 - fastmcp 4's native telemetry is switched to ``propagation_only`` while instrumented: no ``fastmcp`` span
   and no SDK span, one SERVER and one CLIENT span per request; the trace context still crosses the process
   boundary; ``uninstrument()`` gives fastmcp back its own spans, and a user's ``telemetry_mode="off"`` stays.
+  fastmcp 3 has the native spans without the modes: they are silenced the same way while instrumented.
 
 Runs in a virtualenv with fastmcp installed (see ``docs/fastmcp.md``); skipped elsewhere.
 """
@@ -32,8 +33,9 @@ from support.compat import (  # noqa: E402
 from support.harness import REPO_ROOT, STEP_TIMEOUT, bootstrap_command, subprocess_env  # noqa: E402
 from support.spans import Span, describe, to_dicts, wait_for_file_spans  # noqa: E402
 
-FASTMCP4 = (fastmcp_demo.fastmcp_major() or 0) >= 3
-needs_native_telemetry = pytest.mark.skipif(not FASTMCP4, reason="fastmcp 2.x has no native telemetry")
+FASTMCP_MAJOR = fastmcp_demo.fastmcp_major() or 0
+FASTMCP4 = FASTMCP_MAJOR >= 4
+needs_telemetry_mode = pytest.mark.skipif(not FASTMCP4, reason="only fastmcp 4 has telemetry modes")
 pytestmark = pytest.mark.anyio
 
 #: The requests of the demo exchange, as their SERVER span names.
@@ -194,7 +196,7 @@ async def test_fastmcp_client_on_the_sdk_server(
     _assert_one_span_per_request(spans)
 
 
-@needs_native_telemetry
+@needs_telemetry_mode
 async def test_fastmcp4_default_client_modern_protocol(
     hooked: Callable[..., Any], span_exporter: Any
 ) -> None:
@@ -212,7 +214,7 @@ async def test_fastmcp4_default_client_modern_protocol(
     assert not any("mcp.session.id" in s["attributes"] for s in spans)  # sessionless protocol
 
 
-@needs_native_telemetry
+@needs_telemetry_mode
 async def test_native_telemetry_is_propagation_only_while_instrumented(
     hooked: Callable[..., Any], span_exporter: Any
 ) -> None:
@@ -230,7 +232,7 @@ async def test_native_telemetry_is_propagation_only_while_instrumented(
     assert not [s for s in span_exporter.get_finished_spans() if s.instrumentation_scope.name != "mcp_otel"]
 
 
-@needs_native_telemetry
+@needs_telemetry_mode
 async def test_uninstrument_restores_native_telemetry(
     instrument: Callable[..., Any], tracer_provider: Any, meter_provider: Any, span_exporter: Any
 ) -> None:
@@ -256,7 +258,7 @@ async def test_uninstrument_restores_native_telemetry(
     assert scopes["fastmcp"] >= 2 * len(REQUESTS)  # fastmcp's own SERVER and CLIENT spans are back
 
 
-@needs_native_telemetry
+@needs_telemetry_mode
 async def test_user_telemetry_off_stays_off(
     hooked: Callable[..., Any], span_exporter: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,7 +276,7 @@ async def test_user_telemetry_off_stays_off(
     _assert_linked(spans)  # mcp-otel's own _meta propagation
 
 
-@needs_native_telemetry
+@needs_telemetry_mode
 async def test_enrich_keeps_fastmcp_server_spans_with_our_attributes(
     hooked: Callable[..., Any], span_exporter: Any
 ) -> None:
@@ -292,6 +294,33 @@ async def test_enrich_keeps_fastmcp_server_spans_with_our_attributes(
     assert call["attributes"]["mcp.transport"] == "memory"
     assert call["attributes"]["mcp.client.name"] == "spec-client"
     assert call["attributes"]["fastmcp.component.type"] == "tool"
+
+
+@pytest.mark.skipif(FASTMCP_MAJOR != 3, reason="fastmcp 3's native spans have no telemetry mode")
+async def test_fastmcp3_native_spans_silenced_while_instrumented(
+    instrument: Callable[..., Any], tracer_provider: Any, meter_provider: Any, span_exporter: Any
+) -> None:
+    """fastmcp 3: instrumented, its span helpers get a tracer that records nothing and its client passes
+    ``_meta`` through (one mcp-otel span per request on each side, linked by mcp-otel's injection);
+    uninstrumented, its own spans and injection are back."""
+    import fastmcp.client.mixins.tools as client_tools
+    import fastmcp.server.telemetry as server_telemetry
+
+    originals = (server_telemetry.get_tracer, client_tools.inject_trace_context)
+    instrumentor = instrument()
+    with fastmcp_demo.fastmcp_hooks(instrumentor, tracer_provider, meter_provider):
+        await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
+        spans = to_dicts(span_exporter.get_finished_spans())
+        _assert_one_span_per_request(spans)
+        _assert_linked(spans)
+        assert set(REQUESTS) <= set(_server_names(spans))
+        instrumentor.uninstrument()
+    assert (server_telemetry.get_tracer, client_tools.inject_trace_context) == originals
+    span_exporter.clear()
+    await _fastmcp_exchange(_client(fastmcp_demo.build_fastmcp_demo()))
+    scopes = Counter(s.instrumentation_scope.name for s in span_exporter.get_finished_spans())
+    assert "mcp_otel" not in scopes
+    assert scopes["fastmcp"] >= 2 * len(REQUESTS)  # fastmcp's own SERVER and CLIENT spans are back
 
 
 # --- stdio (a real subprocess)
@@ -345,7 +374,7 @@ async def test_stdio_matches_the_sdk_server(
     assert {s["attributes"].get("mcp.transport") for s in client_spans if s["kind"] == "CLIENT"} == {"stdio"}
 
 
-@needs_native_telemetry
+@needs_telemetry_mode
 async def test_stdio_default_client_no_duplicates(
     hooked: Callable[..., Any], span_exporter: Any, tmp_path: Path
 ) -> None:

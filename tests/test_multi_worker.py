@@ -43,7 +43,11 @@ from support.otlp_receiver import running_receiver
 from support.server_package import ServerVenv, make_server_venv
 
 pytest.importorskip("uvicorn", reason="needs uvicorn")
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model")
+pytestmark = [
+    pytest.mark.per_major,
+    pytest.mark.xdist_group("multi-worker"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model"),
+]
 
 BIN = Path(sys.executable).parent
 MAX_CALLS = 60

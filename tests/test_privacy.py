@@ -22,27 +22,20 @@ rest of the exchange still runs.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from mcp_otel import McpInstrumentor
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import LOG_BODY_REDACTION_KEY
-from support import feature_client, privacy_server
+from support import feature_client, privacy_harness, privacy_server
 from support.compat import IS_MCP1
 from support.harness import TRANSPORTS
 from support.metrics import metric_points
+from support.privacy_harness import instrumented, sentry_items
 from support.spans import to_dicts
 
 CANARY = privacy_server.CANARY
@@ -58,6 +51,9 @@ CONTENT_KEYS = frozenset(
     }
 )
 CONTENT_PREFIXES = (f"{attr.GEN_AI_PROMPT_VARIABLE_TEMPLATE}.",)
+EXCEPTION_TEXT_KEYS = frozenset(
+    {attr.EXCEPTION_MESSAGE, attr.EXCEPTION_STACKTRACE, attr.OTEL_STATUS_DESCRIPTION}
+)
 IN_PROCESS_SERVER = [t for t in TRANSPORTS if t != "stdio"]
 
 
@@ -119,70 +115,14 @@ async def exchange(transport: str, tmp_path: Path) -> feature_client.Conn:
 
 def leaks(data: Any) -> list[str]:
     """Where ``CANARY`` occurs in ``data`` (spans or metric points as JSON values), as short excerpts."""
-    out = []
-    for item in data:
-        text = json.dumps(item, default=str)
-        if CANARY in text:
-            at = text.index(CANARY)
-            out.append(text[max(0, at - 150) : at + 30])
-    return out
-
-
-@pytest.fixture
-def telemetry() -> Iterator[dict[str, Any]]:
-    """Providers of this test's own (Sentry's processor goes on the tracer provider): ``tracer_provider``,
-    ``meter_provider``, ``spans`` (the exporter) and ``metrics`` (the reader)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    yield {
-        "tracer_provider": provider,
-        "meter_provider": meter_provider,
-        "spans": exporter,
-        "metrics": reader,
-    }
-    meter_provider.shutdown()
-    provider.shutdown()
-
-
-@pytest.fixture
-def sentry(telemetry: dict[str, Any]) -> Iterator[Any]:
-    """``sentry_sdk.init`` (no PII, the default) at a local receiver + ``mcp_otel.sentry.setup``."""
-    sentry_sdk = pytest.importorskip("sentry_sdk")
-    import mcp_otel.sentry
-    from support.sentry_receiver import SentryReceiver
-
-    with SentryReceiver() as receiver:
-        sentry_sdk.init(
-            dsn=receiver.dsn,
-            release="privacy@1.0.0",
-            traces_sample_rate=1.0,
-            auto_enabling_integrations=False,
-        )
-        handle = mcp_otel.sentry.setup(telemetry["tracer_provider"])
-        try:
-            yield receiver
-        finally:
-            handle.close()
-            sentry_sdk.get_client().close(timeout=2.0)
-            sentry_sdk.Scope.get_global_scope().set_client(None)
-
-
-def _instrumented(telemetry: dict[str, Any], **options: Any) -> McpInstrumentor:
-    instrumentor = McpInstrumentor()
-    instrumentor.instrument(
-        tracer_provider=telemetry["tracer_provider"], meter_provider=telemetry["meter_provider"], **options
-    )
-    return instrumentor
+    return privacy_harness.leaks(data, [CANARY])
 
 
 def _run(
     transport: str, tmp_path: Path, telemetry: dict[str, Any], **options: Any
 ) -> tuple[list[Any], feature_client.Conn]:
     """The exchange, instrumented with ``options``; all spans of both sides."""
-    instrumentor = _instrumented(telemetry, **options)
+    instrumentor = instrumented(telemetry, **options)
     try:
         conn = anyio.run(exchange, transport, tmp_path)
     finally:
@@ -208,27 +148,9 @@ def test_canary_never_exported_by_default(
     assert points, "no metric point: the metric check proves nothing"
     assert leaks(points) == []
     # Sentry (in-process server and client): transactions, error events, sessions — nothing carries it
-    import sentry_sdk
-
-    sentry_sdk.flush(timeout=5.0)
-    sentry.wait_for(lambda r: bool(r.items("transaction")))
-    items = sentry.items()
-    ours_items = [item for item in items if not _sdk_error_log(item)]
+    ours_items = sentry_items(sentry)
     assert any(item.type == "transaction" for item in ours_items)
     assert leaks([item.payload for item in ours_items]) == []
-
-
-def _sdk_error_log(item: Any) -> bool:
-    """An error event sentry-sdk's own logging integration made from an ``mcp.*`` logger's error record.
-
-    Not mcp-otel's: mcp 1.x logs ``Error in message router`` with the traceback when a streamable HTTP session
-    shuts down, and sentry-sdk (``include_local_variables=True`` by default) attaches the frames' local
-    variables, message contents included. See "Privacy" in the README for the setting that stops it.
-    """
-    payload = item.payload if isinstance(item.payload, dict) else {}
-    values = (payload.get("exception") or {}).get("values") or []
-    logging_mechanism = any((v.get("mechanism") or {}).get("type") == "logging" for v in values)
-    return item.type == "event" and logging_mechanism and str(payload.get("logger", "")).startswith("mcp.")
 
 
 def _redaction_run(
@@ -253,8 +175,13 @@ def test_redactor_sees_every_captured_value(
     transport: str, tmp_path: Path, telemetry: dict[str, Any], canary_callbacks: None
 ) -> None:
     spans, all_calls = _redaction_run(transport, tmp_path, telemetry, redact=True)
-    # log record bodies go through the redactor too (docs/logs.md, tests/test_logs.py): not span values
-    calls = [call for call in all_calls if call[0] != LOG_BODY_REDACTION_KEY]
+    # exception text (the explode tool raises: test_exception_text_privacy.py) and log record bodies
+    # (docs/logs.md, tests/test_logs.py) go through the redactor too: not content span values
+    calls = [call for call in all_calls if call[0] not in (*EXCEPTION_TEXT_KEYS, LOG_BODY_REDACTION_KEY)]
+    assert {call[0] for call in all_calls if call[0] in EXCEPTION_TEXT_KEYS} == {
+        attr.EXCEPTION_MESSAGE,
+        attr.EXCEPTION_STACKTRACE,
+    }
     exported = [
         (key, value)
         for s in spans

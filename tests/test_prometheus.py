@@ -4,8 +4,9 @@ Three instrumented server processes (``tests/support/metrics_backend_server.py``
 stateful streamable HTTP) export through ``opentelemetry-exporter-prometheus``; Debian's ``prometheus``
 scrapes them every second. Four clients with different ``clientInfo`` names send a known mix — tools that
 succeed, a tool that always fails, protocol errors, slow calls — in two phases (before and after a "deploy"
-that breaks ``resources/read`` over HTTP). Every query comes from ``docs/grafana/mcp-servers.json`` by panel
-title; the numbers must be what the clients sent.
+that breaks ``resources/read`` over HTTP). On mcp >= 2.3 a fifth client speaks the 2026-07-28 protocol and
+makes a 3-round tool call, which every panel counts once (the server records three points for it). Every
+query comes from ``docs/grafana/mcp-servers.json`` by panel title; the numbers must be what the clients sent.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ import pytest
 
 from mcp_otel.semconv.metrics import DURATION_BUCKETS
 from support import prometheus
-from support.compat import implementation
+from support.compat import MCP_VERSION_INFO, implementation
 from support.harness import REPO_ROOT, ServerSpec, connect_http, open_client, subprocess_env
 
 #: One Prometheus and one exchange for the whole module: keep its tests on one xdist worker.
-pytestmark = pytest.mark.xdist_group("prometheus")
+pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("prometheus")]
 
 DASHBOARD = REPO_ROOT / "docs" / "grafana" / "mcp-servers.json"
 SERVER_SCRIPT = Path(__file__).resolve().parent / "support" / "metrics_backend_server.py"
@@ -41,6 +42,7 @@ SERVER_SCRIPT = Path(__file__).resolve().parent / "support" / "metrics_backend_s
 RESULTS_ENV = "MCP_OTEL_PROMETHEUS_RESULTS"
 SCRAPE_WAIT = 30.0  # bounded wait for Prometheus to have scraped what the clients sent
 SLOW_MS = 300  # in the (0.2, 0.5] s bucket with room for a loaded machine
+STARTUP_WAIT = 30.0  # bounded wait for a server process to report its metrics port
 
 
 def _prometheus_binary() -> str:
@@ -79,13 +81,18 @@ class Client:
     """One client session: its transport and what it sends in each phase."""
 
     name: str
-    transport: str  # "stdio" or "http"
+    transport: str  # "stdio", "http" or "http-modern" (the 2.x Client's 2026-07-28 negotiation)
     phase1: list[tuple[str, Any]]
     phase2: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def network_transport(self) -> str:
         return "pipe" if self.transport == "stdio" else "tcp"
+
+    @property
+    def modern(self) -> bool:
+        """Sessionless 2026-07-28: ``server/discover`` instead of ``initialize`` + ``initialized``."""
+        return self.transport == "http-modern"
 
 
 def _tool(name: str, **arguments: Any) -> tuple[str, Any]:
@@ -126,6 +133,10 @@ CLIENTS = [
     ),
     Client("scraper-bot", "http", [LIST] + [_tool("subtract", a=1, b=2)] * 4),
 ]
+#: mcp >= 2.3: multi-round-trip requests (the server's ``approve`` tool asks twice, the call takes 3 rounds).
+MULTI_ROUND = MCP_VERSION_INFO >= (2, 3)
+if MULTI_ROUND:
+    CLIENTS.append(Client("agent", "http-modern", [LIST, _tool("approve", rounds=3)]))
 
 
 def _tool_calls(client: Client) -> list[tuple[str, dict[str, Any]]]:
@@ -188,20 +199,23 @@ async def _wait_for(
         await anyio.sleep(0.25)
 
 
+def _reported_target(port_file: Path) -> str:
+    """``127.0.0.1:PORT`` of a server's metrics endpoint, from the port file it wrote before serving MCP."""
+    deadline = time.monotonic() + STARTUP_WAIT
+    while not port_file.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no metrics port reported in {port_file} within {STARTUP_WAIT:g} s")
+        time.sleep(0.05)
+    return f"127.0.0.1:{int(port_file.read_text())}"
+
+
 @contextlib.contextmanager
-def _http_server(metrics_port: int, tmp_path: Path) -> Iterator[str]:
-    port = prometheus.free_port()
+def _http_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The HTTP server process: its MCP URL and its metrics target (both ports its own, bound to 0)."""
+    port_file = tmp_path / "http-metrics-port"
     stderr = (tmp_path / "http-server-stderr.txt").open("w")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(SERVER_SCRIPT),
-            "--metrics-port",
-            str(metrics_port),
-            "http",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, str(SERVER_SCRIPT), "--metrics-port-file", str(port_file), "http"],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
@@ -210,8 +224,9 @@ def _http_server(metrics_port: int, tmp_path: Path) -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", (tmp_path / "http-server-stderr.txt").read_text()
-        yield f"http://127.0.0.1:{port}/mcp"
+        ready, _, port = proc.stdout.readline().strip().partition(" ")
+        assert ready == "ready", (tmp_path / "http-server-stderr.txt").read_text()
+        yield f"http://127.0.0.1:{int(port)}/mcp", _reported_target(port_file)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -223,23 +238,58 @@ def _http_server(metrics_port: int, tmp_path: Path) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _session(client: Client, url: str, metrics_port: int, tmp_path: Path) -> AsyncIterator[Any]:
+async def _session(client: Client, url: str, tmp_path: Path) -> AsyncIterator[tuple[Any, str | None]]:
+    """One client session; for a stdio client, also its own server process's metrics target."""
     info = implementation(client.name)
+    if client.modern:
+        async with _modern_client(url, info) as conn:
+            yield conn, None  # the HTTP server's metrics
+        return
     if client.transport == "http":
         async with connect_http("http", url, info) as conn:
-            yield conn
+            yield conn, None
         return
+    workdir = tmp_path / client.name
+    workdir.mkdir()
+    port_file = workdir / "metrics-port"
     spec = ServerSpec(
         factory=lambda: None,
         script=SERVER_SCRIPT,
-        script_args=("--metrics-port", str(metrics_port), "stdio"),
+        script_args=("--metrics-port-file", str(port_file), "stdio"),
     )
-    workdir = tmp_path / client.name
-    workdir.mkdir()
     async with open_client(
         "stdio", spec, tmp_path=workdir, client_info=info, instrument_subprocess=False
     ) as conn:
-        yield conn
+        yield conn, _reported_target(port_file)  # initialized: the server wrote it before serving
+
+
+class _ModernConn:
+    """The 2.x ``Client`` (its multi-round-trip driver, an elicitation callback that confirms) as a harness
+    connection for :func:`_send`."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def list_tools(self) -> Any:
+        return await self.client.list_tools()
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await self.client.call_tool(name, arguments)
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def _modern_client(url: str, info: Any) -> AsyncIterator[_ModernConn]:
+    from mcp import Client as McpClient
+    from mcp_types import ElicitResult
+
+    async def confirm(ctx: Any, params: Any) -> Any:
+        return ElicitResult(action="accept", content={})
+
+    async with McpClient(
+        url, client_info=info, elicitation_callback=confirm, read_timeout_seconds=30
+    ) as client:
+        yield _ModernConn(client)
 
 
 def _expected_reads(phases: int) -> dict[tuple[str, ...], float]:
@@ -257,20 +307,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """Start Prometheus and the servers, send both phases, close the sessions; scraped and ready to query."""
     executable = _prometheus_binary()
     tmp_path = tmp_path_factory.mktemp("prometheus")
-    ports = {c.name: prometheus.free_port() for c in CLIENTS if c.transport == "stdio"}
-    http_metrics_port = prometheus.free_port()
-    targets = [f"127.0.0.1:{p}" for p in [*ports.values(), http_metrics_port]]
     reads = _q("resources/read volume over time per transport")
 
-    async def exchange(server: prometheus.Prometheus, url: str) -> Run:
+    async def exchange(server: prometheus.Prometheus, url: str, http_target: str) -> Run:
         started = time.time()
         async with contextlib.AsyncExitStack() as stack:
-            conns = [
-                await stack.enter_async_context(
-                    _session(c, url, ports.get(c.name, http_metrics_port), tmp_path)
-                )
-                for c in CLIENTS
-            ]
+            opened = [await stack.enter_async_context(_session(c, url, tmp_path)) for c in CLIENTS]
+            conns = [conn for conn, _ in opened]
+            stdio_targets = [target for _, target in opened if target is not None]
+            await anyio.to_thread.run_sync(server.set_targets, [*stdio_targets, http_target])
             for client, conn in zip(CLIENTS, conns, strict=True):
                 await _send(conn, client.phase1)
             after_phase1 = await _wait_for(server, reads, _expected_reads(1))
@@ -286,10 +331,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         return Run(server, after_phase1, after_phase2, started)
 
     with (
-        prometheus.running(executable, tmp_path, targets) as server,
-        _http_server(http_metrics_port, tmp_path) as url,
+        prometheus.running(executable, tmp_path) as server,
+        _http_server(tmp_path) as (url, http_target),
     ):
-        result = anyio.run(exchange, server, url)
+        result = anyio.run(exchange, server, url, http_target)
         yield result
         path = os.environ.get(RESULTS_ENV)
         if path:
@@ -316,7 +361,7 @@ def test_breakdown_table(run: Run) -> None:
     expected: dict[tuple[str, ...], float] = {}
     errors: dict[tuple[str, ...], float] = {}
     for c in CLIENTS:
-        expected[("initialize", "", c.name, c.network_transport)] = 1
+        expected[("server/discover" if c.modern else "initialize", "", c.name, c.network_transport)] = 1
         for kind, args in c.phase1 + c.phase2:
             method = {
                 "list": "tools/list",
@@ -332,7 +377,7 @@ def test_breakdown_table(run: Run) -> None:
     # the initialized notification each client sends also counts on the server: one per session
     notifications = {k: v for k, v in counts.items() if k[0] == "notifications/initialized"}
     assert notifications == {
-        ("notifications/initialized", "", c.name, c.network_transport): 1 for c in CLIENTS
+        ("notifications/initialized", "", c.name, c.network_transport): 1 for c in CLIENTS if not c.modern
     }
     assert {k: v for k, v in counts.items() if k[0] != "notifications/initialized"} == expected
     assert set(avgs) == set(counts) and set(rates) == set(counts)
@@ -374,8 +419,10 @@ def test_client_segmentation_and_transport_distribution(run: Run) -> None:
     expected: dict[tuple[str, ...], float] = {}
     for c in CLIENTS:
         key = (c.network_transport,)
-        expected[key] = expected.get(key, 0) + len(c.phase1) + len(c.phase2)
-    assert _rows(by_transport, "network_transport") == expected == {("pipe",): 28, ("tcp",): 23}
+        # a 2026-07-28 client's server/discover is a request too (initialize is left out)
+        expected[key] = expected.get(key, 0) + len(c.phase1) + len(c.phase2) + c.modern
+    tcp = 23 + 3 * MULTI_ROUND  # the agent: server/discover, tools/list and its 3-round call, once
+    assert _rows(by_transport, "network_transport") == expected == {("pipe",): 28, ("tcp",): tcp}
 
 
 def _histogram_quantile(q: float, durations: list[float]) -> float:
@@ -394,13 +441,14 @@ def _histogram_quantile(q: float, durations: list[float]) -> float:
 
 
 def test_slowest_tools(run: Run) -> None:
-    """p95 and average duration per tool: ``file_search`` (one 300 ms call in 14) is the slowest."""
+    """p95 and average duration per tool: ``file_search``'s (one 300 ms call in 14) from the delays sent."""
     p95_title, avg_title = "Slowest tools: p95 duration", "Slowest tools: average duration"
     p95_results, avg_results = run.instant(_q(p95_title)), run.instant(_q(avg_title))
     _record(run, p95_title, p95_results)
     _record(run, avg_title, avg_results)
     p95, avg = _rows(p95_results, "gen_ai_tool_name"), _rows(avg_results, "gen_ai_tool_name")
-    assert set(p95) == set(avg) == {("file_search",), ("calculator",), ("subtract",)}
+    tools = {("file_search",), ("calculator",), ("subtract",)} | ({("approve",)} if MULTI_ROUND else set())
+    assert set(p95) == set(avg) == tools
     sent = [a.get("delay_ms", 0) / 1000 for c in CLIENTS for n, a in _tool_calls(c) if n == "file_search"]
     assert len(sent) == 14
     # the fast calls take under 200 ms: wherever they fall below, the 95th rank is in (0.2, 0.5]
@@ -411,9 +459,10 @@ def test_slowest_tools(run: Run) -> None:
     assert p95[("file_search",)] == pytest.approx(0.2 + 0.3 * (0.95 * 14 - 13))
     mean = sum(sent) / len(sent)
     assert mean <= avg[("file_search",)] < mean + 0.05
-    for tool in ("calculator", "subtract"):
-        assert p95[(tool,)] < 0.2 and avg[(tool,)] < 0.2
-    assert max(p95, key=p95.__getitem__) == max(avg, key=avg.__getitem__) == ("file_search",)
+    # the other tools sleep for nothing: what they measure is the machine's speed, which a loaded CI machine
+    # stretches past file_search's (p95 0.44 s seen), so they are not ranked
+    for tool in ("calculator", "subtract", *(("approve",) if MULTI_ROUND else ())):
+        assert 0 < p95[(tool,)] <= DURATION_BUCKETS[-1] and avg[(tool,)] > 0
 
 
 def test_most_errored_tools(run: Run) -> None:
@@ -422,13 +471,16 @@ def test_most_errored_tools(run: Run) -> None:
     results = run.instant(_q(title))
     _record(run, title, results)
     got = _rows(results, "gen_ai_tool_name", "mcp_client_name", "network_transport")
-    assert got == {
+    every = {
         ("subtract", "scraper-bot", "tcp"): 1.0,
         ("file_search", "cursor", "pipe"): 0.0,
         ("calculator", "claude-code", "pipe"): 0.0,
         ("calculator", "vscode", "tcp"): 0.0,
         ("file_search", "vscode", "tcp"): 0.0,
+        **({("approve", "agent", "tcp"): 0.0} if MULTI_ROUND else {}),
     }
+    # the panel's topk(5): the failing tool, then any of the ties at 0
+    assert len(got) == min(5, len(every)) and got.items() <= every.items(), got
     assert max(got, key=got.__getitem__) == ("subtract", "scraper-bot", "tcp")
 
 
@@ -439,7 +491,8 @@ def test_error_rate_per_method(run: Run) -> None:
     _record(run, title, results)
     got = _rows(results, "mcp_method_name", "network_transport")
     assert got[("completion/complete", "tcp")] == pytest.approx(2 / 3)
-    assert got[("tools/call", "tcp")] == pytest.approx(4 / 11)  # 4 subtract errors of 3 + 4 + 4 calls
+    # 4 subtract errors of 3 + 4 + 4 calls (+ the agent's 3-round call, once)
+    assert got[("tools/call", "tcp")] == pytest.approx(4 / (11 + MULTI_ROUND))
     assert got[("tools/call", "pipe")] == 0
     assert got[("resources/read", "tcp")] == got[("resources/read", "pipe")] == 0
     assert got[("initialize", "tcp")] == got[("initialize", "pipe")] == 0
@@ -488,3 +541,21 @@ def test_sessions_per_client(run: Run) -> None:
         ("vscode", "tcp"): 1,
         ("scraper-bot", "tcp"): 1,
     }
+
+
+@pytest.mark.skipif(not MULTI_ROUND, reason="multi-round-trip requests need mcp >= 2.3")
+def test_multi_round_call_counts_once(run: Run) -> None:
+    """The agent's 3-round ``approve`` call: the server recorded one point per round, the two answered with
+    ``input_required`` labelled (``mcp_otel_result_type``); the dashboard's breakdown counts the call once."""
+    selector = '{gen_ai_tool_name="approve"}'
+    rounds = run.instant(
+        f"sum by (mcp_otel_result_type) (mcp_server_operation_duration_seconds_count{selector})"
+    )
+    assert _rows(rounds, "mcp_otel_result_type") == {("input_required",): 2, ("",): 1}
+    counts = _rows(
+        run.instant(QUERIES["Breakdown: method × tool × client × transport"][0]),
+        "mcp_method_name",
+        "gen_ai_tool_name",
+        "mcp_client_name",
+    )
+    assert counts[("tools/call", "approve", "agent")] == 1

@@ -221,3 +221,55 @@ def _by_tag(spans: list[Span]) -> dict[str, Span]:
         assert tag not in out, f"two {span['kind']} spans for call {tag}"
         out[tag] = span
     return out
+
+
+@pytest.mark.mcp1
+async def test_injection_leaves_the_callers_request_alone(
+    instrumented: Any, span_exporter: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mcp 1.x: the trace context goes into the request the SDK sends, not into the caller's object.
+
+    One request object, sent twice under two different root spans: each SERVER span belongs to its own
+    call's trace (no stale ``traceparent`` from the first send), the caller's request dumps the same
+    before and after, keeps its own ``params`` and ``_meta`` objects, and is never copied.
+    """
+    import mcp.types as types
+    import pydantic
+
+    request = types.ClientRequest(
+        types.CallToolRequest.model_validate(
+            {"method": "tools/call", "params": {"name": "add", "arguments": ADD_ARGS, "_meta": {"k": "v"}}}
+        )
+    )
+    params, meta = request.root.params, request.root.params.meta
+    before = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+    watched = {id(request), id(request.root), id(params), id(meta)}
+    copied: list[str] = []
+    model_copy = pydantic.BaseModel.model_copy
+
+    def counting_copy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if id(self) in watched:
+            copied.append(type(self).__name__)
+        return model_copy(self, *args, **kwargs)
+
+    monkeypatch.setattr(pydantic.BaseModel, "model_copy", counting_copy)
+    tracer = trace.get_tracer(feature_server.USER_TRACER)
+    roots = []
+    async with feature_client.connect("memory", tmp_path) as conn:
+        await conn.list_tools()
+        for name in ("first", "second"):
+            with tracer.start_as_current_span(f"{ROOT_SPAN}.{name}") as root, anyio.fail_after(STEP_TIMEOUT):
+                result = await conn.session.send_request(request, types.CallToolResult)
+            roots.append(root.get_span_context())
+            assert _text(result) == "5"
+            assert request.model_dump(by_alias=True, mode="json", exclude_none=True) == before
+            assert request.root.params is params and request.root.params.meta is meta
+            assert meta.model_extra == {"k": "v"}
+    assert copied == [], f"the caller's request was copied: {copied}"
+    spans = feature_client.collect(span_exporter, conn)
+    servers = [s for s in spans if s["name"] == "tools/call add" and s["kind"] == "SERVER"]
+    clients = [s for s in spans if s["name"] == "tools/call add" and s["kind"] == "CLIENT"]
+    assert len(servers) == len(clients) == 2, describe(spans)
+    for root_context, client, server in zip(roots, clients, servers, strict=True):
+        assert client["trace_id"] == format(root_context.trace_id, "032x")
+        assert_child(server, client)

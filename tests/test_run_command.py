@@ -26,7 +26,11 @@ from mcp_otel.spanfile import read_spans
 from support.otlp_receiver import OtlpReceiver, running_receiver
 from support.server_package import ServerVenv, make_server_venv, shell_wrapper, uv_or_skip, write_package
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model (exec, signals)")
+pytestmark = [
+    pytest.mark.per_major,
+    pytest.mark.xdist_group("run-command"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX process model (exec, signals)"),
+]
 
 TIMEOUT = 120
 REPO_ROOT = Path(__file__).resolve().parents[1]

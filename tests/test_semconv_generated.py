@@ -17,6 +17,8 @@ import pytest
 
 from mcp_otel.semconv import attributes, metrics, sentry_compat, signals
 
+pytestmark = [pytest.mark.once]
+
 ROOT = Path(__file__).resolve().parent.parent
 SEMCONV = ROOT / "semconv"
 OUT_DIR = ROOT / "src" / "mcp_otel" / "semconv"
@@ -446,8 +448,19 @@ def test_signals() -> None:
         )
     }
     extensions = sentry_keys | {"mcp_otel.notification.direction", "session.id"}
-    assert signals.MCP_CLIENT_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_CLIENT_SPAN_ATTRIBUTES
-    assert signals.MCP_SERVER_SPAN_OTEL_ATTRIBUTES | extensions == signals.MCP_SERVER_SPAN_ATTRIBUTES
+    # the 2026-07-28 flows (multi-round-trip rounds, listen channels); the round count only on the client
+    flows = {"mcp_otel.request.round", "mcp_otel.result.type", "mcp_otel.input_request.count"}
+    flows |= {"mcp_otel.subscription.end", "mcp_otel.subscription.event_count"}
+    client_extensions = extensions | flows | {"mcp_otel.request.round_count"}
+    assert signals.MCP_CLIENT_SPAN_OTEL_ATTRIBUTES | client_extensions == signals.MCP_CLIENT_SPAN_ATTRIBUTES
+    assert signals.MCP_SERVER_SPAN_OTEL_ATTRIBUTES | extensions | flows == signals.MCP_SERVER_SPAN_ATTRIBUTES
+    assert frozenset({-32020, -32021, -32022}) == signals.SERVER_NON_ERROR_CODES_2026_07_28
+    assert signals.ROUND_BAGGAGE_KEY == "mcp_otel.request.round"
+    assert {
+        "mcp.client.name",
+        "mcp_otel.result.type",
+    } == metrics.MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES
+    assert {"mcp_otel.result.type"} == metrics.MCP_CLIENT_OPERATION_DURATION_EXTENSION_ATTRIBUTES
     assert {"gen_ai.prompt.variable", "mcp.request.argument"} == signals.TEMPLATE_ATTRIBUTE_PREFIXES
     levels = signals.MCP_SERVER_SPAN_REQUIREMENT_LEVELS
     assert set(levels) == signals.MCP_SERVER_SPAN_ATTRIBUTES

@@ -36,6 +36,8 @@ import pytest
 
 from support import npm_packages
 
+pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("spotlight")]
+
 SPOTLIGHT_VERSION = "4.11.8"
 HONO_VERSION = "4.12.25"
 PACKAGE_JSON = {

@@ -40,7 +40,7 @@ from support.harness import STEP_TIMEOUT
 from support.metrics import metric_points
 from support.scenario import ADD_ARGS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.per_major, pytest.mark.anyio]
 
 #: Sessions opened and closed per test, after :data:`WARMUP` sessions that set the baseline.
 SESSIONS = 10_000

@@ -39,6 +39,8 @@ from support.harness import LOWLEVEL_SCRIPT, REPO_ROOT, STEP_TIMEOUT, connect_ht
 from support.otlp_receiver import OtlpReceiver, running_receiver
 from support.spans import load_file
 
+pytestmark = [pytest.mark.per_major]
+
 pytest.importorskip("uvicorn", reason="needs uvicorn")
 
 DEMO = REPO_ROOT / "examples" / "demo_server.py"

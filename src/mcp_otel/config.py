@@ -18,7 +18,9 @@ _log = logging.getLogger(__name__)
 
 ContentRedactor = Callable[[str, str], "str | None"]
 """``redactor(attribute_key, value) -> str | None``: called with every captured content value (serialised to
-a string) before it is put on a span; the return value replaces it, ``None`` drops the attribute."""
+a string) before it is put on a span, and with exception text (``exception.message``,
+``exception.stacktrace``, ``otel.status_description``) unless ``exception_text`` is ``type``; the return value
+replaces it, ``None`` drops it."""
 
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_MCP_CAPTURE_CONTENT"
 ENV_GENAI_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -35,6 +37,11 @@ ENV_LOGS = "OTEL_INSTRUMENTATION_MCP_LOGS"
 SDK_SPANS_OWN = "own"
 SDK_SPANS_ENRICH = "enrich"
 SDK_SPANS_POLICIES = (SDK_SPANS_OWN, SDK_SPANS_ENRICH)
+ENV_EXCEPTION_TEXT = "OTEL_INSTRUMENTATION_MCP_EXCEPTION_TEXT"
+EXCEPTION_TEXT_FULL = "full"
+EXCEPTION_TEXT_SCRUBBED = "scrubbed"
+EXCEPTION_TEXT_TYPE = "type"
+EXCEPTION_TEXT_MODES = (EXCEPTION_TEXT_SCRUBBED, EXCEPTION_TEXT_FULL, EXCEPTION_TEXT_TYPE)
 
 DEFAULT_MAX_CONTENT_LENGTH = 4096
 DEFAULT_METRICS_CLIENT_NAME_LIMIT = 20
@@ -66,6 +73,10 @@ class McpOtelConfig:
         sdk_spans: what to do with the spans mcp 2.x creates itself: ``own`` (default) silences them and
             mcp-otel creates its own; ``enrich`` keeps the SDK's spans (their names and parents) and adds
             mcp-otel's attributes to them. No effect on mcp 1.x, which has no spans of its own.
+        exception_text: what leaves in exception text (span status descriptions, the ``exception`` event's
+            ``exception.message`` / ``exception.stacktrace``, Sentry error events): ``scrubbed`` (default)
+            replaces credentials (:mod:`mcp_otel.telemetry.scrubbing`), ``full`` records the text as raised,
+            ``type`` records the exception type only (no message, stack trace or status description).
         logs: emit OpenTelemetry log records (``docs/logs.md``): the Python ``logging`` records a server emits
             while it handles a request, and the MCP log notifications (``notifications/message``) either side
             sends or receives, correlated with the request's span. On by default: they go nowhere until a
@@ -82,6 +93,7 @@ class McpOtelConfig:
     metrics_client_name_limit: int = DEFAULT_METRICS_CLIENT_NAME_LIMIT
     session_id_attribute: bool = True
     sdk_spans: str = SDK_SPANS_OWN
+    exception_text: str = EXCEPTION_TEXT_SCRUBBED
     logs: bool = True
 
     @classmethod
@@ -139,6 +151,12 @@ class McpOtelConfig:
             sdk_spans = _env_choice(env, ENV_SDK_SPANS, SDK_SPANS_POLICIES, SDK_SPANS_OWN)
         elif sdk_spans not in SDK_SPANS_POLICIES:
             raise TypeError(f"sdk_spans must be one of {', '.join(SDK_SPANS_POLICIES)}")
+        exception_text = kwargs.get("exception_text")
+        if exception_text is None:
+            modes, default = EXCEPTION_TEXT_MODES, EXCEPTION_TEXT_SCRUBBED
+            exception_text = _env_choice(env, ENV_EXCEPTION_TEXT, modes, default)
+        elif exception_text not in EXCEPTION_TEXT_MODES:
+            raise TypeError(f"exception_text must be one of {', '.join(EXCEPTION_TEXT_MODES)}")
         session_id_attribute = _kw_bool(kwargs, "session_id_attribute")
         if session_id_attribute is None:
             session_id_attribute = _env_bool(env, ENV_SESSION_ID_ATTRIBUTE, True)
@@ -156,6 +174,7 @@ class McpOtelConfig:
             metrics_client_name_limit=int(name_limit),
             session_id_attribute=bool(session_id_attribute),
             sdk_spans=str(sdk_spans),
+            exception_text=str(exception_text),
             logs=bool(logs),
         )
 

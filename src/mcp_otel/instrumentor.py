@@ -41,7 +41,11 @@ class McpInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         capture_content (bool): record tool arguments/results, prompt variables and prompt result
             descriptions (default ``False``).
         max_content_length (int): maximum characters per captured value (default 4096).
-        content_redactor (callable): ``(attribute_key, value) -> str | None`` applied to captured values.
+        content_redactor (callable): ``(attribute_key, value) -> str | None`` applied to captured values and
+            to exception text (keys ``exception.message``, ``exception.stacktrace``,
+            ``otel.status_description``).
+        exception_text (str): ``scrubbed`` (default: credentials replaced), ``full`` or ``type`` — what
+            exception text leaves in status descriptions, ``exception`` events and Sentry error events.
         resource_uri_in_span_name (bool): name ``resources/read`` spans with the URI (default ``False``).
         excluded_methods (iterable of str): methods that get no span or metric point.
         metrics (bool): record the duration histograms (default ``True``).

@@ -25,6 +25,10 @@ INITIALIZE = attr.McpMethodNameValues.INITIALIZE.value
 SERVER_DISCOVER = attr.McpMethodNameValues.SERVER_DISCOVER.value
 NOTIFICATIONS_CANCELLED = attr.McpMethodNameValues.NOTIFICATIONS_CANCELLED.value
 NOTIFICATIONS_PROGRESS = attr.McpMethodNameValues.NOTIFICATIONS_PROGRESS.value
+SUBSCRIPTIONS_LISTEN = attr.McpMethodNameValues.SUBSCRIPTIONS_LISTEN.value
+RESOURCES_READ = attr.McpMethodNameValues.RESOURCES_READ.value
+#: The methods whose result may be an ``InputRequiredResult`` (multi-round-trip requests, 2026-07-28).
+INPUT_REQUIRED_METHODS = frozenset({TOOLS_CALL, PROMPTS_GET, RESOURCES_READ})
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +223,10 @@ class Message:
         http_headers: the headers of the HTTP request that carried the message (server side), if any.
         session_key: the SDK object of the session the message belongs to (for listeners), if known.
         log: the params of a ``notifications/message`` (the telemetry core makes a log record of it).
+        round: the round of a multi-round-trip request (``tools/call``, ``prompts/get``,
+            ``resources/read`` answered with ``input_required`` and sent again) this request is, from 1;
+            ``0`` for a retried round whose number is unknown (a server whose client sent none); ``None`` for
+            an ordinary request.
     """
 
     method: str
@@ -233,3 +241,4 @@ class Message:
     http_headers: Mapping[str, str] | None = None
     session_key: Any = None
     log: LogMessage | None = None
+    round: int | None = None

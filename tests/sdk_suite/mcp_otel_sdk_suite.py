@@ -10,7 +10,10 @@ Loaded with ``-p mcp_otel_sdk_suite`` into a run of the ``tests/`` tree of an mc
 - deselects the tests listed for this mcp release in ``deselected.toml`` beside this file, the only two
   documented differences from an uninstrumented run: tests that assert on the SDK's own spans (silenced by
   ``sdk_spans=own``) and tests that pin ``_meta`` exactly (mcp-otel injects the trace context there);
-- deselects, in both runs, the tests of its ``environment`` table: they fail here uninstrumented too.
+- deselects, in both runs, the tests of its ``environment`` table: they fail here uninstrumented too;
+- fails the run when the virtualenv it runs from changed under it (mcp, mcp-otel or pytest removed or
+  replaced while the tests ran: a test that syncs the SDK's lockfile into it, as ``uv run`` would), which
+  otherwise shows only as hundreds of later server-process tests failing to start.
 
 ``MCP_OTEL_SDK_SUITE=plain`` loads the plugin without instrumenting and deselects only the ``environment``
 tests: the uninstrumented run to compare with.
@@ -18,10 +21,11 @@ tests: the uninstrumented run to compare with.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,31 @@ DESELECTED_FILE = Path(__file__).resolve().with_name("deselected.toml")
 MODE_ENV = "MCP_OTEL_SDK_SUITE"
 ERROR_MARK = "instrumentation error"
 _OUTPUT_KEY = "mcp_otel_errors"
+
+
+#: Distributions whose presence and version must not change while the suite runs.
+WATCHED_DISTRIBUTIONS = ("mcp", "mcp-otel", "pytest")
+
+
+def installed_versions(names: tuple[str, ...] = WATCHED_DISTRIBUTIONS) -> dict[str, str | None]:
+    """The installed version of each distribution, read afresh from the virtualenv (``None``: missing)."""
+    importlib.invalidate_caches()
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def environment_changes(before: dict[str, str | None], after: dict[str, str | None]) -> list[str]:
+    """What changed between two :func:`installed_versions` readings, one line per distribution."""
+    return [
+        f"{name}: {before.get(name) or 'missing'} -> {after.get(name) or 'missing'}"
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    ]
 
 
 class _ErrorLog(logging.Handler):
@@ -70,6 +99,8 @@ class SdkSuitePlugin:
         self.deselected: list[str] = []
         self.unmatched: list[str] = []
         self.outside: list[str] = []  # errors logged outside any test
+        self.environment = installed_versions()
+        self.environment_changed: list[str] = []
 
     def start(self) -> None:
         if not self.instrumented:
@@ -131,7 +162,10 @@ class SdkSuitePlugin:
         if workeroutput is not None:  # an xdist worker: the controller reports it
             workeroutput[_OUTPUT_KEY] = json.dumps([self.outside, self.deselected, self.unmatched])
             return
-        if (self.outside or self.unmatched) and session.exitstatus == pytest.ExitCode.OK:
+        self.environment_changed = environment_changes(self.environment, installed_versions())
+        if (self.outside or self.unmatched or self.environment_changed) and (
+            session.exitstatus == pytest.ExitCode.OK
+        ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -147,6 +181,8 @@ class SdkSuitePlugin:
             write(f"listed in deselected.toml but not collected (stale entry): {nodeid}", red=True)
         for record in self.outside:
             write(f"instrumentation error outside any test: {record}", red=True)
+        for change in self.environment_changed:
+            write(f"the virtualenv changed while the suite ran: {change}", red=True)
 
 
 class _XdistController:

@@ -233,6 +233,10 @@ class HttpLog:
     response_session_ids: list[str] = field(default_factory=list)
     sse_session_ids: list[str] = field(default_factory=list)
     request_urls: list[str] = field(default_factory=list)
+    #: ``(method, headers)`` of every request sent (lower-case header names)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    #: default headers of the HTTP client the log makes (as a user would set them)
+    default_headers: dict[str, str] | None = None
 
     @property
     def session_id(self) -> str | None:
@@ -247,6 +251,7 @@ class HttpLog:
         async def on_request(request: Any) -> None:
             url = str(request.url)
             log.request_urls.append(url)
+            log.requests.append((request.method, {k.lower(): v for k, v in request.headers.items()}))
             sid = parse_qs(urlsplit(url).query).get("session_id")
             if sid and sid[0] not in log.sse_session_ids:
                 log.sse_session_ids.append(sid[0])
@@ -257,6 +262,7 @@ class HttpLog:
                 log.response_session_ids.append(sid)
 
         def make(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
+            headers = {**(log.default_headers or {}), **(headers or {})} or None
             client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
             hooks = client.event_hooks
             hooks["request"].append(on_request)

@@ -1,12 +1,14 @@
 """An instrumented MCP server that Prometheus scrapes: ``opentelemetry-exporter-prometheus`` on 127.0.0.1.
 
-``python tests/metrics_backend_server.py --metrics-port P stdio`` serves MCP on stdin/stdout;
-``... --metrics-port P http --port Q`` serves stateful streamable HTTP at ``http://127.0.0.1:Q/mcp`` (and
-prints ``ready`` once it listens). Both record ``mcp.client.name`` on the server's metrics
-(``metrics_client_name=True``).
+``python tests/metrics_backend_server.py --metrics-port-file F stdio`` serves MCP on stdin/stdout;
+``... --metrics-port-file F http`` serves stateful streamable HTTP at ``http://127.0.0.1:PORT/mcp`` and prints
+``ready PORT`` once it listens. The metrics endpoint and the HTTP server bind port 0 (no port is picked in
+advance, so no other process can take it first); the metrics port is written to ``F`` (atomically) before MCP
+is served. Both record ``mcp.client.name`` on the server's metrics (``metrics_client_name=True``).
 
 Tools: ``file_search`` (sleeps ``delay_ms``, so the test knows the durations it caused), ``calculator``
-(adds), ``subtract`` (always raises: a tool error); resource ``docs://readme``; a completion handler that
+(adds), ``subtract`` (always raises: a tool error), on mcp >= 2.3 ``approve`` (a multi-round-trip call: it
+asks the client to confirm until round ``rounds``); resource ``docs://readme``; a completion handler that
 answers argument ``code`` with the JSON-RPC error of that code (protocol errors).
 """
 
@@ -25,6 +27,14 @@ from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
 from mcp_otel import McpInstrumentor  # noqa: E402
+
+try:  # mcp >= 2.3: multi-round-trip requests (the tool's annotations are resolved in this module)
+    from mcp.server.mcpserver import Context
+    from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
+
+    MULTI_ROUND = True
+except ImportError:
+    MULTI_ROUND = False
 
 SERVER_NAME = "metrics-demo"
 README_URI = "docs://readme"
@@ -60,6 +70,19 @@ def build_server() -> Any:
         """Broken on purpose: always fails (a tool error)."""
         raise ValueError("subtract is broken")
 
+    if MULTI_ROUND:
+
+        @server.tool()
+        async def approve(rounds: int, ctx: Context[Any, Any]) -> str | InputRequiredResult:
+            """Asks the client to confirm, once per round, until round ``rounds``."""
+            done = int(ctx.request_state or 0)
+            if done + 1 >= rounds:
+                return f"approved after {rounds} rounds"
+            schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+            form = ElicitRequestFormParams(message="approve?", requested_schema=schema)
+            requests = {"ok": ElicitRequest(params=form)}
+            return InputRequiredResult(input_requests=requests, request_state=str(done + 1))
+
     @server.resource(README_URI)
     def readme() -> str:
         """Static text."""
@@ -76,12 +99,14 @@ def build_server() -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--metrics-port", type=int, required=True)
+    parser.add_argument("--metrics-port-file", type=Path, required=True)
     parser.add_argument("transport", choices=("stdio", "http"))
-    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
 
-    start_http_server(args.metrics_port, addr="127.0.0.1")
+    metrics_server, _ = start_http_server(0, addr="127.0.0.1")
+    staged = args.metrics_port_file.with_suffix(".tmp")
+    staged.write_text(str(metrics_server.server_address[1]))
+    staged.replace(args.metrics_port_file)
     meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader()])
     McpInstrumentor().instrument(meter_provider=meter_provider, metrics_client_name=True)
     server = build_server()
@@ -94,7 +119,7 @@ def main() -> None:
     from support.harness import http_app
 
     app, _ = http_app(server, "http")
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     uvicorn_server = uvicorn.Server(config)
 
     async def serve() -> None:
@@ -102,7 +127,8 @@ def main() -> None:
             tg.start_soon(uvicorn_server.serve)
             while not uvicorn_server.started:
                 await anyio.sleep(0.02)
-            print("ready", flush=True)
+            port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+            print(f"ready {port}", flush=True)
 
     anyio.run(serve)
 

@@ -9,6 +9,11 @@ contain ``text``; ``ask(text)`` asks the client to sample a message whose prompt
 answer; ``confirm(text)`` elicits an answer from the client (message without ``text``) and returns its
 length. Resource ``privacy://secret`` returns contents holding :data:`CANARY` (not its URI: the conventions
 record URIs).
+
+Exception text (``test_exception_text_privacy.py``): ``leak()`` raises a ``ConnectionError`` whose message
+holds a database URL with a password and a GitHub token (the tool's locals hold them too, as real code's do);
+``refuse()`` raises the SDK's JSON-RPC error with a JWT in its message; resource ``privacy://leaky`` raises
+a ``ValueError`` holding a bearer token and an ``api_key=`` value. :data:`SECRETS` are the planted values.
 """
 
 import sys
@@ -20,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under
 from pydantic import BaseModel  # noqa: E402
 
 from support import feature_server  # noqa: E402
-from support.compat import IS_MCP1  # noqa: E402
+from support.compat import IS_MCP1, mcp_error  # noqa: E402
 
 if IS_MCP1:
     from mcp.server.fastmcp import Context
@@ -31,6 +36,14 @@ EXPLODE_MESSAGE = "privacy tool exploded"
 SECRET_RESOURCE = "privacy://secret"
 #: The string the privacy tests plant everywhere (the secret resource's contents carry it too).
 CANARY = "canary-7f3a9e"
+LEAKY_RESOURCE = "privacy://leaky"
+#: Credentials the exception-text tests plant in exception messages; none may leave by default.
+DB_PASSWORD = "Pw-9xQ2LmT7vR"
+GITHUB_TOKEN = "ghp_" + "R8kZ2mQ9vX4tL7nB3cW6yH1pD5sF0gJ2aE8u"
+BEARER_TOKEN = "bT9-Xk2mQ7vR4tLz8nC3"
+API_KEY = "k3y-4f9A2bQ8xZ"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnktdXNlciJ9.c2lnbmF0dXJlLWNhbmFyeS0xMjM0"
+SECRETS = (DB_PASSWORD, GITHUB_TOKEN, BEARER_TOKEN, API_KEY, JWT)
 
 
 class Answer(BaseModel):
@@ -70,6 +83,24 @@ def build_server() -> Any:
     def secret() -> str:
         """Contents holding the canary."""
         return f"secret contents {CANARY}"
+
+    @server.tool()
+    def leak() -> str:
+        """Fail to connect, with credentials in the message (and in local variables)."""
+        dsn = f"postgresql://app:{DB_PASSWORD}@db.internal:5432/orders"
+        token = GITHUB_TOKEN
+        raise ConnectionError(f"connect to {dsn} failed; GitHub answered 401 for {token}")
+
+    @server.tool()
+    def refuse() -> str:
+        """Answer with a JSON-RPC error whose message holds a JWT."""
+        raise mcp_error(-32001, f"session token rejected: {JWT}")
+
+    @server.resource(LEAKY_RESOURCE)
+    def leaky() -> str:
+        """Fail with a bearer token and an API key in the message."""
+        headers = {"Authorization": f"Bearer {BEARER_TOKEN}"}
+        raise ValueError(f"upstream refused {headers} (api_key={API_KEY})")
 
     return server
 

@@ -11,7 +11,9 @@ outcome. :func:`build` turns a seam into a wrapt wrapper that owns, in one place
 - starting the operation, making it current, and deactivating and ending it — each step isolated from
   the next, so a failing deactivation still ends the span and records the metric point.
 
-Seams that open no span (they only observe a call) use :func:`after` / :func:`after_async`.
+Sync and async callables and async context managers (an operation that lasts while the context is entered:
+a long-lived channel) each get one builder. Seams that open no span (they only observe a call) use
+:func:`after` / :func:`after_async`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class Seam:
         started: runs once the operation started (before the call).
         finished: runs after the operation ended.
         is_async: the patched callable is a coroutine function.
+        context_manager: the patched callable returns an async context manager. The operation lasts from
+            entering it to leaving it and is current only while it is entered (the caller's block is not part
+            of it); ``failure`` gets the exception entering raised, ``outcome`` gets ``(entered value,
+            exception the block raised or None)`` when it is left.
     """
 
     module: str
@@ -68,6 +74,7 @@ class Seam:
     started: Bookkeep | None = None
     finished: Bookkeep | None = None
     is_async: bool = True
+    context_manager: bool = False
 
     def patch(self, telemetry: Telemetry) -> Patch:
         """The :class:`~mcp_otel.hooks.patching.Patch` applying this seam's wrapper."""
@@ -144,6 +151,13 @@ def build(seam: Seam, telemetry: Telemetry) -> Wrapper:
     where_outcome, where_failure = f"{where}.outcome", f"{where}.failure"
     prepare, outcome, failure = seam.prepare, seam.outcome, seam.failure
 
+    if seam.context_manager:
+
+        def context_wrapper(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
+            return _SeamContext(seam, start, where, wrapped(*args, **kwargs), (instance, args, kwargs))
+
+        return context_wrapper
+
     if seam.is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Args, kwargs: Kwargs) -> Any:
@@ -193,6 +207,56 @@ def build(seam: Seam, telemetry: Telemetry) -> Wrapper:
             _finish(seam, op, instance, args, kwargs, where)
 
     return sync_wrapper
+
+
+class _SeamContext:
+    """The async context manager a ``context_manager`` seam's wrapper returns in place of the SDK's."""
+
+    __slots__ = ("_call", "_manager", "_op", "_seam", "_start", "_value", "_where")
+
+    def __init__(
+        self,
+        seam: Seam,
+        start: Callable[[Message, Any], Operation | None],
+        where: str,
+        manager: Any,
+        call: tuple[Any, Args, Kwargs],
+    ) -> None:
+        self._seam, self._start, self._where, self._manager, self._call = seam, start, where, manager, call
+        self._op: Operation | None = None
+        self._value: Any = None
+
+    async def __aenter__(self) -> Any:
+        seam, call, where = self._seam, self._call, self._where
+        op = self._op = _begin(seam, self._start, where, call)
+        try:
+            value = await self._manager.__aenter__()
+        except BaseException as exc:
+            self._op = None
+            if op is not None:
+                if seam.failure is not None:
+                    _record(seam.failure, op, call, exc, f"{where}.failure")
+                _finish(seam, op, *call, where)
+            raise
+        if op is not None:
+            self._value = value
+            try:
+                op.deactivate()  # the caller's block is not part of the operation
+            except Exception:
+                log_failure_once(f"{where}.deactivate")
+        return value
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Any:
+        op, self._op = self._op, None
+        try:
+            return await self._manager.__aexit__(exc_type, exc, tb)
+        finally:
+            if op is not None:
+                seam, call = self._seam, self._call
+                if seam.outcome is not None:
+                    _record(seam.outcome, op, call, (self._value, exc), f"{self._where}.outcome")
+                self._value = None
+                _finish(seam, op, *call, self._where)
 
 
 Observer = Callable[[Any, Args, Kwargs, Any], None]

@@ -1,4 +1,4 @@
-"""Hooks for the standalone ``fastmcp`` package: 2.x (on mcp 1.x) and 4.x (on mcp 2.x).
+"""Hooks for the standalone ``fastmcp`` package: 2.x and 3.x (on mcp 1.x) and 4.x (on mcp 2.x).
 
 fastmcp servers are mcp ``Server`` subclasses and its ``Client`` wraps the SDK's ``ClientSession``, so the
 SERVER and CLIENT spans come from the mcp hooks (:mod:`mcp_otel.hooks.v1` / :mod:`mcp_otel.hooks.v2`):
@@ -13,11 +13,16 @@ This module adds what only fastmcp needs:
   ``suppress_fastmcp_telemetry()`` acts on); it is wrapped to answer ``propagation_only`` where fastmcp
   would answer ``native``. ``fastmcp.settings`` is not modified, ``off`` stays ``off``, and
   ``uninstrument()`` puts the original functions back.
+- **No duplicate spans (fastmcp 3).** fastmcp 3 has the same native spans but no telemetry mode: the
+  ``get_tracer`` its span helpers call is answered with a tracer that creates and attaches nothing (in
+  every mode: fastmcp 3 has no seam to adopt), and its client's own ``_meta`` injection, which would put the
+  caller's context there before mcp-otel's CLIENT span exists, passes the ``_meta`` through (mcp-otel
+  injects the CLIENT span's context, keeping every other key).
 - ``sdk_spans="enrich"``: fastmcp keeps its own spans (as mcp 2.x keeps the SDK's); its per-request
   SERVER span gets mcp-otel's attributes like the SDK's spans do.
 - **The original tool exception (fastmcp 4).** ``FastMCP.call_tool`` turns what a tool raised into
   ``ToolError(...) from exc``; the exception the tool raised is recorded on the SERVER span (fastmcp 2.x
-  goes through the mcp 1.x lowlevel ``call_tool`` decorator, which the v1 hooks already cover).
+  and 3.x go through the mcp 1.x lowlevel ``call_tool`` decorator, which the v1 hooks already cover).
 - **Transport attributes.** fastmcp imports the SDK's transport functions by name (``stdio_server``,
   ``stdio_client``, ``streamable_http_client``, ``sse_client``, ``create_client_server_memory_streams``):
   each alias gets the same transport hint wrapper as the SDK's own name. fastmcp's ``Client`` opens its
@@ -59,7 +64,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 FASTMCP_MAJORS = (2, 3, 4)
-"""fastmcp major versions the hooks are applied to (2.x and 4.x are tested)."""
+"""fastmcp major versions the hooks are applied to (all three are tested)."""
 
 NATIVE = "native"
 """fastmcp's default telemetry mode: its own MCP spans."""
@@ -107,8 +112,8 @@ class HookSet:
             return []
         if version[0] not in FASTMCP_MAJORS:
             _log.warning(
-                "mcp-otel: fastmcp %s is not supported (need 2.x or 4.x); fastmcp-specific hooks not applied "
-                "(its SDK spans still are)",
+                "mcp-otel: fastmcp %s is not supported (need 2.x, 3.x or 4.x); fastmcp-specific hooks not "
+                "applied (its SDK spans still are)",
                 ".".join(map(str, version)),
             )
             return []
@@ -135,7 +140,10 @@ class HookSet:
             Patch(client, "Client._negotiate", self._in_session_transport),
             Patch(client, "Client.__aexit__", self._client_exit),
         ]
-        if version[0] >= 3:
+        if version[0] == 3:
+            out += [Replace(module, "get_tracer", _silent_tracer) for module in _FASTMCP3_TRACER_USERS]
+            out += [Replace(module, "inject_trace_context", _meta_as_is) for module in _FASTMCP3_INJECTORS]
+        if version[0] >= 4:  # 2.x and 3.x tools pass the mcp 1.x call_tool decorator (the v1 hooks)
             out.append(Patch("fastmcp.server.server", "FastMCP.call_tool", _call_tool))
             if self.telemetry.config.sdk_spans == SDK_SPANS_ENRICH:
                 out.append(Patch("fastmcp.server.low_level", "seam_span", _adopt_seam_span))
@@ -227,6 +235,36 @@ class HookSet:
 
 
 # --- fastmcp's native telemetry
+
+#: fastmcp 3 modules that imported ``fastmcp.telemetry.get_tracer`` by name (its span helpers).
+_FASTMCP3_TRACER_USERS = (
+    "fastmcp.server.telemetry",
+    "fastmcp.client.telemetry",
+    "fastmcp.server.sampling.run",
+)
+#: fastmcp 3 client modules that imported ``fastmcp.telemetry.inject_trace_context`` by name.
+_FASTMCP3_INJECTORS = tuple(f"fastmcp.client.mixins.{name}" for name in ("tools", "resources", "prompts"))
+
+
+def _silent_tracer(original: Any) -> Any:
+    """Replacement factory of fastmcp 3's ``get_tracer``: a tracer whose spans are never recorded."""
+    from mcp_otel.hooks.v2.server import SilentTracer
+
+    tracer = SilentTracer()
+
+    def get_tracer(version: str | None = None) -> Any:
+        return tracer
+
+    return get_tracer
+
+
+def _meta_as_is(original: Any) -> Any:
+    """Replacement factory of fastmcp 3's client ``inject_trace_context``: ``_meta`` as the caller gave it."""
+
+    def inject_trace_context(meta: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return meta
+
+    return inject_trace_context
 
 
 def _propagation_only(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -1,4 +1,5 @@
-"""Transport seams of both mcp generations: they set :data:`mcp_otel.transport.transport_hint`.
+"""Transport seams of both mcp generations: they set :data:`mcp_otel.transport.transport_hint`, and put each
+message's trace context into the HTTP requests the client transports send (:mod:`mcp_otel.hooks.http_client`).
 
 Serving stdio also moves the OpenTelemetry console exporters off stdout, the MCP channel
 (:func:`mcp_otel.console_exporters.redirect_to_stderr`).
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_otel.console_exporters import redirect_to_stderr
+from mcp_otel.hooks.http_client import http_client_patches
 from mcp_otel.hooks.patching import Patch, Wrapper
 from mcp_otel.model import MEMORY, STDIO, Transport
 from mcp_otel.transport import constant_hint, register_http_client_transport, server_http_hint, url_hint
@@ -57,4 +59,6 @@ def transport_patches() -> list[Patch]:
         Patch(
             "mcp.client.streamable_http", "StreamableHTTPTransport.__init__", register_http_client_transport
         ),
+        # the trace context of each message in the HTTP requests that carry it
+        *http_client_patches(),
     ]

@@ -5,7 +5,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:e99393a9fcf5a210
+# Model digest: sha256:b997090d6c07392e
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,
@@ -42,6 +42,46 @@ low-cardinality string such as `tool_error` or `timeout` otherwise.
 Examples: `-32603`, `tool_error`, `timeout`.
 
 Type: enum. Stability: stable.
+"""
+
+EXCEPTION_ESCAPED: Final = "exception.escaped"
+"""Whether the exception escaped the scope of the span.
+
+Note: OpenTelemetry Python still writes it (as the string `False`); mcp-otel keeps that format.
+
+Type: boolean. Stability: stable.
+
+Deprecated (obsoleted): It's no longer recommended to record exceptions that are handled and do not escape
+the scope of a span.
+"""
+
+EXCEPTION_MESSAGE: Final = "exception.message"
+"""The exception message.
+
+Note: May contain sensitive information (the conventions' warning); mcp-otel scrubs credentials by default.
+
+Examples: `Division by zero`.
+
+Type: string. Stability: stable.
+"""
+
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+"""A stack trace in the natural representation of the language runtime (Python's formatted traceback).
+
+Examples: `Traceback (most recent call last): File "tool.py", line 3, in run OSError: boom `.
+
+Type: string. Stability: stable.
+"""
+
+EXCEPTION_TYPE: Final = "exception.type"
+"""The type of the exception (its fully-qualified class name).
+
+Note: Written as OpenTelemetry Python's `Span.record_exception` writes it (`module.QualName`, builtins
+bare).
+
+Examples: `OSError`, `mcp.shared.exceptions.MCPError`.
+
+Type: string. Stability: stable.
 """
 
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -164,6 +204,16 @@ Examples: `191c4850af6c49e08843a3f6c80e5046`.
 Type: string. Stability: development.
 """
 
+MCP_OTEL_INPUT_REQUEST_COUNT: Final = "mcp_otel.input_request.count"
+"""How many input requests (elicitation, sampling, roots) an `input_required` result carried.
+
+Note: 0 for a result that carries only `requestState` (the client retries after a short back-off).
+
+Examples: 2, 0.
+
+Type: int. Stability: development.
+"""
+
 MCP_OTEL_LOG_LOGGER: Final = "mcp_otel.log.logger"
 """The `logger` field of an MCP log notification (`notifications/message`), on the log record made of it.
 
@@ -188,6 +238,63 @@ Examples: `client_to_server`.
 Type: enum. Stability: development.
 """
 
+MCP_OTEL_REQUEST_ROUND: Final = "mcp_otel.request.round"
+"""Which round of a multi-round-trip request this request is, counting from 1.
+
+Note: On the client, set on each request the SDK's multi-round-trip driver sends after the first (a CLIENT
+span under the logical call's span), and on the spans of the input requests it fulfils (the round whose
+result asked for them). On the server, 1 for a request without `inputResponses` and `requestState` whose
+result is `input_required`; for a retry, the round the client's mcp-otel put in the baggage it injects into
+`params._meta` (`mcp_otel.request.round`); not set when unknown.
+
+Examples: 1, 3.
+
+Type: int. Stability: development.
+"""
+
+MCP_OTEL_REQUEST_ROUND_COUNT: Final = "mcp_otel.request.round_count"
+"""How many requests (rounds) a multi-round-trip call sent, on the span of the logical call.
+
+Note: Set only on the client, on a call the SDK's driver completed over more than one round.
+
+Examples: 3.
+
+Type: int. Stability: development.
+"""
+
+MCP_OTEL_RESULT_TYPE: Final = "mcp_otel.result.type"
+"""The `resultType` of a request's result (protocol 2026-07-28), on the rounds of a multi-round-trip request.
+
+Note: An open enum, as the wire field is (extensions may add tags such as `task`). Set on every span and
+metric point of a request that returned `input_required`, and on the spans of the final round of a
+multi-round-trip request (`complete`); not set on ordinary single-round requests. Dashboards that count
+calls filter out `input_required` points: each logical call then counts once.
+
+Examples: `input_required`.
+
+Type: enum. Stability: development.
+"""
+
+MCP_OTEL_SUBSCRIPTION_END: Final = "mcp_otel.subscription.end"
+"""How a `subscriptions/listen` channel ended, on the channel's span.
+
+Examples: `graceful`.
+
+Type: enum. Stability: development.
+"""
+
+MCP_OTEL_SUBSCRIPTION_EVENT_COUNT: Final = "mcp_otel.subscription.event_count"
+"""How many event notifications a `subscriptions/listen` channel delivered (the acknowledgement excluded).
+
+Note: Counted, not listed: on the server the events it sent, on the client the event frames that arrived
+for it. Each event is also a notification span of its own: on the server a child of the channel's span, on
+the client a child of the server's notification span. Set when the channel ends.
+
+Examples: 12.
+
+Type: int. Stability: development.
+"""
+
 NETWORK_PROTOCOL_NAME: Final = "network.protocol.name"
 """Application-layer protocol (OSI layer 7), lowercase.
 
@@ -210,6 +317,17 @@ NETWORK_TRANSPORT: Final = "network.transport"
 Examples: `tcp`, `pipe`.
 
 Type: enum. Stability: stable.
+"""
+
+OTEL_STATUS_DESCRIPTION: Final = "otel.status_description"
+"""Description of the span status, for formats without a status field of their own.
+
+Note: mcp-otel never sets it as an attribute: it is the key its `content_redactor` is called with for a
+span status description.
+
+Examples: `resource not found`.
+
+Type: string. Stability: stable.
 """
 
 RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
@@ -365,6 +483,36 @@ class McpOtelNotificationDirectionValues(Enum):
     """The notification was sent by the client to the server."""
     SERVER_TO_CLIENT = "server_to_client"
     """The notification was sent by the server to the client."""
+
+
+class McpOtelResultTypeValues(Enum):
+    """Values of :data:`MCP_OTEL_RESULT_TYPE` (``mcp_otel.result.type``)."""
+
+    COMPLETE = "complete"
+    """The result is final."""
+    INPUT_REQUIRED = "input_required"
+    """An `InputRequiredResult`: the server needs input (or only its opaque state echoed back) before the
+    request can complete. Not an error.
+    """
+
+
+class McpOtelSubscriptionEndValues(Enum):
+    """Values of :data:`MCP_OTEL_SUBSCRIPTION_END` (``mcp_otel.subscription.end``)."""
+
+    GRACEFUL = "graceful"
+    """The server ended the channel with its final result (the spec's graceful close)."""
+    CLIENT_CLOSED = "client_closed"
+    """The application left the listen context before the channel ended (client side)."""
+    CANCELLED = "cancelled"
+    """The handler was cancelled (server side): the client cancelled the request or its connection closed. A
+    server cannot tell a client's deliberate close from a dropped connection (on streamable HTTP both are a
+    disconnect), so this is not an error.
+    """
+    LOST = "lost"
+    """The channel dropped without the server's final result: on the client, the connection closed or the
+    transport failed (`error.type` is the JSON-RPC code the SDK reports, such as -32000, or
+    `SubscriptionLost`); on the server, the handler failed. The span status is ERROR.
+    """
 
 
 class NetworkTransportValues(Enum):

@@ -3,7 +3,7 @@
 # Sources:
 #   semconv/model/extensions.yaml
 #   semconv/otel/mcp-signals.yaml
-# Model digest: sha256:e99393a9fcf5a210
+# Model digest: sha256:b997090d6c07392e
 """Metric names, units, descriptions, default attribute sets and instrument factories for MCP metrics.
 
 Every ``create_*`` helper passes :data:`DURATION_BUCKETS` as the explicit bucket boundaries advisory, as the
@@ -54,6 +54,15 @@ MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
 
 Opt-in attributes (`gen_ai.prompt.variable`, `mcp.resource.uri`) are left out on purpose: they are
 high-cardinality or sensitive.
+"""
+
+MCP_CLIENT_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp_otel.result.type",
+    }
+)
+"""Attribute keys mcp-otel's refinements add to `mcp.client.operation.duration` data points: opt-in ones when
+the user switches them on, conditional ones when their condition holds (`semconv/model/extensions.yaml`).
 """
 
 MCP_CLIENT_SESSION_DURATION: Final = "mcp.client.session.duration"
@@ -117,9 +126,14 @@ Opt-in attributes (`gen_ai.prompt.variable`, `mcp.resource.uri`) are left out on
 high-cardinality or sensitive.
 """
 
-MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset({"mcp.client.name"})
-"""Attribute keys mcp-otel's refinements add to `mcp.server.operation.duration` data points when the user
-switches them on.
+MCP_SERVER_OPERATION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
+    {
+        "mcp.client.name",
+        "mcp_otel.result.type",
+    }
+)
+"""Attribute keys mcp-otel's refinements add to `mcp.server.operation.duration` data points: opt-in ones when
+the user switches them on, conditional ones when their condition holds (`semconv/model/extensions.yaml`).
 """
 
 MCP_SERVER_SESSION_DURATION: Final = "mcp.server.session.duration"
@@ -147,8 +161,8 @@ MCP_SERVER_SESSION_DURATION_ATTRIBUTES: Final[frozenset[str]] = frozenset(
 """Attribute keys that may be put on `mcp.server.session.duration` data points by default."""
 
 MCP_SERVER_SESSION_DURATION_EXTENSION_ATTRIBUTES: Final[frozenset[str]] = frozenset({"mcp.client.name"})
-"""Attribute keys mcp-otel's refinements add to `mcp.server.session.duration` data points when the user
-switches them on.
+"""Attribute keys mcp-otel's refinements add to `mcp.server.session.duration` data points: opt-in ones when
+the user switches them on, conditional ones when their condition holds (`semconv/model/extensions.yaml`).
 """
 
 

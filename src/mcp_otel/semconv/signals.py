@@ -7,7 +7,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:e99393a9fcf5a210
+# Model digest: sha256:b997090d6c07392e
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a span may carry: the upstream OTel attributes plus mcp-otel's
@@ -101,7 +101,13 @@ MCP_CLIENT_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "mcp.tool.result.name",
         "mcp.tool.result.uri",
         "mcp.transport",
+        "mcp_otel.input_request.count",
         "mcp_otel.notification.direction",
+        "mcp_otel.request.round",
+        "mcp_otel.request.round_count",
+        "mcp_otel.result.type",
+        "mcp_otel.subscription.end",
+        "mcp_otel.subscription.event_count",
         "network.protocol.name",
         "network.protocol.version",
         "network.transport",
@@ -169,7 +175,13 @@ MCP_CLIENT_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.tool.result.name": "opt_in",
         "mcp.tool.result.uri": "opt_in",
         "mcp.transport": "opt_in",
+        "mcp_otel.input_request.count": "recommended",
         "mcp_otel.notification.direction": "recommended",
+        "mcp_otel.request.round": "recommended",
+        "mcp_otel.request.round_count": "recommended",
+        "mcp_otel.result.type": "recommended",
+        "mcp_otel.subscription.end": "recommended",
+        "mcp_otel.subscription.event_count": "recommended",
         "network.protocol.name": "recommended",
         "network.protocol.version": "recommended",
         "network.transport": "recommended",
@@ -264,7 +276,12 @@ MCP_SERVER_SPAN_ATTRIBUTES: Final[frozenset[str]] = frozenset(
         "mcp.tool.result.name",
         "mcp.tool.result.uri",
         "mcp.transport",
+        "mcp_otel.input_request.count",
         "mcp_otel.notification.direction",
+        "mcp_otel.request.round",
+        "mcp_otel.result.type",
+        "mcp_otel.subscription.end",
+        "mcp_otel.subscription.event_count",
         "network.protocol.name",
         "network.protocol.version",
         "network.transport",
@@ -332,7 +349,12 @@ MCP_SERVER_SPAN_REQUIREMENT_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
         "mcp.tool.result.name": "opt_in",
         "mcp.tool.result.uri": "opt_in",
         "mcp.transport": "opt_in",
+        "mcp_otel.input_request.count": "recommended",
         "mcp_otel.notification.direction": "recommended",
+        "mcp_otel.request.round": "recommended",
+        "mcp_otel.result.type": "recommended",
+        "mcp_otel.subscription.end": "recommended",
+        "mcp_otel.subscription.event_count": "recommended",
         "network.protocol.name": "recommended",
         "network.protocol.version": "recommended",
         "network.transport": "recommended",
@@ -392,6 +414,11 @@ on metrics is capped.
 EVENT_MCP_CANCELLED: Final = "mcp.cancelled"
 """Span event for the cancellation of the request the span covers (`mcp.cancelled.reason`)."""
 
+EVENT_MCP_OTEL_INPUT_REQUIRED: Final = "mcp_otel.input_required"
+"""Span event on a multi-round-trip call's CLIENT span for each round answered with an `InputRequiredResult`
+(`mcp_otel.request.round`, `mcp_otel.input_request.count`).
+"""
+
 EVENT_MCP_PROGRESS: Final = "mcp.progress"
 """Span event for a progress notification about the request the span covers (`mcp.progress.current`,
 `mcp.progress.total`, `mcp.progress.message`).
@@ -423,9 +450,25 @@ request attributes, the session ids, and on the client the server's address); th
 identity of the session is added as well.
 """
 
+ROUND_BAGGAGE_KEY: Final = "mcp_otel.request.round"
+"""W3C baggage key that carries `mcp_otel.request.round` of a retried multi-round-trip request to the server,
+in the request's `params._meta` only (never in the caller's context; the receiver removes it from its
+handler's context).
+"""
+
 SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -32601, -32602, -32002})
 """JSON-RPC error codes that a server records in `rpc.response.status_code` without counting them as errors
 (no `error.type`, span status left unset).
+"""
+
+SERVER_NON_ERROR_CODES_2026_07_28: Final[frozenset[int]] = frozenset({-32020, -32021, -32022})
+"""mcp-otel's decision for the JSON-RPC error codes the 2026-07-28 protocol revision added, which the
+conventions do not list yet: header mismatch (-32020), missing required client capability (-32021) and
+unsupported protocol version (-32022) are the caller's fault, so a server records them as it records -32602
+(`rpc.response.status_code`, no `error.type`, status unset). The client counts them as errors, like every
+code. The SDK-only codes -32000 (connection closed) and -32001 (request timeout), which mcp's clients raise
+for a closed connection or a read timeout (and which a server may also send), are recorded on a client span
+like any code: `rpc.response.status_code` and `error.type` set to the code, ERROR with the SDK's message.
 """
 
 SESSIONLESS_PROTOCOL_VERSION: Final = "2026-07-28"

@@ -21,7 +21,9 @@ Any other event carrying an exception marks it as seen, and mcp-otel then does n
 that calls ``sentry_sdk.capture_exception(e)`` and re-raises, ``OTLPIntegration(capture_exceptions=True)``).
 Error events captured by user code while an MCP handler runs get the trace context of the MCP span when no
 Sentry span is active, so they join its trace; and, unless inputs are recorded, their frame variables that
-hold the request's arguments are replaced with ``[Filtered]``, as on mcp-otel's own events.
+hold the request's arguments are replaced with ``[Filtered]``, as on mcp-otel's own events. Exception text on
+both follows mcp-otel's ``exception_text`` setting: credentials are scrubbed by default
+(:mod:`mcp_otel.sentry.event_text`).
 
 The pieces: :mod:`~mcp_otel.sentry.event_processor` (the deduplicating global event processor),
 :mod:`~mcp_otel.sentry.exception_marks` (which exceptions were seen or captured) and
@@ -40,6 +42,7 @@ from mcp_otel._guard import log_failure_once
 from mcp_otel.listeners import McpListener
 from mcp_otel.sentry import event_processor
 from mcp_otel.sentry.error_context import FILTERED, HINT_KEY, scrub_arguments, trace_context
+from mcp_otel.sentry.event_text import HINT_RULES_KEY
 from mcp_otel.sentry.exception_marks import CAPTURED, MAX_STRONG_MARKS, mark, marked
 from mcp_otel.sentry.mechanism import mechanism
 from mcp_otel.sentry.options import SentryMcpOptions
@@ -106,4 +109,5 @@ class ErrorCapture(McpListener):
         if not options.record_inputs:
             scrub_arguments(event, operation)
         hint[HINT_KEY] = True
+        hint[HINT_RULES_KEY] = operation.exception_text  # applied by the event processor, after breadcrumbs
         sentry_sdk.capture_event(event, hint=hint)

@@ -10,7 +10,9 @@ Registered while an ErrorCapture is installed, first among sentry-sdk's global e
   handler;
 
 marks the exception of any other event as seen, and links error events captured inside an MCP handler to the
-MCP span (:func:`~mcp_otel.sentry.error_context.link_to_mcp_span`).
+MCP span (:func:`~mcp_otel.sentry.error_context.link_to_mcp_span`). The exception text of mcp-otel's own
+events and of those captured inside an MCP handler follows the ``exception_text`` setting
+(:func:`~mcp_otel.sentry.event_text.scrub_event`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sentry_sdk
 from mcp_otel._guard import log_failure_once
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.sentry.error_context import HINT_KEY, link_to_mcp_span, scrub_arguments
+from mcp_otel.sentry.event_text import HINT_RULES_KEY, scrub_event
 from mcp_otel.sentry.exception_marks import CAPTURED, SEEN, mark, marked
 from mcp_otel.sentry.mechanism import captured_by_sentry_mcp
 from mcp_otel.telemetry import active_operation, active_request
@@ -103,6 +106,9 @@ def _process(event: Event, hint: Hint, capture: ErrorCapture) -> Event | None:
         return event
     exc = _exception(hint)
     if hint.get(HINT_KEY):
+        rules = hint.get(HINT_RULES_KEY)
+        if rules is not None:
+            scrub_event(event, rules)  # breadcrumbs are on the event by now
         if exc is not None:
             mark(exc, CAPTURED)
         return event
@@ -121,6 +127,7 @@ def _process(event: Event, hint: Hint, capture: ErrorCapture) -> Event | None:
         link_to_mcp_span(event, operation, capture.drop_sentry_mcp_events)
         if not capture.options.resolve().record_inputs:
             scrub_arguments(event, operation)
+        scrub_event(event, operation.exception_text)
     return event
 
 

@@ -16,6 +16,7 @@ from opentelemetry.trace import Span, SpanKind
 from mcp_otel.model import Message
 
 if TYPE_CHECKING:
+    from mcp_otel.telemetry.exception_text import ExceptionText
     from mcp_otel.telemetry.operation import Operation
 
 # A weak reference: copies of the context made while a request ran (timers, idle worker threads, background
@@ -68,6 +69,10 @@ class OperationView(Protocol):
     def error_type(self) -> str | None:
         """The ``error.type`` recorded so far (``None`` while the operation has not failed)."""
 
+    @property
+    def exception_text(self) -> ExceptionText:
+        """The rules exception text follows (the ``exception_text`` setting and ``content_redactor``)."""
+
 
 class ReadOnlyOperation:
     """An :class:`OperationView` of one :class:`Operation`, handed to listeners."""
@@ -101,3 +106,8 @@ class ReadOnlyOperation:
     def error_type(self) -> str | None:
         """See :class:`OperationView`."""
         return self._op.error_type
+
+    @property
+    def exception_text(self) -> ExceptionText:
+        """See :class:`OperationView`."""
+        return self._op.exception_text

@@ -20,9 +20,11 @@ from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CLIENT_NAME_OTHER
 from mcp_otel.session_ids import SessionIds
 from mcp_otel.telemetry.active import active_request
+from mcp_otel.telemetry.exception_text import ExceptionText
 from mcp_otel.telemetry.logs import LogSignal
 from mcp_otel.telemetry.operation import Operation
 from mcp_otel.telemetry.propagation import parent_context
+from mcp_otel.telemetry.rounds import round_owner, without_round
 
 _CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 
@@ -42,6 +44,7 @@ class Telemetry:
     ) -> None:
         self.tracer = tracer
         self.config = config
+        self.exception_text = ExceptionText.of(config)  # what exception text may leave (scrubbed by default)
         self.logs = logs
         self.adopt_sdk_spans = False  # set by the instrumentor: the mcp 2.x hook set in ``enrich`` mode
         self.server_duration: Histogram | None = None
@@ -158,6 +161,8 @@ class Telemetry:
                 links = (Link(ambient),)
         elif not ambient.is_valid and message.http_headers is not None:
             parent = parent_context(message.http_headers)
+        if parent is not None and message.round is not None:  # a retried round: its baggage stops here
+            parent = without_round(parent)
         if parent is None:
             parent = current  # the ambient context (``None``: read when the span starts)
         op = (
@@ -180,7 +185,8 @@ class Telemetry:
         The conventions give the sender of a notification a CLIENT span too, and its receiver a SERVER span
         (:meth:`start_server_request`); ``message.direction`` records which way a notification travelled.
         ``current`` is the current context when the caller has it already (else it is read). A log
-        notification becomes a log record in the context of the request that sends it.
+        notification becomes a log record in the context of the request that sends it. A later round of a
+        multi-round-trip call is an operation owned by the call (:mod:`mcp_otel.telemetry.rounds`).
         """
         if message.log is not None and self.logs is not None:
             try:
@@ -189,4 +195,5 @@ class Telemetry:
                 log_failure_once("log record of a sent notifications/message")
         if message.method in self.config.excluded_methods:
             return None
-        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans)
+        owner = round_owner(message)
+        return Operation(self, message, SpanKind.CLIENT, current, (), self.adopt_sdk_spans, owner)

@@ -22,10 +22,15 @@ from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Attributes, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import metrics as semconv_metrics
 from mcp_otel.semconv import sentry_compat as sentry
-from mcp_otel.semconv.signals import LOG_RECORD_ATTRIBUTES, SERVER_NON_ERROR_CODES
+from mcp_otel.semconv.signals import (
+    LOG_RECORD_ATTRIBUTES,
+    SERVER_NON_ERROR_CODES,
+    SERVER_NON_ERROR_CODES_2026_07_28,
+)
 from mcp_otel.session_ids import needs_own_id
 from mcp_otel.telemetry.active import ReadOnlyOperation, _active, active_client_request
 from mcp_otel.telemetry.capture import capture_arguments
+from mcp_otel.telemetry.exception_text import ExceptionText, guarded_record_exception
 from mcp_otel.telemetry.outcome import OperationOutcome
 
 if TYPE_CHECKING:
@@ -34,8 +39,11 @@ if TYPE_CHECKING:
 _EXECUTE_TOOL = attr.GenAiOperationNameValues.EXECUTE_TOOL.value
 _CLIENT_NAME = sentry.SENTRY_MCP_CLIENT_NAME  # a metric extension: semconv_metrics.*_EXTENSION_ATTRIBUTES
 _NO_CODES: frozenset[int] = frozenset()
-_SERVER_METRIC_KEYS = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES
-_CLIENT_METRIC_KEYS = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES
+# the conventions' exclusions and mcp-otel's decision for the codes the 2026-07-28 revision added
+_SERVER_NON_ERROR_CODES = SERVER_NON_ERROR_CODES | SERVER_NON_ERROR_CODES_2026_07_28
+# ``mcp_otel.result.type`` reaches a point only as ``input_required`` (OperationOutcome.set_input_required)
+_SERVER_METRIC_KEYS = semconv_metrics.MCP_SERVER_OPERATION_DURATION_ATTRIBUTES | {attr.MCP_OTEL_RESULT_TYPE}
+_CLIENT_METRIC_KEYS = semconv_metrics.MCP_CLIENT_OPERATION_DURATION_ATTRIBUTES | {attr.MCP_OTEL_RESULT_TYPE}
 
 
 class Operation(OperationOutcome):
@@ -44,6 +52,11 @@ class Operation(OperationOutcome):
     Hooks call :meth:`activate` / :meth:`deactivate` around the handler (server) or the send (client),
     report the outcome with :meth:`set_result` (a tool result), :meth:`set_prompt_result`,
     :meth:`set_error_response` or :meth:`set_exception`, then :meth:`end`.
+
+    An operation may own child operations: a multi-round-trip call (:mod:`mcp_otel.telemetry.rounds`) is its
+    first request's operation, held open (:meth:`hold`) until the SDK's driver got the final result; each
+    later round is an ordinary request operation whose :attr:`owner` it is (it records no metric point: the
+    owner records the one point of the call). Without an owner nothing of this costs anything.
     """
 
     __slots__ = (
@@ -51,7 +64,9 @@ class Operation(OperationOutcome):
         "_adopt",
         "_client_name",
         "_ctx_token",
+        "_delivered",
         "_exception_type",
+        "_held",
         "_histogram",
         "_log_mark",
         "_metric_keys",
@@ -68,6 +83,7 @@ class Operation(OperationOutcome):
         "kind",
         "message",
         "method",
+        "owner",
         "span",
     )
     _log_mark: tuple[bool, int] | None
@@ -80,6 +96,7 @@ class Operation(OperationOutcome):
         parent: otel_context.Context | None,
         links: tuple[Link, ...],
         adopt: bool = False,
+        owner: Operation | None = None,
     ) -> None:
         self._telemetry = telemetry
         self.kind = kind
@@ -90,13 +107,18 @@ class Operation(OperationOutcome):
         if kind is SpanKind.SERVER:
             self._histogram = telemetry.server_duration
             self._metric_keys = _SERVER_METRIC_KEYS
-            self._non_error_codes = SERVER_NON_ERROR_CODES
+            self._non_error_codes = _SERVER_NON_ERROR_CODES
             self._client_name = telemetry.session_client_name(session) if config.metrics_client_name else None
         else:
             self._histogram = telemetry.client_duration
             self._metric_keys = _CLIENT_METRIC_KEYS
             self._non_error_codes = _NO_CODES
             self._client_name = None  # the client's own name is not the segment the extension is for
+        self.owner = owner  # the logical call this request is a round of
+        if owner is not None:
+            self._histogram = None  # the logical call records the call's one point
+        self._held = False
+        self._delivered = 0
         name = message.name
         attrs: Attributes = {attr.MCP_METHOD_NAME: method}
         span_name = method
@@ -166,6 +188,10 @@ class Operation(OperationOutcome):
             if extra is None:
                 extra = {}
             extra[attr.MCP_RESOURCE_URI] = message.uri
+        if message.round:  # 0: a later round of unknown number
+            if extra is None:
+                extra = {}
+            extra[attr.MCP_OTEL_REQUEST_ROUND] = message.round
         return extra
 
     def log_attributes(self) -> Attributes:
@@ -261,6 +287,7 @@ class Operation(OperationOutcome):
 
     def set_request_id(self, request_id: str | int) -> None:
         """Record the JSON-RPC id once the SDK allocated it (client side)."""
+        self.message.request_id = request_id
         if self._live():
             self.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
 
@@ -277,10 +304,16 @@ class Operation(OperationOutcome):
             if session_id is not None and self._telemetry.config.session_id_attribute:
                 self.span.set_attribute(attr.SESSION_ID, session_id)
 
+    @property
+    def exception_text(self) -> ExceptionText:
+        """The rules exception text follows (``exception_text`` setting, ``content_redactor``)."""
+        return self._telemetry.exception_text
+
     def record_exception(self, exc: BaseException) -> None:
-        """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response)."""
+        """Add an ``exception`` event for ``exc`` (which the SDK may turn into a result or error response);
+        its message and stack trace follow :attr:`exception_text` (scrubbed by default)."""
         if self._live():
-            self.span.record_exception(exc)
+            guarded_record_exception(self._telemetry.exception_text, self.span, exc)
         if listeners.listeners():
             listeners.notify("on_exception", ReadOnlyOperation(self), exc)
 
@@ -289,8 +322,25 @@ class Operation(OperationOutcome):
         self._exception_type = type(exc).__qualname__
         self.record_exception(exc)
 
+    def hold(self) -> None:
+        """Keep the operation open past :meth:`end` (a multi-round-trip call's first request, whose driver
+        goes on): :meth:`end_held` ends it."""
+        self._held = True
+
+    def end_held(self) -> None:
+        """End an operation :meth:`hold` kept open (no-op when it was not held or already ended)."""
+        if self._held:
+            self._held = False
+            self.end()
+
+    def count_delivered(self, count: int = 1) -> None:
+        """Count events a long-lived channel (``subscriptions/listen``) delivered."""
+        self._delivered += count
+
     def end(self) -> None:
-        """End the span and record the operation duration point (seconds)."""
+        """End the span and record the operation duration point (seconds); deferred while held."""
+        if self._held:
+            return
         duration = perf_counter() - self._start
         if not self._adopt:
             self.span.end()

@@ -17,9 +17,14 @@ from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.semconv.signals import CANCELLED, EVENT_MCP_CANCELLED, EVENT_MCP_PROGRESS, TOOL_ERROR
 from mcp_otel.telemetry.capture import capture_prompt_description, capture_single_message, capture_tool_result
+from mcp_otel.telemetry.exception_text import status_description
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry.core import Telemetry
+
+_INPUT_REQUIRED = attr.McpOtelResultTypeValues.INPUT_REQUIRED.value
+_COMPLETE = attr.McpOtelResultTypeValues.COMPLETE.value
+_LOST = attr.McpOtelSubscriptionEndValues.LOST.value
 
 
 class OperationOutcome:
@@ -38,6 +43,7 @@ class OperationOutcome:
     _adopt: bool
     _exception_type: str | None
     _non_error_codes: frozenset[int]
+    _delivered: int
 
     def _live(self) -> bool:
         """Whether the span takes updates: recording, and (an adopted SDK span) not yet ended by the SDK."""
@@ -129,10 +135,12 @@ class OperationOutcome:
         self.set_error(self._exception_type or code_text, message)
 
     def set_error(self, error_type: str, description: str | None = None) -> None:
-        """Mark the operation failed with ``error.type=error_type`` and ERROR status."""
+        """Mark the operation failed with ``error.type=error_type`` and ERROR status; the status description
+        follows the ``exception_text`` setting (credentials scrubbed by default)."""
         self._attrs[attr.ERROR_TYPE] = error_type
         if self._live():
             self.span.set_attribute(attr.ERROR_TYPE, error_type)
+            description = status_description(self._telemetry.exception_text, description)
             self.span.set_status(Status(StatusCode.ERROR, description))
 
     def add_event(self, name: str, attributes: Attributes) -> None:
@@ -155,6 +163,46 @@ class OperationOutcome:
             event: Attributes = {sentry.SENTRY_MCP_CANCELLED_REASON: reason} if reason else {}
             self.span.add_event(EVENT_MCP_CANCELLED, event)
         self.set_error(CANCELLED, reason)
+
+    def set_input_required(self, request_count: int, round_: int | None = None) -> None:
+        """Record a result of type ``input_required`` (an ``InputRequiredResult``: not an error).
+
+        Sets ``mcp_otel.result.type`` (on the span and the metric point, so that dashboards count each logical
+        call once) and ``mcp_otel.input_request.count``; no result attributes are read from it.
+
+        Args:
+            request_count: the number of input requests the result carried (0: state only).
+            round_: the request's round, when the caller learned it only now (the first round, on a server).
+        """
+        self._attrs[attr.MCP_OTEL_RESULT_TYPE] = _INPUT_REQUIRED
+        if self._live():
+            shape: Attributes = {
+                attr.MCP_OTEL_RESULT_TYPE: _INPUT_REQUIRED,
+                attr.MCP_OTEL_INPUT_REQUEST_COUNT: request_count,
+            }
+            if round_:
+                shape[attr.MCP_OTEL_REQUEST_ROUND] = round_
+            self.span.set_attributes(shape)
+
+    def set_final_round(self) -> None:
+        """Mark the span of a multi-round-trip request's round that got the final result (``complete``)."""
+        if self._live():
+            self.span.set_attribute(attr.MCP_OTEL_RESULT_TYPE, _COMPLETE)
+
+    def end_channel(self, end: str, error_type: str | None = None, description: str | None = None) -> None:
+        """Record how a ``subscriptions/listen`` channel ended and how many events it delivered.
+
+        Args:
+            end: an ``mcp_otel.subscription.end`` value; only ``lost`` is an error (``error_type``, ERROR).
+            error_type: ``error.type`` of a lost channel (the exception class or the JSON-RPC code).
+            description: the status description of a lost channel.
+        """
+        if self._live():
+            self.span.set_attributes(
+                {attr.MCP_OTEL_SUBSCRIPTION_END: end, attr.MCP_OTEL_SUBSCRIPTION_EVENT_COUNT: self._delivered}
+            )
+        if end == _LOST:
+            self.set_error(error_type or _LOST, description)
 
     @property
     def error_type(self) -> str | None:

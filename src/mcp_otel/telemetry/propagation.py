@@ -12,7 +12,7 @@ propagators' keys, unless the caller put its own trace context in ``_meta``.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -20,6 +20,10 @@ from opentelemetry.propagators.textmap import TextMapPropagator
 
 from mcp_otel.session_ids import with_session_id, without_session_id
 from mcp_otel.telemetry.active import active_client_request
+from mcp_otel.telemetry.rounds import with_round
+
+if TYPE_CHECKING:
+    from mcp_otel.telemetry.operation import Operation
 
 
 def parent_context(carrier: Mapping[str, Any] | None) -> otel_context.Context | None:
@@ -46,18 +50,19 @@ def inject(meta: MutableMapping[str, Any]) -> None:
 
     A ``traceparent`` (or any other key) the caller already put there is never overwritten. When the message
     being sent belongs to a session this process opened and mcp-otel gave an id (stdio, 2026-07-28), the
-    injected baggage carries that id too: only in this message, the caller's context is left as it is.
+    injected baggage carries that id too, and a later round of a multi-round-trip call its round: only in this
+    message, the caller's context is left as it is.
     """
     op = active_client_request()
-    carried = op.carried_session_id if op is not None else None
-    if carried is None and not meta:  # nothing to keep: inject in place
+    ctx = _carried_context(op) if op is not None else None
+    if ctx is None and not meta:  # nothing to keep: inject in place
         propagate.inject(meta)
         if _meta_propagators:
             _inject_with_meta_propagators(meta)
         return
     callers = not _TRACE_KEYS.isdisjoint(meta)  # the caller's own trace context: no Sentry keys next to it
     carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=with_session_id(carried) if carried is not None else None)
+    propagate.inject(carrier, context=ctx)
     for key, value in carrier.items():
         if key not in meta:
             meta[key] = value
@@ -117,3 +122,14 @@ def merge_baggage(existing: str, added: str) -> str:
     if not extra:
         return existing
     return ",".join([existing, *extra]) if existing.strip() else ",".join(extra)
+
+
+def _carried_context(op: Operation) -> otel_context.Context | None:
+    """The context a message of ``op`` carries when it is more than the current one: plus the session id
+    baggage (a session this process opened, see :mod:`mcp_otel.session_ids`) and the round baggage (a later
+    round of a multi-round-trip call, see :mod:`mcp_otel.telemetry.rounds`). ``None``: the current context."""
+    carried = op.carried_session_id
+    ctx = with_session_id(carried) if carried is not None else None
+    if op.owner is not None and op.message.round:
+        ctx = with_round(op.message.round, ctx)
+    return ctx

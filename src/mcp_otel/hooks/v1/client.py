@@ -9,8 +9,9 @@ the SERVER span of a request the server sent (sampling, elicitation, roots, ping
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
+import wrapt
 from opentelemetry.trace import SpanKind
 
 from mcp_otel.hooks.common import client_transport, record_send_failure, server_side_context
@@ -22,68 +23,70 @@ from mcp_otel.model import Message, Session
 from mcp_otel.telemetry import Operation, inject
 
 exceptions = LazyModule("mcp.shared.exceptions")
-_model_classes: dict[tuple[type, str], Any] = {}  # (model class, field) → the model class of that field
+if TYPE_CHECKING:
+    _Proxy = wrapt.ObjectProxy[Any]
+else:  # wrapt < 2 has no subscriptable ObjectProxy
+    _Proxy = wrapt.ObjectProxy
 
 
-def _field_class(owner: type, field: str) -> Any:
-    """The model class an optional field of ``owner`` holds (``params`` of a request, ``meta`` of params)."""
-    key = (owner, field)
-    if key not in _model_classes:
-        annotation = owner.model_fields[field].annotation  # type: ignore[attr-defined]
-        options = (
-            get_args(annotation) if get_origin(annotation) in (Union, type(int | None)) else (annotation,)
-        )
-        _model_classes[key] = next((o for o in options if hasattr(o, "model_construct")), dict)
-    return _model_classes[key]
+def _with_carrier(data: Any, carrier: dict[str, str], key: str) -> Any:
+    """``data`` (a message's fresh ``model_dump``) with ``carrier`` added to ``params[key]``.
 
-
-def with_meta(message: Any, carrier: dict[str, str]) -> Any:
-    """A shallow copy of a typed request or notification with ``carrier`` added to ``params._meta``.
-
-    Keys already in ``_meta`` are kept. No dump and no validation of the message: only the objects on the
-    way to ``_meta`` are copied. ``None`` when there is nothing to add.
+    Keys already in the ``_meta`` are kept (a caller's ``traceparent`` wins); a ``_meta`` that is not an
+    object is left alone. The dump is a new dict the SDK is about to send, so writing into it changes
+    nothing the caller holds.
     """
-    is_root = getattr(type(message), "__pydantic_root_model__", False)
-    inner = message.root if is_root else message
-    params = getattr(inner, "params", None)
+    if not isinstance(data, dict):
+        return data
+    params = data.get("params")
     if params is None:
-        params_class = _field_class(type(inner), "params")
-        params = {} if params_class is dict else params_class.model_validate({})
-    if isinstance(params, dict):
-        meta = params.get("_meta") or {}
-        if not isinstance(meta, dict):
-            return None
-        new_params: Any = {**params, "_meta": {**carrier, **meta}}
-    else:
-        meta = params.meta
+        data["params"] = {key: dict(carrier)}
+    elif isinstance(params, dict):
+        meta = params.get(key)
         if meta is None:
-            new_meta = _field_class(type(params), "meta").model_construct(**carrier)
-        else:
-            present = meta.model_extra or {}
-            extra = {key: value for key, value in carrier.items() if key not in present}
-            if not extra:
-                return None
-            new_meta = meta.model_copy(update=extra)
-        new_params = params.model_copy(update={"meta": new_meta})
-    new_inner = inner.model_copy(update={"params": new_params})
-    return message.model_copy(update={"root": new_inner}) if is_root else new_inner
+            params[key] = dict(carrier)
+        elif isinstance(meta, dict):
+            for name, value in carrier.items():
+                meta.setdefault(name, value)
+    return data
+
+
+class CarryingTraceContext(_Proxy):
+    """The caller's request or notification as the SDK's send path sees it: the same object, whose
+    ``model_dump`` also puts the trace context into ``params._meta``.
+
+    mcp 1.x's ``BaseSession.send_request`` / ``send_notification`` read the message once, through
+    ``model_dump(by_alias=True, mode="json", exclude_none=True)``, and send that dict. Adding the carrier to
+    the dump costs a few dict operations, where copying the model (``model_copy`` of the message, its
+    params and its ``_meta``) or a dump/validate round trip cost hundreds of thousands of instructions per
+    call — and the caller's object is never touched, so a request that is sent twice, or shared between
+    tasks, carries no stale ``traceparent``. Everything else (attributes, ``isinstance``, ``__class__``)
+    is the proxied message's.
+    """
+
+    def __init__(self, message: Any, carrier: dict[str, str]) -> None:
+        super().__init__(message)
+        self._self_carrier = carrier
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> Any:
+        """The message's ``model_dump(*args, **kwargs)`` with the carrier in ``params._meta`` (``meta``
+        without ``by_alias``)."""
+        data = self.__wrapped__.model_dump(*args, **kwargs)
+        return _with_carrier(data, self._self_carrier, "_meta" if kwargs.get("by_alias") else "meta")
 
 
 def trace_context(name: str) -> Prepare:
-    """``prepare`` of a send seam: the message argument ``name`` with the current trace context (one
-    injection per message)."""
+    """``prepare`` of a send seam: the message argument ``name`` wrapped in :class:`CarryingTraceContext`
+    with the current trace context (one injection per message, no copy of the message)."""
 
     def prepare(args: Args, kwargs: Kwargs) -> tuple[Args, Kwargs]:
         carrier: dict[str, str] = {}
         inject(carrier)
         if not carrier:
             return args, kwargs
-        new = with_meta(args[0] if args else kwargs[name], carrier)
-        if new is None:
-            return args, kwargs
         if args:
-            return (new, *args[1:]), kwargs
-        return args, {**kwargs, name: new}
+            return (CarryingTraceContext(args[0], carrier), *args[1:]), kwargs
+        return args, {**kwargs, name: CarryingTraceContext(kwargs[name], carrier)}
 
     return prepare
 

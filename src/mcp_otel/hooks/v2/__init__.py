@@ -7,6 +7,7 @@ module is imported, and the hooks import what they need lazily.
 - server requests (:mod:`.server`): ``ServerRunner._on_request``, ``MCPServer.call_tool``, the SDK's tracer;
 - requests this process sends, and the client's received requests (:mod:`.client`);
 - notifications (:mod:`.notifications`); session lifetime (:mod:`.sessions`);
+- multi-round-trip calls (:mod:`.rounds`) and ``subscriptions/listen`` channels (:mod:`.channels`);
 - transports (:mod:`mcp_otel.hooks.transports`).
 """
 
@@ -19,8 +20,10 @@ from mcp_otel.config import SDK_SPANS_ENRICH
 from mcp_otel.hooks.patching import Patch, Replace
 from mcp_otel.hooks.transports import transport_patches
 from mcp_otel.hooks.v2 import server
+from mcp_otel.hooks.v2.channels import Channels
 from mcp_otel.hooks.v2.client import ClientRequests
 from mcp_otel.hooks.v2.notifications import Notifications
+from mcp_otel.hooks.v2.rounds import Rounds
 from mcp_otel.hooks.v2.server import EnrichingTracer, SilentTracer
 from mcp_otel.hooks.v2.sessions import SessionState
 from mcp_otel.telemetry import Telemetry, inject
@@ -48,15 +51,18 @@ class HookSet:
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
         self.state = SessionState(telemetry)
+        self.channels = Channels(self.state)
         self.adopt_sdk_spans = telemetry.config.sdk_spans == SDK_SPANS_ENRICH
 
     def patches(self) -> list[Patch | Replace]:
         """Every patch of mcp 2.x (building it changes nothing)."""
         telemetry, enrich = self.telemetry, self.adopt_sdk_spans
+        requests = ClientRequests(self.state)
         seams = [
             *server.seams(self.state),
-            *ClientRequests(self.state).seams(),
-            *Notifications(self.state).seams(),
+            *requests.seams(),
+            *Notifications(self.state, self.channels).seams(),
+            *self.channels.seams(),
         ]
         own: list[Patch | Replace] = [
             # the SDK's server middleware would only extract _meta again for a span that is never recorded
@@ -72,17 +78,22 @@ class HookSet:
             Replace(
                 "mcp.shared._otel",
                 "_tracer",
-                (lambda original: EnrichingTracer(original)) if enrich else (lambda original: SilentTracer()),
+                (lambda original: EnrichingTracer(original, telemetry.exception_text))
+                if enrich
+                else (lambda original: SilentTracer()),
             ),
             # the SDK's injection overwrites a traceparent the caller put in _meta: ours keeps existing keys
             Replace("mcp.shared.jsonrpc_dispatcher", "inject_trace_context", lambda original: guarded_inject),
             *self.state.patches(),
+            *Rounds(telemetry, requests).patches(),
+            *self.channels.patches(),
             *transport_patches(),
         ]
 
     def uninstall(self) -> None:
         """Forget per-session state."""
         self.state.clear()
+        self.channels.clear()
 
     def state_sizes(self) -> dict[str, int]:
         """How many entries each per-session map holds."""

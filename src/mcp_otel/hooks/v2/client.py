@@ -8,6 +8,7 @@ the SDK's dispatcher injects ``_meta`` with our span current and hands the reque
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +18,35 @@ from mcp_otel.hooks.common import NAMED_METHODS, record_send_failure, server_sid
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.v2.server import count, exceptions, request_args
 from mcp_otel.hooks.v2.sessions import SessionState, client_side_transport, peer
-from mcp_otel.model import INITIALIZE, PROMPTS_GET, SERVER_DISCOVER, TOOLS_CALL, Message, Session, Transport
+from mcp_otel.model import (
+    INITIALIZE,
+    INPUT_REQUIRED_METHODS,
+    PROMPTS_GET,
+    SERVER_DISCOVER,
+    TOOLS_CALL,
+    Message,
+    Session,
+    Transport,
+)
 from mcp_otel.telemetry import Operation
+from mcp_otel.telemetry.rounds import driven_call
 
 _SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+
+
+class _NoSuchResult:
+    """Stands for a result class the installed mcp does not have (``isinstance`` never matches)."""
+
+
+_input_required_class: list[type] = []
+
+
+def input_required_type() -> type:
+    """``mcp_types.InputRequiredResult`` (mcp 2.3+), else a class nothing is an instance of."""
+    if not _input_required_class:
+        found = getattr(importlib.import_module("mcp_types"), "InputRequiredResult", None)
+        _input_required_class.append(found if isinstance(found, type) else _NoSuchResult)
+    return _input_required_class[0]
 
 
 def outbound(request: Any, session: Session, transport: Transport, key: Any) -> Message:
@@ -95,6 +121,12 @@ class ClientRequests:
 
     def result(self, op: Operation, instance: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
         """The typed result of a request this process sent."""
+        if op.method in INPUT_REQUIRED_METHODS:
+            if isinstance(result, input_required_type()):
+                input_required(op, result)
+                return
+            if op.owner is not None:
+                op.set_final_round()
         if getattr(result, "is_error", None) is True:
             op.set_result(True, None, count(getattr(result, "content", None)))
         elif op.method == TOOLS_CALL:
@@ -142,6 +174,16 @@ class ClientRequests:
                 client, "ClientSession._on_request", SpanKind.SERVER, self.describe_received, failure=failed
             ),
         ]
+
+
+def input_required(op: Operation, result: Any) -> None:
+    """An ``InputRequiredResult``: the first round of a call the SDK's driver goes on with holds the call's
+    operation open; any other request records the result type (no result attributes, not an error)."""
+    requests = result.input_requests
+    request_count = len(requests) if requests else 0
+    call = driven_call()
+    if call is None or not call.hold_first(op, result, request_count):
+        op.set_input_required(request_count)
 
 
 def _update_client_session(op: Operation, client_session: Any, result: Any) -> None:

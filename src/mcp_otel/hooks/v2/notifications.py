@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from mcp_otel.hooks.common import server_side_context, server_side_key
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
+from mcp_otel.hooks.v2.channels import Channels
 from mcp_otel.hooks.v2.server import request_args
 from mcp_otel.hooks.v2.sessions import SessionState, client_side_transport
 from mcp_otel.model import NOTIFICATIONS_PROGRESS, LogMessage, Message, Session, Transport
@@ -107,8 +108,9 @@ def with_meta(args: Args, kwargs: Kwargs) -> tuple[Args, Kwargs]:
 class Notifications:
     """Describes the notifications an mcp 2.x process sends and receives."""
 
-    def __init__(self, state: SessionState) -> None:
+    def __init__(self, state: SessionState, channels: Channels) -> None:
         self.state = state
+        self.channels = channels
 
     def describe_dispatched(self, dispatcher: Any, args: Args, kwargs: Kwargs) -> Message | None:
         """``notify(method, params)`` of a dispatcher: ``None`` when a typed hook already opened the span."""
@@ -152,7 +154,9 @@ class Notifications:
     def describe_server_sent(self, server_session: Any, args: Args, kwargs: Kwargs) -> Message:
         """``ServerSession._notify(notification)``."""
         session, transport = server_side_context()
-        return _typed(args, kwargs, session, transport, TO_CLIENT, server_side_key())
+        message = _typed(args, kwargs, session, transport, TO_CLIENT, server_side_key())
+        self.channels.server_sent(message.method)
+        return message
 
     def describe_progress(self, server_session: Any, args: Args, kwargs: Kwargs) -> Message:
         """``ServerSession.report_progress(progress, total)``: an ``mcp.progress`` event on the request being

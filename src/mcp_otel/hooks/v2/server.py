@@ -18,21 +18,46 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
 from mcp_otel.hooks.common import NAMED_METHODS, guarded, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.lazy import LazyModule, cancelled_exception
 from mcp_otel.hooks.v2.sessions import SessionState, peer, server_peer
-from mcp_otel.model import INITIALIZE, MEMORY, PROMPTS_GET, TOOLS_CALL, Message, Session, is_sessionless
-from mcp_otel.semconv.attributes import JSONRPC_REQUEST_ID
+from mcp_otel.model import (
+    INITIALIZE,
+    INPUT_REQUIRED_METHODS,
+    MEMORY,
+    PROMPTS_GET,
+    SUBSCRIPTIONS_LISTEN,
+    TOOLS_CALL,
+    Message,
+    Session,
+    is_sessionless,
+)
+from mcp_otel.semconv.attributes import (
+    JSONRPC_REQUEST_ID,
+    McpOtelResultTypeValues,
+    McpOtelSubscriptionEndValues,
+)
 from mcp_otel.telemetry import Operation, active_client_request, active_operation, active_request
+from mcp_otel.telemetry.exception_text import (
+    ExceptionText,
+    ScrubbingSpan,
+    guarded_record_exception,
+    status_description,
+)
+from mcp_otel.telemetry.rounds import carried_round
 from mcp_otel.transport import transport_of
 
 exceptions = LazyModule("mcp.shared.exceptions")
 pydantic = LazyModule("pydantic")
 _INTERNAL_ERROR = -32603
 _INVALID_PARAMS = -32602
+_INPUT_REQUIRED = McpOtelResultTypeValues.INPUT_REQUIRED.value
+_GRACEFUL = McpOtelSubscriptionEndValues.GRACEFUL.value
+_CANCELLED = McpOtelSubscriptionEndValues.CANCELLED.value
+_LOST = McpOtelSubscriptionEndValues.LOST.value
 # Requests the SDK makes to itself (mcp 2.0.x lists tools to validate a stateless tools/call).
 _internal: ContextVar[bool] = ContextVar("mcp_otel_sdk_internal", default=False)
 
@@ -57,7 +82,7 @@ class ServerRequests:
         metadata = getattr(dctx, "message_metadata", None)
         http_request = getattr(metadata, "request_context", None)
         transport = transport_of(http_request, default)
-        name = uri = carrier = None
+        name = uri = carrier = round_ = None
         if params:
             if method in NAMED_METHODS:
                 value = params.get("name")
@@ -66,6 +91,8 @@ class ServerRequests:
             uri = value if isinstance(value, str) else None
             meta = params.get("_meta")
             carrier = meta if isinstance(meta, Mapping) else None
+            if method in INPUT_REQUIRED_METHODS and ("requestState" in params or "inputResponses" in params):
+                round_ = carried_round(carrier)  # a retried round of a multi-round-trip request (0: unknown)
         if method == INITIALIZE and params:
             session = Session(
                 client=peer(params.get("clientInfo")),
@@ -86,6 +113,7 @@ class ServerRequests:
             arguments=(lambda: params.get("arguments")) if params else None,
             http_headers=getattr(http_request, "headers", None) if http_request is not None else None,
             session_key=runner.connection,
+            round=round_,
         )
 
     def outcome(self, op: Operation, runner: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
@@ -93,6 +121,15 @@ class ServerRequests:
         if not isinstance(result, (dict, Mapping)):  # dict first: the usual case, no ABC check
             return
         method = op.method
+        if method in INPUT_REQUIRED_METHODS:
+            if result.get("resultType") == _INPUT_REQUIRED:  # not an error, and not a tool or prompt result
+                requests = result.get("inputRequests")
+                round_ = op.message.round  # None: not a retry, so the first round
+                asked = len(requests) if isinstance(requests, Mapping) else 0
+                op.set_input_required(asked, 1 if round_ is None else round_)
+                return
+            if op.message.round is not None:
+                op.set_final_round()
         if method == TOOLS_CALL:
             content = result.get("content")
             op.set_result(
@@ -108,6 +145,8 @@ class ServerRequests:
             )
         elif method == INITIALIZE:  # the SDK committed the negotiated session state after the chain
             op.update_session(self.state.session_for(runner, op.message.transport).attributes())
+        elif method == SUBSCRIPTIONS_LISTEN:  # the server closed the channel with its final result
+            op.end_channel(_GRACEFUL)
 
     def failure(self, op: Operation, runner: Any, args: Args, kwargs: Kwargs, exc: BaseException) -> None:
         """Record the exception a request raised as the error the dispatcher answers with."""
@@ -117,12 +156,17 @@ class ServerRequests:
             op.set_error_response(_INVALID_PARAMS, "Invalid request parameters")
         elif isinstance(exc, cancelled_exception()):
             # A notifications/cancelled, the caller's task going away (in-process), or a closed response
-            # stream (stateless HTTP): the request did not complete.
-            op.record_cancelled(None)
+            # stream (stateless HTTP): the request did not complete. A listen channel ends that way.
+            if op.method == SUBSCRIPTIONS_LISTEN:
+                op.end_channel(_CANCELLED)
+            else:
+                op.record_cancelled(None)
         elif isinstance(exc, Exception):
             op.set_exception(original_exception(exc))
             dctx = request_args(*args, **kwargs)[0]
             op.set_error_response(_unmapped_error_code(op, dctx), str(exc))
+            if op.method == SUBSCRIPTIONS_LISTEN:
+                op.end_channel(_LOST, op.error_type, str(exc))
 
 
 def _unmapped_error_code(op: Operation, dctx: Any) -> int:
@@ -246,11 +290,15 @@ class EnrichingTracer(trace.Tracer):
     """``enrich`` mode: the SDK's own tracer, whose spans the current mcp-otel operation adopts.
 
     The SDK keeps creating (and naming, parenting, ending) its spans; the mcp-otel operation that is waiting
-    for one of the same kind adds its attributes to it.
+    for one of the same kind adds its attributes to it. The exception text the SDK writes to its spans (status
+    descriptions, ``exception`` events) follows mcp-otel's ``exception_text`` setting: the SDK gets a
+    :class:`~mcp_otel.telemetry.exception_text.ScrubbingSpan`, and an exception escaping the span is recorded
+    here as the SDK would record it.
     """
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, rules: ExceptionText | None = None) -> None:
         self._tracer = tracer
+        self._rules = rules if rules is not None and not rules.passthrough else None
 
     def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
         """Delegate to the SDK's tracer."""
@@ -259,11 +307,29 @@ class EnrichingTracer(trace.Tracer):
     @contextmanager
     def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
         """Delegate to the SDK's tracer and let the waiting mcp-otel operation adopt the span."""
+        rules = self._rules if not args else None  # the SDK passes keywords only
+        record = set_status = False
+        if rules is not None:
+            record = kwargs.pop("record_exception", True)
+            set_status = kwargs.pop("set_status_on_exception", True)
+            kwargs.update(record_exception=False, set_status_on_exception=False)
         with self._tracer.start_as_current_span(name, *args, **kwargs) as span:
             op = active_operation()
             if op is not None and op.pending_adoption and op.kind is kwargs.get("kind"):
                 guarded("v2.adopt", op.adopt_span, span)
-            yield span
+            if rules is None:
+                yield span
+                return
+            try:
+                yield ScrubbingSpan(span, rules)
+            except Exception as exc:  # what the SDK tracer does (record_exception, set_status_on_exception)
+                if span.is_recording():
+                    if record:
+                        guarded_record_exception(rules, span, exc)
+                    if set_status:
+                        description = status_description(rules, f"{type(exc).__name__}: {exc}")
+                        span.set_status(Status(StatusCode.ERROR, description))
+                raise
 
 
 def seams(state: SessionState) -> list[Seam]:
