@@ -57,7 +57,20 @@ PYPI_SERVER = "mcp-server-time"
 NO_PYPI_SERVER = {"2.0"}
 #: Arize Phoenix, in a virtualenv of its own (tests/test_phoenix.py, docs/phoenix.md).
 PHOENIX = "arize-phoenix==20.26.1"
+#: The oldest sentry-sdk of each Sentry path (the tests-* sessions get the newest): label → (sentry-sdk pin,
+#: mcp line). 2.15: the sentry extra's floor (transactions); 2.45: the OTLP path's (OTLPIntegration), and an
+#: MCPIntegration from before its "mcp" mechanism (2.69); 2.75: span streaming's (the sentry-streaming extra).
+SENTRY_MATRIX: dict[str, tuple[str, str]] = {
+    "2.15": ("sentry-sdk==2.15.0", "1.30"),
+    "2.45": ("sentry-sdk==2.45.0", "1.30"),
+    "2.75": ("sentry-sdk==2.75.0", "2.3"),
+}
+SENTRY_TESTS = "tests/test_sentry_*.py"
+#: Spotlight's own receiver shows what sentry-sdk's Spotlight support sends, which changed between releases
+#: (sessions and PII without a DSN): its tests run with the newest sentry-sdk only (the tests-* sessions).
+SENTRY_FLOOR_SKIPPED = {"tests/test_sentry_spotlight.py"}
 TEST_SESSIONS = [f"tests-{label}" for label in [*MCP_MATRIX, *FASTMCP_MATRIX]] + ["tests-phoenix"]
+TEST_SESSIONS += [f"sentry-{label}" for label in SENTRY_MATRIX]
 #: Which tests each mcp line runs (tests/conftest.py reads ``MCP_OTEL_TEST_SCOPE``): ``all`` every test;
 #: ``major`` all but the version-independent ones (marker ``once``); ``seams`` also without the slow tests
 #: whose seams are the same on every minor of a major (marker ``per_major``: CLIs, subprocess and install
@@ -141,6 +154,24 @@ def _register(label: str, pins: tuple[str, ...]) -> None:
 
 for _label, _pins in MCP_MATRIX.items():
     _register(_label, _pins)
+
+
+def _register_sentry(label: str, pin: str, mcp_line: str) -> None:
+    @nox.session(name=f"sentry-{label}")
+    def sentry(session: nox.Session) -> None:
+        _install(session, *MCP_MATRIX[mcp_line])
+        # over the extras' floors (the dev extra wants a newer one for the OTLP tests, which skip without it)
+        session.install(pin)
+        session.run("python", "-c", "import sentry_sdk, mcp.types; print('sentry-sdk', sentry_sdk.VERSION)")
+        found = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(SENTRY_TESTS))
+        tests = session.posargs or [t for t in found if t not in SENTRY_FLOOR_SKIPPED]
+        session.run("pytest", "-n", "2", *tests, env={SCOPE_ENV: "all"})
+
+    sentry.__doc__ = f"the Sentry tests against {pin} (mcp {mcp_line})"
+
+
+for _label, (_pin, _mcp_line) in SENTRY_MATRIX.items():
+    _register_sentry(_label, _pin, _mcp_line)
 
 
 def _register_fastmcp(label: str, pins: tuple[str, ...], no_deps: tuple[str, ...]) -> None:

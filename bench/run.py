@@ -58,7 +58,7 @@ BASE_PACKAGES = (
     "wrapt>=1.14",
     "uvicorn==0.54.0",
     "httpx>=0.27",
-    "sentry-sdk==2.75.0",
+    "sentry-sdk==2.76.0",
 )
 #: Peer environments: name → packages (besides mcp and the base constraints).
 PEER_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -82,6 +82,8 @@ INSTRUMENTED = (
     "otel-sentry",
     "otel-sentry-server",
     "otel-sentry-server-stream",
+    "otel-sentry-server-nometrics",
+    "otel-sentry-server-stream-nometrics",
 )
 
 
@@ -740,8 +742,8 @@ def sentry_budget(summary: dict[str, Any]) -> str:
     if version is None:
         return "\n".join([*lines, "not measured (no mcp 2.x in this run)"])
     pairs = (
-        ("transactions", "otel-sentry-server", "sentry"),
-        ("span streaming", "otel-sentry-server-stream", "sentry-stream"),
+        ("transactions", "otel-sentry-server-nometrics", "sentry"),
+        ("span streaming", "otel-sentry-server-stream-nometrics", "sentry-stream"),
     )
     for key, what in (("delta", "wall-clock median"), ("cpu_delta", "CPU time per call")):
         for mode, ours_config, peer_config in pairs:
@@ -753,7 +755,7 @@ def sentry_budget(summary: dict[str, Any]) -> str:
             ratio = ours / peer
             verdict = "HOLDS" if ratio <= 1.0 else "FAILS"
             lines.append(
-                f"- {mode} ({what}): mcp-otel + setup(client_spans=False) adds {ours:+.0f} µs/call, "
+                f"- {mode} ({what}): mcp-otel (equal work: {ours_config}) adds {ours:+.0f} µs/call, "
                 f"sentry-sdk MCPIntegration adds {peer:+.0f} µs/call → ratio **{ratio:.2f}** {verdict} "
                 "(need ≤ 1.0)"
             )

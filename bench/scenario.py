@@ -84,6 +84,11 @@ CONFIGS: dict[str, str] = {
         "call, as `sentry` (equal work)"
     ),
     "otel-sentry-server-stream": "as `otel-sentry-server`, in span streaming mode (one segment per call)",
+    "otel-sentry-server-nometrics": (
+        "as `otel-sentry-server` with metrics=False and setup(sentry_trace=False): the Sentry budget's equal "
+        "work (the peer records no metrics and writes no sentry-trace/baggage into _meta)"
+    ),
+    "otel-sentry-server-stream-nometrics": "as `otel-sentry-server-nometrics`, in span streaming mode",
     "openinference": "openinference-instrumentation-mcp + the SDK TracerProvider",
     "logfire": "logfire.instrument_mcp() (send_to_logfire=False, console=False, the same no-op BSP)",
     "traceloop": "Traceloop opentelemetry-instrumentation-mcp + the SDK TracerProvider",
@@ -302,7 +307,9 @@ def _mcp_otel_instrument(setup: Setup, **kwargs: Any) -> None:
     McpInstrumentor().instrument(tracer_provider=setup.tracer_provider, **kwargs)
 
 
-def _sentry_processor(setup: Setup, stream: bool = False, client_spans: bool = True) -> bool:
+def _sentry_processor(
+    setup: Setup, stream: bool = False, client_spans: bool = True, sentry_trace: bool = True
+) -> bool:
     """Wire mcp-otel's Sentry processor (``mcp_otel.sentry.setup``) as its docs say; the content switch.
 
     sentry-sdk's own MCP integration is disabled (as the docs recommend); ``capture_content`` follows the
@@ -319,12 +326,16 @@ def _sentry_processor(setup: Setup, stream: bool = False, client_spans: bool = T
 
     extra: dict[str, Any] = {"trace_lifecycle": "stream"} if stream else {}
     _sentry_init(disabled_integrations=[MCPIntegration()], **extra)
-    if client_spans:
-        installed = setup_func(tracer_provider=setup.tracer_provider)
-    else:
-        installed = setup_func(tracer_provider=setup.tracer_provider, client_spans=False)
+    kwargs: dict[str, Any] = {} if client_spans else {"client_spans": False}
+    if not sentry_trace:
+        kwargs["sentry_trace"] = False  # an older mcp-otel has no such option: nothing to turn off
+    try:
+        installed = setup_func(tracer_provider=setup.tracer_provider, **kwargs)
+    except TypeError:
+        kwargs.pop("sentry_trace", None)
+        installed = setup_func(tracer_provider=setup.tracer_provider, **kwargs)
     capture = bool(getattr(installed, "capture_content", False))
-    setup.notes.append(f"mcp_otel.sentry.setup(client_spans={client_spans}), capture_content={capture}")
+    setup.notes.append(f"mcp_otel.sentry.setup({kwargs}), capture_content={capture}")
     return capture
 
 
@@ -345,10 +356,15 @@ def configure(config: str) -> Setup:
         processor = _span_duration_processor(_sdk_meter_provider(setup), config == "sdk-spans-metrics")
         tracer_provider.add_span_processor(processor)
         return setup
-    if config in ("otel-sentry-server", "otel-sentry-server-stream"):
+    if config.startswith("otel-sentry-server"):
         _sdk_tracer_provider(setup)
+        stream = "-stream" in config
+        if config.endswith("-nometrics"):
+            capture = _sentry_processor(setup, stream=stream, client_spans=False, sentry_trace=False)
+            _mcp_otel_instrument(setup, metrics=False, capture_content=capture)
+            return setup
         _sdk_meter_provider(setup)
-        capture = _sentry_processor(setup, stream=config.endswith("-stream"), client_spans=False)
+        capture = _sentry_processor(setup, stream=stream, client_spans=False)
         _mcp_otel_instrument(setup, meter_provider=setup.meter_provider, capture_content=capture)
         return setup
     if config == "sentry-stream":

@@ -250,7 +250,7 @@ ROWS = [
         },
         op="mcp.server",
         name="resources/read file:///docs/api.md",
-        source="custom",
+        source="route",
         data={
             sc.SENTRY_MCP_RESOURCE_PROTOCOL: "file",
             sc.SENTRY_MCP_TRANSPORT: "http",
@@ -265,7 +265,7 @@ ROWS = [
         options=ALL,
         op="mcp.server",
         name="resources/read file:///docs/api.md",
-        source="custom",
+        source="route",
         data={
             attr.MCP_RESOURCE_URI: "file:///docs/api.md",
             attr.CLIENT_ADDRESS: "10.1.2.3",
@@ -286,7 +286,7 @@ ROWS = [
         {attr.MCP_METHOD_NAME: "resources/subscribe", attr.MCP_RESOURCE_URI: "demo://x"},
         op="mcp.server",
         name="resources/subscribe demo://x",
-        source="custom",
+        source="route",
     ),
     Row(
         "initialize",
@@ -586,7 +586,7 @@ def test_otlp_exporter_rewrites_mcp_spans_only() -> None:
     other = make_span(SpanKind.INTERNAL, {"db.system": "sqlite"}, scope="user")
     exporter.export([mcp, other])
     first, second = inner.spans
-    assert first.name == "resources/read a://b"
+    assert first.name == "resources/read"  # OTLP spans are span-v2 spans: the streaming rule (JS 11.17)
     assert first.attributes is not None and first.attributes[sc.SENTRY_OP] == "mcp.server"
     assert attr.MCP_RESOURCE_URI not in first.attributes
     assert second is other

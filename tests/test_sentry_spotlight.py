@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from support import npm_packages
+
 pytestmark = [pytest.mark.per_major, pytest.mark.xdist_group("spotlight")]
 
 SPOTLIGHT_VERSION = "4.11.8"
@@ -46,7 +48,6 @@ PACKAGE_JSON = {
 DIR_ENV = "MCP_OTEL_SPOTLIGHT_DIR"
 RUN_JS = Path("node_modules/@spotlightjs/spotlight/dist/run.js")
 START_TIMEOUT = 60.0
-INSTALL_TIMEOUT = 600.0
 
 #: Preloaded into Spotlight's node process: listen on 127.0.0.1 only, connect to loopback only.
 LOOPBACK_ONLY_JS = r"""'use strict';
@@ -86,18 +87,14 @@ net.Socket.prototype.connect = function (...args) {
 
 def spotlight_dir() -> Path:
     """Where Spotlight is (to be) installed: ``$MCP_OTEL_SPOTLIGHT_DIR``, else a directory in the temp dir."""
-    configured = os.environ.get(DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(tempfile.gettempdir()) / f"mcp-otel-spotlight-{SPOTLIGHT_VERSION}"
+    return npm_packages.package_dir(DIR_ENV, f"mcp-otel-spotlight-{SPOTLIGHT_VERSION}")
 
 
 def installed(directory: Path) -> bool:
     """Whether ``directory`` holds the pinned Spotlight with the hono override."""
-    hono = directory / "node_modules" / "hono" / "package.json"
-    if not (directory / RUN_JS).is_file() or not hono.is_file():
-        return False
-    return bool(json.loads(hono.read_text()).get("version") == HONO_VERSION)
+    return (directory / RUN_JS).is_file() and npm_packages.installed_version(
+        directory, "hono"
+    ) == HONO_VERSION
 
 
 def install(directory: Path) -> Path:
@@ -107,35 +104,7 @@ def install(directory: Path) -> Path:
         FileNotFoundError: npm is not installed.
         subprocess.CalledProcessError: npm failed.
     """
-    if installed(directory):
-        return directory / RUN_JS
-    npm = shutil.which("npm")
-    if npm is None:
-        raise FileNotFoundError("npm")
-    # install next to the target, then rename: a concurrent run never sees a half-installed tree
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=directory.name + ".", dir=directory.parent))
-    try:
-        (staging / "package.json").write_text(json.dumps(PACKAGE_JSON, indent=2) + "\n")
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-            cwd=staging,
-            check=True,
-            timeout=INSTALL_TIMEOUT,
-        )
-        if not installed(staging):
-            raise RuntimeError(
-                f"npm install did not produce Spotlight {SPOTLIGHT_VERSION} with hono {HONO_VERSION}"
-            )
-        if directory.exists() and not installed(directory):
-            shutil.rmtree(directory)  # a broken earlier install
-        with contextlib.suppress(OSError):  # another run may have finished first
-            staging.rename(directory)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    if not installed(directory):
-        raise RuntimeError(f"Spotlight is not installed in {directory}")
+    npm_packages.install(directory, PACKAGE_JSON, installed)
     return directory / RUN_JS
 
 
@@ -359,6 +328,11 @@ def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
     """Span streaming mode (``trace_lifecycle="stream"``) over stdio, sentry-sdk's MCPIntegration left on."""
     import anyio
 
+    from mcp_otel.sentry.streaming import MIN_SENTRY_SDK, supported
+
+    if not supported():
+        pytest.skip(f"span streaming needs sentry-sdk >= {'.'.join(map(str, MIN_SENTRY_SDK))}")
+
     from support.compat import CLIENT_NAME
     from support.sentry_server import connect, tool_mechanism
 
@@ -375,7 +349,7 @@ def test_stdio_server_streams_to_spotlight(spotlight: Spotlight) -> None:
     spotlight.wait_for(lambda s: bool(_sessions(s)) and "tools/call logged" in _streamed_segments(s))
     assert not spotlight.items("transaction")
     segments = _streamed_segments(spotlight)
-    for name in ("tools/call add", "tools/call explode", "resources/read demo://info", "tools/call logged"):
+    for name in ("tools/call add", "tools/call explode", "resources/read", "tools/call logged"):
         attributes = segments[name]["attributes"]
         assert attributes["sentry.origin"] == "auto.ai.mcp.otel"
         assert attributes["mcp.transport"] == "stdio" and attributes["network.transport"] == "pipe"
@@ -491,7 +465,14 @@ def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
         handle.close()
         sentry_sdk.get_client().close(timeout=2.0)
         sentry_sdk.Scope.get_global_scope().set_client(None)
-    spotlight.wait_for(lambda s: bool(_sessions(s)) and "tools/call explode" in _server_transactions(s))
+    # sessions reach Spotlight without a DSN only in newer sentry-sdk releases (2.66: yes, 2.45: no)
+    sessions_reach_spotlight = tuple(int(p) for p in sentry_sdk.VERSION.split(".")[:2]) >= (2, 66)
+    spotlight.wait_for(
+        lambda s: (
+            (bool(_sessions(s)) or not sessions_reach_spotlight)
+            and "tools/call explode" in _server_transactions(s)
+        )
+    )
     echo = _server_transactions(spotlight)["tools/call echo"]["contexts"]["trace"]["data"]
     assert echo["mcp.transport"] == "http" and echo["network.transport"] == "tcp"
     assert echo["mcp.session.id"]
@@ -500,7 +481,8 @@ def test_streamable_http_with_spotlight_option(spotlight: Spotlight) -> None:
     # exactly one event for the failing tool (mcp 1.x also logs an unrelated SSE-writer error at shutdown)
     (event,) = [e for e in _errors(spotlight) if "RuntimeError" in json.dumps(e["exception"])]
     assert event["transaction"] == "tools/call explode"
-    assert _sessions(spotlight)[0]["status"] == "exited"
+    if sessions_reach_spotlight:
+        assert _sessions(spotlight)[0]["status"] == "exited"
 
 
 if __name__ == "__main__":

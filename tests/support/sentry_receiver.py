@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
 
 OTLP_PATH = "/integration/otlp/v1/traces/"
 
@@ -210,3 +211,18 @@ def _any_value(value: Any) -> Any:
     if which is None:
         return None
     return getattr(value, which)
+
+
+class CapturingTransport(Transport):
+    """A sentry-sdk transport that keeps every envelope in-process (``sentry_sdk.init(transport=...)``).
+
+    The envelopes land in the class attribute :attr:`envelopes`; reset it before each test.
+    """
+
+    envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        CapturingTransport.envelopes.append(envelope)
+
+    def flush(self, timeout: float, callback: Any = None) -> None:
+        pass

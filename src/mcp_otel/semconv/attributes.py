@@ -6,7 +6,7 @@
 #   semconv/otel/core.yaml
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:255669d180aa0d64
+# Model digest: sha256:0ee44730aca70e6d
 """Attribute keys and enum values mcp-otel puts on MCP spans and metrics.
 
 The OTel keys (``mcp.*``, ``gen_ai.*``, ``jsonrpc.*``, ``rpc.*``, ``error.*``, ``network.*``, ``server.*``,

@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:255669d180aa0d64
+# Model digest: sha256:0ee44730aca70e6d
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
@@ -335,8 +335,8 @@ SENTRY_ORIGIN_AUTO_AI_MCP: Final = "auto.ai.mcp"
 SENTRY_ORIGIN_AUTO_FUNCTION_MCP_SERVER: Final = "auto.function.mcp_server"
 """Origin used by Sentry's JavaScript SDK for MCP requests."""
 
-SENTRY_ORIGIN_AUTO_MCP_NOTIFICATION: Final = "auto.mcp.notification"
-"""Origin used by Sentry's JavaScript SDK for MCP notifications."""
+SENTRY_ORIGIN_AUTO_FUNCTION_MCP_SERVER_NOTIFICATION: Final = "auto.function.mcp_server.notification"
+"""Origin used by Sentry's JavaScript SDK (11.10 and later) for MCP notifications."""
 
 SENTRY_ORIGIN_AUTO_AI_MCP_OTEL: Final = "auto.ai.mcp.otel"
 """Origin of the spans and error events mcp-otel sends (an mcp-otel value)."""
@@ -351,7 +351,7 @@ SENTRY_SEGMENT_NAME_SOURCE_ROUTE: Final = "route"
 """A low-cardinality name (`tools/call get-weather`)."""
 
 SENTRY_SEGMENT_NAME_SOURCE_CUSTOM: Final = "custom"
-"""A name that carries a resource URI (high cardinality)."""
+"""sentry-python's source for MCP transactions (mcp-otel sends `route`, as Sentry JS 11.17 does)."""
 
 
 class SentryMcpLifecyclePhaseValues(Enum):
@@ -400,8 +400,8 @@ class SentryOriginValues(Enum):
     """Origin used by sentry-python's MCP integration."""
     AUTO_FUNCTION_MCP_SERVER = "auto.function.mcp_server"
     """Origin used by Sentry's JavaScript SDK for MCP requests."""
-    AUTO_MCP_NOTIFICATION = "auto.mcp.notification"
-    """Origin used by Sentry's JavaScript SDK for MCP notifications."""
+    AUTO_FUNCTION_MCP_SERVER_NOTIFICATION = "auto.function.mcp_server.notification"
+    """Origin used by Sentry's JavaScript SDK (11.10 and later) for MCP notifications."""
     AUTO_AI_MCP_OTEL = "auto.ai.mcp.otel"
     """Origin of the spans and error events mcp-otel sends (an mcp-otel value)."""
 
@@ -412,7 +412,7 @@ class SentrySegmentNameSourceValues(Enum):
     ROUTE = "route"
     """A low-cardinality name (`tools/call get-weather`)."""
     CUSTOM = "custom"
-    """A name that carries a resource URI (high cardinality)."""
+    """sentry-python's source for MCP transactions (mcp-otel sends `route`, as Sentry JS 11.17 does)."""
 
 
 SENTRY_TO_OTEL: Final[Mapping[str, str]] = MappingProxyType(

@@ -8,7 +8,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:255669d180aa0d64
+# Model digest: sha256:0ee44730aca70e6d
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a vendor-neutral span may carry: the upstream OTel attributes plus

@@ -21,6 +21,8 @@ environment, ``before_send*``, ``ignore_errors``). :func:`setup` wires four part
   :class:`SentryOtlpSpanProcessor` for sentry-sdk's ``OTLPIntegration`` (``sentry.op`` on the OTLP spans);
 - errors: :class:`ErrorCapture` (each tool/handler exception → one error event, linked to its span);
 - release health: :class:`ReleaseHealth` (each MCP session → one Sentry session);
+- trace context: :class:`SentryMetaPropagator` (``sentry-trace`` + ``baggage`` in ``params._meta``, read when
+  there is no ``traceparent`` and written next to it, as Sentry JS 11.17 reads and writes them).
 - logs: :class:`SentryLogs` (mcp-otel's log records → Sentry Logs, linked to their span, with
   ``sentry_sdk.init(enable_logs=True)``; ``docs/logs.md``).
 
@@ -57,6 +59,8 @@ from mcp_otel.sentry.otlp import (
     otlp_exporter,
 )
 from mcp_otel.sentry.processor import SentrySpanProcessor
+from mcp_otel.sentry.propagation import SentryMetaPropagator
+from mcp_otel.telemetry import add_meta_propagator, remove_meta_propagator
 
 __all__ = [
     "MECHANISM",
@@ -69,6 +73,7 @@ __all__ = [
     "SentryLogs",
     "SentryMcpOptions",
     "SentryOtlpSpanExporter",
+    "SentryMetaPropagator",
     "SentryOtlpSpanProcessor",
     "SentrySpan",
     "SentrySpanProcessor",
@@ -92,6 +97,7 @@ class McpSentry:
         processor: the span processor added to the tracer provider.
         errors: the error capture (``None`` when disabled).
         health: the release-health listener (``None`` when disabled).
+        propagator: the ``sentry-trace`` / ``baggage`` ``_meta`` propagator (``None`` when disabled).
         logs: the Sentry Logs listener (``None`` when disabled).
     """
 
@@ -99,6 +105,7 @@ class McpSentry:
     processor: SpanProcessor
     errors: ErrorCapture | None
     health: ReleaseHealth | None
+    propagator: SentryMetaPropagator | None = None
     logs: SentryLogs | None = None
 
     @property
@@ -112,7 +119,10 @@ class McpSentry:
         return resolved.record_inputs or resolved.record_outputs
 
     def close(self) -> None:
-        """Stop sending: disable the span processor, remove the listeners (the Sentry client stays)."""
+        """Stop sending: disable the span processor, remove the listeners and the ``_meta`` propagator (the
+        Sentry client stays)."""
+        if self.propagator is not None:
+            remove_meta_propagator(self.propagator)
         self.processor.shutdown()
         if self.errors is not None:
             self.errors.uninstall()
@@ -128,13 +138,14 @@ def setup(
     record_inputs: bool | None = None,
     record_outputs: bool | None = None,
     send_user_info: bool | None = None,
-    resource_uri_in_name: bool = True,
+    resource_uri_in_name: bool | None = None,
     capture_errors: bool = True,
     release_health: bool = True,
     client_sessions: bool = False,
     drop_sentry_mcp_events: bool = True,
     otlp: bool = False,
     client_spans: bool = True,
+    sentry_trace: bool = True,
     logs: bool = True,
 ) -> McpSentry:
     """Connect mcp-otel to the Sentry client (``sentry_sdk.init``, before or after this call).
@@ -142,14 +153,15 @@ def setup(
     Args:
         tracer_provider: the SDK provider mcp-otel's spans go to (default: the global one; an SDK
             ``TracerProvider`` is created and made global when there is none).
-        record_inputs: send tool arguments / prompt variables (default: ``send_default_pii`` or
-            ``data_collection.gen_ai.inputs``).
-        record_outputs: send tool results (default: ``send_default_pii`` or
-            ``data_collection.gen_ai.outputs``).
+        record_inputs: send tool arguments / prompt variables (default: ``data_collection`` ``mcp.inputs``,
+            else ``gen_ai.inputs``, else ``send_default_pii``; see :mod:`mcp_otel.sentry.options`).
+        record_outputs: send tool results (default: ``data_collection`` ``mcp.outputs``, else
+            ``gen_ai.outputs``, else ``send_default_pii``).
         send_user_info: send client address/port, the resource URI attribute and the session distinct id
             (default: ``send_default_pii`` or ``data_collection.user_info``).
-        resource_uri_in_name: name ``resources/read`` transactions with the URI (Sentry's rule); ``False``
-            for the low-cardinality ``resources/read``.
+        resource_uri_in_name: name ``resources/*`` spans with the URI (``True``) or by the method alone
+            (``False``); default: Sentry JS 11.17's rule, with the URI for transactions, without it in span
+            streaming mode and on the OTLP path.
         capture_errors: capture tool and handler exceptions as error events.
         release_health: report MCP sessions as release-health sessions.
         client_sessions: also report MCP sessions this process opens as a client.
@@ -160,6 +172,9 @@ def setup(
         client_spans: also send the requests this process sends as an MCP client (``mcp.client``);
             ``False``: only the messages it receives (SERVER spans) and the MCP spans nested in them (not
             applied on the OTLP path, which exports every span).
+        sentry_trace: continue traces from ``sentry-trace`` + ``baggage`` in ``params._meta`` when it holds
+            no ``traceparent``, and write both next to ``traceparent`` in what this process sends (Sentry JS
+            11.17 reads and writes only these, unless its ``propagateTraceparent`` is on).
         logs: send mcp-otel's log records to Sentry Logs when the client has ``enable_logs`` (checked per
             record, so ``sentry_sdk.init`` may come later).
     """
@@ -186,11 +201,22 @@ def setup(
     if release_health:
         health = ReleaseHealth(options, client_sessions=client_sessions)
         health.install()
+    propagator = None
+    if sentry_trace:
+        propagator = SentryMetaPropagator()
+        add_meta_propagator(propagator)
     sentry_logs = None
     if logs:
         sentry_logs = SentryLogs(options)
         sentry_logs.install()
-    return McpSentry(options=options, processor=processor, errors=errors, health=health, logs=sentry_logs)
+    return McpSentry(
+        options=options,
+        processor=processor,
+        errors=errors,
+        health=health,
+        logs=sentry_logs,
+        propagator=propagator,
+    )
 
 
 def _global_sdk_provider() -> TracerProvider:

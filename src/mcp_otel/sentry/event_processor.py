@@ -2,7 +2,8 @@
 
 Registered while an ErrorCapture is installed, first among sentry-sdk's global event processors, it drops
 
-- error events of sentry-sdk's own ``MCPIntegration`` (mechanism ``mcp``) and, with
+- error events of sentry-sdk's own ``MCPIntegration`` (mechanism ``mcp`` since 2.69; before, the exception
+  was captured in its wrapper's frame: :func:`~mcp_otel.sentry.mechanism.captured_by_sentry_mcp`) and, with
   ``drop_sentry_mcp_events``, its transactions and spans (origin ``auto.ai.mcp``);
 - error events whose exception chain holds an exception mcp-otel captured;
 - ``LoggingIntegration`` events from the ``mcp`` / ``fastmcp`` loggers logged inside a running request
@@ -17,7 +18,6 @@ events and of those captured inside an MCP handler follows the ``exception_text`
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import sentry_sdk
@@ -27,7 +27,7 @@ from mcp_otel.semconv import sentry_compat as sentry
 from mcp_otel.sentry.error_context import HINT_KEY, link_to_mcp_span, scrub_arguments
 from mcp_otel.sentry.event_text import HINT_RULES_KEY, scrub_event
 from mcp_otel.sentry.exception_marks import CAPTURED, SEEN, mark, marked
-from mcp_otel.sentry.mechanism import SENTRY_PYTHON_MECHANISM
+from mcp_otel.sentry.mechanism import captured_by_sentry_mcp
 from mcp_otel.telemetry import active_operation, active_request
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _process(event: Event, hint: Hint, capture: ErrorCapture) -> Event | None:
         if exc is not None:
             mark(exc, CAPTURED)
         return event
-    if capture.drop_sentry_mcp_events and _mechanism(event) == SENTRY_PYTHON_MECHANISM:
+    if capture.drop_sentry_mcp_events and captured_by_sentry_mcp(event, hint):
         return None  # sentry-sdk's MCPIntegration: mcp-otel captures handler exceptions itself
     if exc is not None:
         if marked(exc) == CAPTURED:
@@ -135,16 +135,6 @@ def _exception(hint: Hint) -> BaseException | None:
     exc_info = hint.get("exc_info")
     if isinstance(exc_info, tuple) and len(exc_info) == 3 and isinstance(exc_info[1], BaseException):
         return exc_info[1]
-    return None
-
-
-def _mechanism(event: Event) -> str | None:
-    values = (event.get("exception") or {}).get("values") or []
-    for value in reversed(values):
-        mechanism = (value or {}).get("mechanism")
-        if isinstance(mechanism, Mapping):
-            kind = mechanism.get("type")
-            return kind if isinstance(kind, str) else None
     return None
 
 

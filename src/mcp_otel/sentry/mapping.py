@@ -11,9 +11,10 @@ The rules (see ``docs/sentry.md`` for the table):
 
 - op: notifications (``mcp_otel.notification.direction``) → ``mcp.notification.client_to_server`` /
   ``mcp.notification.server_to_client``; SERVER spans → ``mcp.server``; CLIENT spans → ``mcp.client``.
-- name: ``{method} {tool}`` / ``{method} {prompt}``; ``resources/read|subscribe|unsubscribe {uri}`` unless
-  ``resource_uri_in_name`` is off; else ``{method}``; fallbacks ``MCP server operation`` /
-  ``MCP notification`` / ``MCP client operation`` (Sentry's name templates).
+- name: ``{method} {tool}`` / ``{method} {prompt}``; ``resources/read|subscribe|unsubscribe {uri}`` when
+  ``resource_uri_in_name`` (Sentry JS 11.17: on for transactions, off for streamed spans); else ``{method}``;
+  fallbacks ``MCP server operation`` / ``MCP notification`` / ``MCP client operation`` (Sentry's name
+  templates). The source is ``route`` for every name, as Sentry JS 11.17 sends it.
 - status: ``internal_error`` for OTel ERROR spans (tool errors included), ``ok`` otherwise.
 - attributes: every attribute of the span, the Sentry keys the core's facts gave for it
   (:mod:`mcp_otel.sentry.facts`: ``mcp.transport``, ``mcp.tool.result.is_error`` / ``.content_count`` /
@@ -85,9 +86,9 @@ STATUS_INTERNAL_ERROR = "internal_error"
 """Sentry span status of a failed span (OTel status ERROR: exceptions, JSON-RPC errors, tool errors)."""
 
 SOURCE_ROUTE = "route"
-"""Transaction source of a low-cardinality name (``tools/call get-weather``)."""
+"""Transaction / segment name source of every MCP span (Sentry JS 11.17 sends ``route`` for all of them)."""
 SOURCE_CUSTOM = "custom"
-"""Transaction source of a name that carries a resource URI (high cardinality)."""
+"""sentry-python's source for MCP transactions; mcp-otel no longer sends it (kept for importers)."""
 
 NAME_SERVER_FALLBACK = "MCP server operation"
 """Sentry's name for an ``mcp.server`` span without a method."""
@@ -116,7 +117,7 @@ class SentrySpan:
     Attributes:
         op: the Sentry op (``mcp.server`` …).
         name: the transaction name / span description.
-        source: the transaction source (``route``, or ``custom`` when the name carries a URI).
+        source: the transaction / segment name source (``route``).
         origin: :data:`ORIGIN`.
         status: ``ok`` or ``internal_error``.
         data: the span data / attributes (JSON-compatible values).
@@ -215,7 +216,7 @@ def sentry_op(kind: SpanKind, attributes: Mapping[str, Any]) -> str:
 def sentry_name(
     op: str, attributes: Mapping[str, Any], options: MappingOptions = DEFAULT_OPTIONS
 ) -> tuple[str, str]:
-    """The Sentry name of an MCP span and its transaction source (``route`` / ``custom``)."""
+    """The Sentry name of an MCP span and its transaction source (``route``)."""
     method = attributes.get(attr.MCP_METHOD_NAME)
     method = method if isinstance(method, str) and method else None
     if op in (sentry.SENTRY_OP_NOTIFICATION_CLIENT_TO_SERVER, sentry.SENTRY_OP_NOTIFICATION_SERVER_TO_CLIENT):
@@ -229,7 +230,7 @@ def sentry_name(
         return f"{method} {target}", SOURCE_ROUTE
     uri = attributes.get(attr.MCP_RESOURCE_URI)
     if options.resource_uri_in_name and method in RESOURCE_METHODS and isinstance(uri, str) and uri:
-        return f"{method} {uri}", SOURCE_CUSTOM
+        return f"{method} {uri}", SOURCE_ROUTE
     return method, SOURCE_ROUTE
 
 

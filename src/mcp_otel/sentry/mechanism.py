@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
 MECHANISM = "auto.ai.mcp_server"
 """Mechanism type of the error events mcp-otel captures (the one Sentry's JavaScript SDK uses)."""
 SENTRY_PYTHON_MECHANISM = "mcp"
-"""Mechanism type of the error events of sentry-python's own ``MCPIntegration`` (dropped as duplicates)."""
+"""Mechanism type of sentry-python's own ``MCPIntegration`` error events (since 2.69; dropped)."""
+SENTRY_PYTHON_MODULE = "sentry_sdk.integrations.mcp"
+"""The module of sentry-python's ``MCPIntegration``: its wrappers catch a handler's exception, capture it and
+re-raise it (before 2.69 with ``capture_exception``'s default mechanism, ``generic``)."""
 
 MECHANISM_ERROR_TYPE = "error_type"
 """``mechanism.data`` key: the kind of failure."""
@@ -68,6 +72,28 @@ def mechanism(operation: Operation, exc: BaseException, options: MappingOptions)
     else:
         data = {MECHANISM_ERROR_TYPE: ERROR_TYPE_HANDLER}
     return {"type": MECHANISM, "handled": False, "data": data}
+
+
+def captured_by_sentry_mcp(event: Mapping[str, Any], hint: Mapping[str, Any]) -> bool:
+    """Whether ``event`` is an error event of sentry-python's ``MCPIntegration``, in any sentry-sdk version.
+
+    sentry-sdk >= 2.69 marks them with mechanism ``mcp``. Every version captures the exception inside the
+    ``except`` block of a wrapper in :data:`SENTRY_PYTHON_MODULE`, so the outermost frame of the traceback it
+    captures with is that wrapper's (a user's own ``capture_exception`` in a tool has the tool's frame there).
+    """
+    values = (event.get("exception") or {}).get("values") or []
+    for value in reversed(values):
+        found = (value or {}).get("mechanism")
+        if isinstance(found, Mapping):
+            if found.get("type") == SENTRY_PYTHON_MECHANISM:
+                return True
+            break
+    exc_info = hint.get("exc_info")
+    if not isinstance(exc_info, tuple) or len(exc_info) != 3:
+        return False
+    traceback = exc_info[2]
+    frame = getattr(traceback, "tb_frame", None)
+    return frame is not None and frame.f_globals.get("__name__") == SENTRY_PYTHON_MODULE
 
 
 def _tool_error_type(exc: BaseException) -> str:

@@ -132,7 +132,7 @@ class SentryOtlpSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Map the MCP spans of ``spans`` and hand everything to the wrapped exporter."""
         try:
-            mapping = self.options.resolve()
+            mapping = self.options.resolve(streamed=True)  # OTLP spans are span-v2 spans in Sentry
             batch = [self._map(span, mapping) for span in spans]
         except Exception:
             log_failure_once("sentry.otlp.export")

@@ -34,6 +34,7 @@ from mcp_otel.semconv import attributes as attr
 from mcp_otel.sentry.facts import SpanFacts
 from mcp_otel.sentry.mapping import DEFAULT_SCOPES, MappingOptions, SentrySpan, is_mcp_span, map_span
 from mcp_otel.sentry.options import SentryMcpOptions
+from mcp_otel.sentry.propagation import incoming_baggage
 from mcp_otel.sentry.streaming import (
     StreamedSender,
     ignore_sentry_mcp_spans,
@@ -42,6 +43,8 @@ from mcp_otel.sentry.streaming import (
 )
 
 _RECEIVED = (SpanKind.SERVER, SpanKind.CONSUMER)
+SHUTDOWN_FLUSH_MILLIS = 2000
+"""At most this long (ms) :meth:`SentrySpanProcessor.shutdown` waits for the Sentry client to flush."""
 MAX_OPEN_SPANS = 10_000
 """At most this many running MCP spans are tracked for nesting; beyond that, spans become transactions."""
 
@@ -50,6 +53,7 @@ MAX_OPEN_SPANS = 10_000
 class _Finished:
     span: ReadableSpan
     children: list[_Finished] = field(default_factory=list)
+    baggage: Any = None  # the Sentry baggage its trace was continued with (``sentry-trace`` in ``_meta``)
 
 
 class SentrySpanProcessor(SpanProcessor):
@@ -83,6 +87,7 @@ class SentrySpanProcessor(SpanProcessor):
         self.enabled = True
         self._lock = threading.Lock()
         self._open: dict[int, list[_Finished]] = {}
+        self._baggage: dict[int, Any] = {}  # span id → incoming Sentry baggage of a running SERVER span
         self._streamed = StreamedSender(_sampling_context)
         self._ruled_options: Any = None  # the client options that carry our ignore_spans rule
         # what the vendor-neutral spans leave out (transport kind, result shape …), until the span is mapped
@@ -110,6 +115,10 @@ class SentrySpanProcessor(SpanProcessor):
                     return
                 if len(self._open) < MAX_OPEN_SPANS:
                     self._open[context.span_id] = []
+                    if parent is not None and parent.is_remote:
+                        baggage = incoming_baggage(parent_context)
+                        if baggage is not None:
+                            self._baggage[context.span_id] = baggage
         except Exception:
             log_failure_once("sentry.processor.on_start")
 
@@ -123,6 +132,8 @@ class SentrySpanProcessor(SpanProcessor):
             with self._lock:
                 children = self._open.pop(context.span_id, None) if context is not None else None
                 node = _Finished(span, children or [])
+                if self._baggage and context is not None:
+                    node.baggage = self._baggage.pop(context.span_id, None)
                 parent = span.parent
                 entry = span.kind in _RECEIVED  # received: its own transaction
                 if parent is not None and not parent.is_remote and not entry:
@@ -141,11 +152,20 @@ class SentrySpanProcessor(SpanProcessor):
             log_failure_once("sentry.processor.on_end")
 
     def shutdown(self) -> None:
-        """Stop sending and forget running spans (the Sentry client is the user's: it is not closed)."""
+        """Stop sending, flush what was sent to the Sentry client (span streaming batches spans, see
+        :mod:`mcp_otel.sentry.streaming`) and forget running spans (the client is the user's: not closed)."""
+        if self.enabled:
+            try:
+                client = sentry_sdk.get_client()
+                if client.is_active():
+                    client.flush(timeout=SHUTDOWN_FLUSH_MILLIS / 1000)
+            except Exception:  # noqa: S110 - the user's transport failing: its own close reports it
+                pass
         self.enabled = False
         self.facts.uninstall()
         with self._lock:
             self._open.clear()
+            self._baggage.clear()
         ruled, self._ruled_options = self._ruled_options, None
         if ruled is not None:
             stop_ignoring_sentry_mcp_spans(ruled)
@@ -188,7 +208,7 @@ class SentrySpanProcessor(SpanProcessor):
             return
         options = self.options.resolve(client)
         if streaming_enabled(client.options):
-            self._streamed.send(node.span, node.children, options, self.facts)
+            self._streamed.send(node.span, node.children, options, self.facts, node.baggage)
             return
         mapped = map_span(node.span, options, self.facts.pop(node.span))
         scope = sentry_sdk.Scope.get_current_scope()
@@ -203,6 +223,7 @@ class SentrySpanProcessor(SpanProcessor):
             parent_sampled=mapped.parent_sampled,
             same_process_as_parent=not mapped.parent_is_remote,
             start_timestamp=mapped.start,
+            baggage=node.baggage,
         )
         started = scope.start_transaction(
             transaction,

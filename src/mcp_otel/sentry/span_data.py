@@ -60,8 +60,8 @@ class MappingOptions:
             prompt result descriptions (``mcp.prompt.result.description``).
         send_user_info: send ``client.address``, ``client.port`` and ``mcp.resource.uri`` (Sentry's
             ``send_default_pii`` / ``data_collection.user_info``).
-        resource_uri_in_name: name ``resources/read`` spans ``resources/read {uri}`` (Sentry's rule); off:
-            the low-cardinality ``resources/read``.
+        resource_uri_in_name: name ``resources/read`` spans ``resources/read {uri}`` (Sentry JS 11.17's
+            rule for transactions); off: ``resources/read`` (its rule for streamed spans).
     """
 
     record_inputs: bool = False

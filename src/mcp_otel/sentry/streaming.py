@@ -52,13 +52,31 @@ SENTRY_MCP_SPANS_RULE: Mapping[str, Any] = {
 _PRIVATE_SLOTS = ("_span_id", "_start_timestamp")
 
 
-def streaming_enabled(options: Mapping[str, Any] | None) -> bool:
-    """Whether a Sentry client with ``options`` runs in span streaming mode."""
+def _span_streaming_check() -> Callable[[Any], bool] | None:
     try:
         from sentry_sdk.tracing_utils import has_span_streaming_enabled
     except ImportError:  # sentry-sdk without span streaming
+        return None
+    return has_span_streaming_enabled
+
+
+_has_span_streaming_enabled = _span_streaming_check()
+_last_mode: tuple[Any, Any, Any, bool] | None = None
+
+
+def streaming_enabled(options: Mapping[str, Any] | None) -> bool:
+    """Whether a Sentry client with ``options`` runs in span streaming mode (``trace_lifecycle="stream"``, top
+    level or in ``_experiments``: sentry-sdk's own ``has_span_streaming_enabled`` decides)."""
+    global _last_mode
+    if options is None or _has_span_streaming_enabled is None:
         return False
-    return bool(has_span_streaming_enabled(options))  # type: ignore[arg-type]
+    lifecycle, experiments = options.get("trace_lifecycle"), options.get("_experiments")
+    last = _last_mode
+    if last is not None and last[0] is options and last[1] == lifecycle and last[2] is experiments:
+        return last[3]  # asked once per exported span: a client's options rarely change
+    enabled = bool(_has_span_streaming_enabled(options))
+    _last_mode = (options, lifecycle, experiments, enabled)
+    return enabled
 
 
 def supported() -> bool:
@@ -84,10 +102,16 @@ class StreamedSender:
         self._warned = False
 
     def send(
-        self, span: ReadableSpan, children: list[Any], options: MappingOptions, facts: SpanFacts
+        self,
+        span: ReadableSpan,
+        children: list[Any],
+        options: MappingOptions,
+        facts: SpanFacts,
+        baggage: Any = None,
     ) -> None:
         """Stream ``span`` as a segment; ``children`` are nodes with ``.span`` and ``.children``; ``facts``
-        holds what the core's facts gave for each span (consumed here)."""
+        holds what the core's facts gave for each span (consumed here); ``baggage``: the frozen Sentry
+        baggage its trace was continued with (the segment's dynamic sampling context)."""
         kept = facts.pop(span)
         if not self._supported:
             if not self._warned:
@@ -110,9 +134,11 @@ class StreamedSender:
             propagation.trace_id = mapped.trace_id
             propagation.parent_span_id = mapped.parent_span_id
             propagation.parent_sampled = mapped.parent_sampled
+            if baggage is not None:
+                propagation.baggage = baggage
             if callable(sentry_sdk.get_client().options.get("traces_sampler")):  # only a sampler reads it
                 sentry_sdk.Scope.set_custom_sampling_context({"mcp": self._sampling_context(span, mapped)})
-            attributes = stream_attributes(mapped, segment=True)
+            attributes = stream_attributes(mapped, segment=True, copy=False)  # mapped is ours alone
             segment = start_span(mapped.name, attributes=attributes, parent_span=None, active=False)
             if isinstance(segment, NoOpStreamedSpan):  # not sampled, or ignored (ignore_spans)
                 segment.end()
@@ -137,7 +163,9 @@ def _add_child(
     if not is_mcp_span(node.span):
         return
     mapped = map_span(node.span, options, kept)
-    child = start_span(mapped.name, attributes=stream_attributes(mapped), parent_span=parent, active=False)
+    child = start_span(
+        mapped.name, attributes=stream_attributes(mapped, copy=False), parent_span=parent, active=False
+    )
     if isinstance(child, noop):
         child.end()
         for grandchild in node.children:
@@ -168,10 +196,10 @@ def _end(mapped: SentrySpan) -> datetime | None:
     return mapped.end
 
 
-def stream_attributes(mapped: SentrySpan, *, segment: bool = False) -> dict[str, Any]:
+def stream_attributes(mapped: SentrySpan, *, segment: bool = False, copy: bool = True) -> dict[str, Any]:
     """The attributes of a streamed MCP span: the mapped data, ``sentry.op``, ``sentry.origin`` and, on a
-    segment, ``sentry.segment.name.source``."""
-    attributes = dict(mapped.data)
+    segment, ``sentry.segment.name.source`` (``copy=False``: added to ``mapped.data`` itself)."""
+    attributes = dict(mapped.data) if copy else mapped.data
     attributes[sentry.SENTRY_OP] = mapped.op
     attributes[sentry.SENTRY_ORIGIN] = mapped.origin
     if segment:

@@ -22,7 +22,12 @@ from mcp_otel.telemetry.active import (
 )
 from mcp_otel.telemetry.core import Telemetry
 from mcp_otel.telemetry.operation import Operation
-from mcp_otel.telemetry.propagation import inject, parent_context
+from mcp_otel.telemetry.propagation import (
+    add_meta_propagator,
+    inject,
+    parent_context,
+    remove_meta_propagator,
+)
 from mcp_otel.telemetry.suppression import unsuppressed_context
 
 __all__ = [
@@ -33,7 +38,9 @@ __all__ = [
     "active_client_request",
     "active_operation",
     "active_request",
+    "add_meta_propagator",
     "inject",
     "parent_context",
+    "remove_meta_propagator",
     "unsuppressed_context",
 ]
