@@ -3,9 +3,11 @@ left the vendor-neutral spans still arrives, on every Sentry path.
 
 ``tests/data/sentry_payloads/mcp-<version>.json.gz`` holds what Sentry received for the representative
 exchange of ``tests/support/sentry_payloads.py`` (tool ok / ``isError`` / exception, log notification,
-progress, cancellation, prompt, resource, initialize, client and server side) — captured from the code at
-2913926, before the change, with ``python tests/support/sentry_payloads.py --all`` on each mcp version of the
-test matrix (gzip-compressed JSON; read it with ``zcat``). Each test reruns one Sentry path × transport ×
+progress, cancellation, prompt, resource, initialize, client and server side) — captured with
+``python tests/support/sentry_payloads.py --all`` on each mcp version of the test matrix from ``main`` at
+cf261c7, the last code with the Sentry-only keys on the spans (gzip-compressed JSON; read it with ``zcat``).
+A first capture at 2913926 differed from it only where the Sentry JS 11.17 parity pass renamed streamed and
+OTLP ``resources/read`` spans on purpose; against both, the change lost nothing. Each test reruns one Sentry path × transport ×
 privacy setting against the current code and compares record by record, key by key
 (``sentry_payloads.lost``): extra keys are allowed, a missing key or a changed value fails. The one intended
 value change is ``gen_ai.tool.call.result`` of a non-object result, now the object ``{"content": ...}`` the
