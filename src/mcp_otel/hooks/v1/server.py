@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from mcp_otel.hooks.common import NAMED_METHODS, original_exception
+from mcp_otel.hooks.common import NAMED_METHODS, optional_field, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam, before
 from mcp_otel.hooks.lazy import LazyModule
 from mcp_otel.hooks.patching import Patch
@@ -43,7 +43,7 @@ def message_of(
     method: str = req.method
     params = getattr(req, "params", None)
     name = getattr(params, "name", None) if method in NAMED_METHODS else None
-    uri = getattr(params, "uri", None)
+    uri = optional_field(params, "uri")
     return Message(
         method=method,
         request_id=request_id,

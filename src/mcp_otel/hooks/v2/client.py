@@ -14,7 +14,13 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from mcp_otel.hooks.common import NAMED_METHODS, record_send_failure, server_side_context, server_side_key
+from mcp_otel.hooks.common import (
+    NAMED_METHODS,
+    optional_field,
+    record_send_failure,
+    server_side_context,
+    server_side_key,
+)
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.v2.server import count, exceptions, request_args
 from mcp_otel.hooks.v2.sessions import SessionState, client_side_transport, peer
@@ -54,7 +60,7 @@ def outbound(request: Any, session: Session, transport: Transport, key: Any) -> 
     method: str = request.method
     params = getattr(request, "params", None)
     name = getattr(params, "name", None) if method in NAMED_METHODS else None
-    uri = getattr(params, "uri", None)
+    uri = optional_field(params, "uri")
     return Message(
         method=method,
         request_id=None,  # allocated by the dispatcher; see SilentTracer

@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from mcp_otel.hooks.common import server_side_context, server_side_key
+from mcp_otel.hooks.common import optional_field, server_side_context, server_side_key
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.v2.channels import Channels
 from mcp_otel.hooks.v2.server import request_args
@@ -194,7 +194,7 @@ def _typed(
     # A CLIENT span needs no carrier: only the URI is read from the typed params (no model dump).
     notification = args[0] if args else kwargs["notification"]
     params = getattr(notification, "params", None)
-    uri = getattr(params, "uri", None)
+    uri = optional_field(params, "uri")
     return Message(
         method=notification.method,
         request_id=None,
