@@ -52,7 +52,8 @@ def test_a_missing_field_is_none_without_pydantics_getattr(monkeypatch: pytest.M
 def test_declared_fields_extras_and_properties_read_as_getattr_does() -> None:
     assert optional_field(Located(uri="file:///a"), "uri") == "file:///a"
     loose = Loose(name="x", uri="file:///extra")
-    assert optional_field(loose, "uri") == getattr(loose, "uri") == "file:///extra"
+    extra = "uri"
+    assert optional_field(loose, extra) == getattr(loose, extra) == "file:///extra"
     assert optional_field(Loose(name="x"), "uri") is None
     assert optional_field(loose, "title") == "X"
 

@@ -118,9 +118,9 @@ def optional_field(obj: Any, name: str) -> Any:
     """``getattr(obj, name, None)``, without the exception pydantic raises for a name its model lacks.
 
     A pydantic model answers an undeclared name from a Python ``__getattr__`` that formats and raises an
-    ``AttributeError`` (about 5 µs: a ``uri`` read on every ``tools/call`` request's params). Whether the model
-    class declares the name is looked up once per class; an undeclared name is then read from the model's
-    extra fields only (where pydantic's ``__getattr__`` would find it). Any other object: ``getattr``.
+    ``AttributeError`` (about 5 µs: a ``uri`` read on every ``tools/call`` request's params). Whether the
+    model class declares the name is looked up once per class; an undeclared name is then read from the
+    model's extra fields only (where pydantic's ``__getattr__`` would find it). Any other object: ``getattr``.
     """
     cls = type(obj)
     key = (cls, name)
