@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from mcp_otel.semconv import attributes as attr
+from mcp_otel.spanfile import read_log_records
 from support.compat import IS_MCP1, MODERN_PROTOCOL_VERSION, error_code, implementation, mcp_error_type
 from support.feature_server import (
     ERROR_ARGUMENT,
@@ -200,6 +201,10 @@ class Conn:
     def file_spans(self) -> list[Span]:
         """Spans the stdio server process wrote (call after the session closed)."""
         return load_file(self.spans_file) if self.spans_file is not None else []
+
+    def file_log_records(self) -> list[dict[str, Any]]:
+        """Log records the stdio server process wrote (:func:`mcp_otel.spanfile.log_record_to_dict` dicts)."""
+        return list(read_log_records(self.spans_file)) if self.spans_file is not None else []
 
     def server_metric_points(self) -> list[dict[str, Any]] | None:
         """Metric points the stdio server process dumped at exit (``None`` for in-process servers)."""
@@ -466,12 +471,13 @@ async def wait_for_spans(
 CANCEL_REASON = "the client cancels"
 
 
-async def call_and_cancel(conn: Conn, name: str = "wait") -> None:
+async def call_and_cancel(conn: Conn, name: str = "wait", reason: str = CANCEL_REASON) -> None:
     """Call tool ``name`` (it reports progress, then waits) and cancel the call once it runs in the server.
 
-    mcp 1.x: send ``notifications/cancelled`` for the request (the SDK sends none when a call is cancelled;
-    the server then answers the request with an error). mcp 2.x: cancel the awaiting task; the SDK sends
-    ``notifications/cancelled`` itself (none on the direct path, where the handler runs in this task).
+    mcp 1.x: send ``notifications/cancelled`` for the request, with ``reason`` (the SDK sends none when a call
+    is cancelled; the server then answers the request with an error). mcp 2.x: cancel the awaiting task; the
+    SDK sends ``notifications/cancelled`` itself (none on the direct path, where the handler runs in this
+    task).
     """
     conn.inbox.started = anyio.Event()
     failed = mcp_error_type()
@@ -488,7 +494,7 @@ async def call_and_cancel(conn: Conn, name: str = "wait") -> None:
         if IS_MCP1:
             import mcp.types as types
 
-            params = types.CancelledNotificationParams(requestId=request_id, reason=CANCEL_REASON)
+            params = types.CancelledNotificationParams(requestId=request_id, reason=reason)
             notification = types.ClientNotification(types.CancelledNotification(params=params))
             with anyio.fail_after(STEP_TIMEOUT):
                 await conn.session.send_notification(notification)
