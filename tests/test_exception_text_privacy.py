@@ -206,9 +206,9 @@ def test_no_secret_leaves_by_default(
         assert record["body"] == "backend refused token REDACTED", record
     # mcp 1.x: the peer's cancel reason, on the cancelled request's event and status
     if IS_MCP1:
-        assert _cancelled_events(spans) == [{attr.MCP_OTEL_CANCELLED_REASON: "caller gave up; session REDACTED"}]
-        cancelled = _server_span(spans, CANCELLED_SPAN)
-        assert cancelled["status_description"] == "caller gave up; session REDACTED"
+        scrubbed = "caller gave up; session REDACTED"
+        assert _cancelled_events(spans) == [{attr.MCP_OTEL_CANCELLED_REASON: scrubbed}]
+        assert _server_span(spans, CANCELLED_SPAN)["status_description"] == scrubbed
     # Sentry (in-process server): the tool's error event is there, scrubbed; nothing carries a secret
     items = sentry_items(sentry)
     assert leaks([item.payload for item in items], SECRETS) == []
@@ -308,7 +308,10 @@ def test_type_records_the_exception_type_only(
 
 @pytest.mark.parametrize("logs", [False, True])
 def test_sentry_full_sends_the_text(
-    logs: bool, tmp_path: Path, telemetry: dict[str, Any], request: pytest.FixtureRequest,
+    logs: bool,
+    tmp_path: Path,
+    telemetry: dict[str, Any],
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(ENV_EXCEPTION_TEXT, "full")

@@ -77,9 +77,9 @@ class ExceptionText:
         return None if redacted is None else str(redacted)
 
     def free_text(self, raw: str) -> str:
-        """Text that may hold exception text but is not only that (a log record's body): credentials scrubbed
-        unless ``full``, never dropped (``type`` mode keeps the log message, scrubbed). The caller passes it to
-        the redactor with its own key."""
+        """Text that may hold exception text but is not only that (a log record's body): credentials
+        scrubbed unless ``full``, never dropped (``type`` mode keeps the log message, scrubbed). The caller
+        passes it to the redactor with its own key."""
         return raw if self.mode == EXCEPTION_TEXT_FULL else scrub(raw)
 
     def status_description(self, description: str | None) -> str | None:

@@ -30,8 +30,8 @@ from mcp_otel.transport import transport_of
 
 TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-# The ``_meta`` and ``reason`` of the notifications/cancelled the receive loop is processing (set in the loop's
-# context).
+# The ``_meta`` and ``reason`` of the notifications/cancelled the receive loop is processing (set in the
+# loop's context).
 _cancel_meta: ContextVar[tuple[Mapping[str, Any] | None, str | None] | None] = ContextVar(
     "mcp_otel_cancel_meta", default=None
 )
