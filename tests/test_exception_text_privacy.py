@@ -18,8 +18,9 @@ error response, status descriptions, exception event). The client checks that th
 Log records follow the same setting: ``grumble`` logs the failure with ``logger.exception`` (the database URL
 in the message's argument, the exception's message and traceback) and sends an MCP ``warning`` notification
 holding the GitHub token. Every log record of either side (OTLP in-memory exporter, the stdio server's file)
-and every Sentry log item is checked with the spans; on mcp 1.x the exchange also cancels a call with a reason
-holding the JWT (the ``mcp_otel.cancelled.reason`` event attribute, and the status description).
+and every Sentry log item is checked with the spans. The exchange also cancels a call with a reason holding
+the JWT (the ``mcp_otel.cancelled.reason`` event attribute, and the status description; not on mcp 2.x
+direct dispatch, which sends no notification).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ LEAK_SPAN = "tools/call leak"
 REFUSE_SPAN = "tools/call refuse"
 LEAKY_SPAN = "resources/read"
 CANCELLED_SPAN = "tools/call wait"
-#: The reason the client gives when it cancels a call (mcp 1.x: the SDK passes it to the server).
+#: The reason the client gives when it cancels a call.
 CANCEL_REASON = f"caller gave up; session {privacy_server.JWT}"
 SCRUBBED_DSN = "postgresql://REDACTED:REDACTED@db.internal:5432/orders"
 Record = dict[str, Any]
@@ -105,8 +106,7 @@ async def exchange(transport: str, tmp_path: Path) -> feature_client.Conn:
             message = str(unread.value)
             assert privacy_server.BEARER_TOKEN in message and privacy_server.API_KEY in message
         assert await _text_of(conn.call_tool("grumble", {})) == "logged"
-        if IS_MCP1:  # mcp 2.x does not hand the notification's reason to the server
-            await feature_client.call_and_cancel(conn, reason=CANCEL_REASON)
+        await feature_client.call_and_cancel(conn, reason=CANCEL_REASON)
         # the client's record of the server's notification (1.x HTTP: on the standalone stream, maybe later)
         await _wait(lambda: len(conn.inbox.logs) >= 1)
     return conn
@@ -152,6 +152,11 @@ def _exception_events(span: Span) -> list[dict[str, Any]]:
 def _cancelled_events(spans: list[Span]) -> list[dict[str, Any]]:
     span = _server_span(spans, CANCELLED_SPAN)
     return [e["attributes"] for e in span["events"] if e["name"] == EVENT_CANCELLED]
+
+
+def _reason_delivered(transport: str) -> bool:
+    """Whether the server reads the client's cancel reason (not on mcp 2.x direct dispatch)."""
+    return feature_client.cancel_reason_delivered(transport, CANCEL_REASON) == CANCEL_REASON
 
 
 def _log_items(receiver: Any) -> list[dict[str, Any]]:
@@ -204,11 +209,13 @@ def test_no_secret_leaves_by_default(
     assert attr.EXCEPTION_ESCAPED not in python["attributes"]
     for record in exported.notification_records():
         assert record["body"] == "backend refused token REDACTED", record
-    # mcp 1.x: the peer's cancel reason, on the cancelled request's event and status
-    if IS_MCP1:
+    # the peer's cancel reason, on the cancelled request's event and status
+    if _reason_delivered(transport):
         scrubbed = "caller gave up; session REDACTED"
         assert _cancelled_events(spans) == [{attr.MCP_OTEL_CANCELLED_REASON: scrubbed}]
         assert _server_span(spans, CANCELLED_SPAN)["status_description"] == scrubbed
+    else:
+        assert _cancelled_events(spans) == [{}]
     # Sentry (in-process server): the tool's error event is there, scrubbed; nothing carries a secret
     items = sentry_items(sentry)
     assert leaks([item.payload for item in items], SECRETS) == []
@@ -260,10 +267,11 @@ def test_full_exports_the_text_as_raised(
     assert privacy_server.GITHUB_TOKEN in event[attr.EXCEPTION_STACKTRACE]
     if IS_MCP1:
         assert privacy_server.API_KEY in _client_span(spans, LEAKY_SPAN)["status_description"]
-        assert _cancelled_events(spans) == [{attr.MCP_OTEL_CANCELLED_REASON: CANCEL_REASON}]
-        assert _server_span(spans, CANCELLED_SPAN)["status_description"] == CANCEL_REASON
     else:
         assert privacy_server.JWT in _client_span(spans, REFUSE_SPAN)["status_description"]
+    assert _reason_delivered(transport)
+    assert _cancelled_events(spans) == [{attr.MCP_OTEL_CANCELLED_REASON: CANCEL_REASON}]
+    assert _server_span(spans, CANCELLED_SPAN)["status_description"] == CANCEL_REASON
     # log records as logged: OpenTelemetry's handler writes the exception itself
     python = exported.python_record()
     assert python["body"] == privacy_server.GRUMBLE_LOG % privacy_server.DSN
@@ -293,8 +301,7 @@ def test_type_records_the_exception_type_only(
     failed = _client_span(spans, LEAKY_SPAN if IS_MCP1 else REFUSE_SPAN)
     assert failed["status"] == "ERROR"
     assert failed["attributes"][attr.ERROR_TYPE] == ("0" if IS_MCP1 else "-32001")
-    if IS_MCP1:  # the event stays, without the reason
-        assert _cancelled_events(spans) == [{}]
+    assert _cancelled_events(spans) == [{}]  # the event stays, without the reason
     # log records keep their message (scrubbed: it is the server's, not only the exception's); the exception
     # is its type
     python = exported.python_record()
