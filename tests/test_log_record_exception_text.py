@@ -1,4 +1,4 @@
-"""A Python record logged with its exception (``logger.exception``): what mcp-otel records per ``exception_text``.
+"""What mcp-otel records of a Python record logged with its exception, per ``exception_text``.
 
 OpenTelemetry's ``LoggingHandler`` translates a copy of the record: without ``exc_info`` (it would write the
 exception as raised), with ``exception.type`` / ``.message`` / ``.stacktrace`` as the setting and the
