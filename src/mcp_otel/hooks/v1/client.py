@@ -29,12 +29,55 @@ else:  # wrapt < 2 has no subscriptable ObjectProxy
     _Proxy = wrapt.ObjectProxy
 
 
-def _with_carrier(data: Any, carrier: dict[str, str], key: str) -> Any:
+#: Per params model class: the keys (field names and aliases) of the fields declared before ``meta``.
+_before_meta: dict[type, frozenset[str]] = {}
+
+
+def _keys_before_meta(params_type: type) -> frozenset[str]:
+    """The dump keys a params model puts before its ``_meta``: pydantic dumps fields in the order of
+    ``model_fields``, where ``meta`` usually comes first (``RequestParams`` / ``NotificationParams``) but
+    not always (mcp 1.2x's task-augmented requests put ``task`` before it). Cached per class."""
+    keys = _before_meta.get(params_type)
+    if keys is None:
+        found: list[str] = []
+        for name, info in getattr(params_type, "model_fields", {}).items():
+            if name == "meta":
+                break
+            found.append(name)
+            if info.alias:
+                found.append(info.alias)
+        keys = _before_meta[params_type] = frozenset(found)
+    return keys
+
+
+def _with_meta(
+    params: dict[str, Any], key: str, meta: dict[str, str], before: frozenset[str]
+) -> dict[str, Any]:
+    """``params`` (a dump) with ``meta`` under ``key`` where the model's own dump would have put it."""
+    if key in params:  # dumped as ``None`` (no ``exclude_none``): already in its place
+        params[key] = meta
+        return params
+    if before.isdisjoint(params):
+        return {key: meta, **params}
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if key not in out and name not in before:
+            out[key] = meta
+        out[name] = value
+    if key not in out:
+        out[key] = meta
+    return out
+
+
+def _with_carrier(data: Any, carrier: dict[str, str], key: str, params_type: type | None) -> Any:
     """``data`` (a message's fresh ``model_dump``) with ``carrier`` added to ``params[key]``.
 
-    Keys already in the ``_meta`` are kept (a caller's ``traceparent`` wins); a ``_meta`` that is not an
-    object is left alone. The dump is a new dict the SDK is about to send, so writing into it changes
-    nothing the caller holds.
+    The result is the dump the SDK would have made of the message with that ``_meta`` set, key order
+    included: a ``_meta`` the caller did not set goes where the params model's own dump puts ``_meta`` (its
+    place among the fields of ``params_type``), not after the other params — so the bytes on the wire are
+    those of a message that carried the context itself. Keys already in the ``_meta`` are kept (a caller's
+    ``traceparent`` wins); a ``_meta`` that is not an object is left alone. The dump is a new dict the SDK is
+    about to send, so writing into it changes nothing the caller holds.
     """
     if not isinstance(data, dict):
         return data
@@ -44,7 +87,8 @@ def _with_carrier(data: Any, carrier: dict[str, str], key: str) -> Any:
     elif isinstance(params, dict):
         meta = params.get(key)
         if meta is None:
-            params[key] = dict(carrier)
+            before = _keys_before_meta(params_type) if params_type is not None else frozenset()
+            data["params"] = _with_meta(params, key, dict(carrier), before)
         elif isinstance(meta, dict):
             for name, value in carrier.items():
                 meta.setdefault(name, value)
@@ -71,8 +115,11 @@ class CarryingTraceContext(_Proxy):
     def model_dump(self, *args: Any, **kwargs: Any) -> Any:
         """The message's ``model_dump(*args, **kwargs)`` with the carrier in ``params._meta`` (``meta``
         without ``by_alias``)."""
-        data = self.__wrapped__.model_dump(*args, **kwargs)
-        return _with_carrier(data, self._self_carrier, "_meta" if kwargs.get("by_alias") else "meta")
+        message = self.__wrapped__
+        data = message.model_dump(*args, **kwargs)
+        params = getattr(getattr(message, "root", message), "params", None)
+        key = "_meta" if kwargs.get("by_alias") else "meta"
+        return _with_carrier(data, self._self_carrier, key, None if params is None else type(params))
 
 
 def trace_context(name: str) -> Prepare:
