@@ -30,6 +30,7 @@ from mcp_otel import _guard
 from mcp_otel.config import ENV_EXCEPTION_TEXT, McpOtelConfig
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.sentry.event_text import scrub_event
+from mcp_otel.sentry.request_breadcrumbs import RequestLogLines
 from mcp_otel.telemetry.exception_text import ExceptionText, ScrubbingSpan, guarded_record_exception
 
 SECRET_URL = "postgresql://app:Pw-9xQ2LmT7@db:5432/x"
@@ -287,6 +288,37 @@ def test_sentry_log_entry_params_are_scrubbed() -> None:
     mapping: Any = {"logentry": {"message": "%(url)s", "params": {"url": SECRET_URL}}}
     scrub_event(mapping, ExceptionText("scrubbed"))
     assert mapping["logentry"]["params"] == {"url": "postgresql://REDACTED:REDACTED@db:5432/x"}
+
+
+def test_request_log_lines_scrub_their_breadcrumbs_only() -> None:
+    """Events captured outside a request: only breadcrumbs of log lines written during requests are scrubbed,
+    each with its request's rules; the last ``size`` lines are remembered."""
+    lines = RequestLogLines(size=2)
+    lines.remember("app", f"first {SECRET_URL}", ExceptionText("scrubbed"))
+    lines.remember("app", f"as raised {SECRET_URL}", ExceptionText("full"))  # nothing to remember
+    lines.remember("app", MESSAGE, ExceptionText("type"))
+    lines.remember("db", MESSAGE, ExceptionText("scrubbed"))
+    assert len(lines) == 2  # "first …" went
+    crumb = {"type": "log", "category": "db", "message": MESSAGE, "data": {"dsn": SECRET_URL}}
+    event: Any = {
+        "breadcrumbs": {
+            "values": [
+                crumb,
+                {"type": "log", "category": "app", "message": f"first {SECRET_URL}"},
+                {"type": "log", "category": "other", "message": MESSAGE},
+                {"type": "http", "category": "db", "message": MESSAGE},
+            ]
+        }
+    }
+    lines.scrub(event)
+    values = event["breadcrumbs"]["values"]
+    assert values[0] == {
+        "type": "log",
+        "category": "db",
+        "message": SCRUBBED,
+        "data": {"dsn": "postgresql://REDACTED:REDACTED@db:5432/x"},
+    }
+    assert [v["message"] for v in values[1:]] == [f"first {SECRET_URL}", MESSAGE, MESSAGE]
 
 
 # --- log records -----------------------------------------------------------------------------------------

@@ -55,6 +55,25 @@ def scrub_event(event: Event, rules: ExceptionText) -> None:
         _strip(event)
 
 
+def scrub_breadcrumb(crumb: dict[str, Any], rules: ExceptionText) -> None:
+    """Scrub the message and data of one breadcrumb in place, as :func:`scrub_event` scrubs an event's (not in
+    ``full`` mode); on failure (logged once) they are removed."""
+    if rules.mode == EXCEPTION_TEXT_FULL:
+        return
+    try:
+        holders = [(crumb, key) for key in ("message", "data") if key in crumb]
+        strings: list[str] = []
+        for container, key in holders:
+            _collect(container[key], strings, 0)
+        scrubbed = iter(_scrub_all(strings))
+        for container, key in holders:
+            container[key] = _rebuild(container[key], scrubbed, 0)
+    except Exception:
+        log_failure_once("sentry.event_text.breadcrumb")
+        crumb.pop("message", None)
+        crumb.pop("data", None)
+
+
 def _scrub_event(event: Event, rules: ExceptionText) -> None:
     text_too = rules.mode != EXCEPTION_TEXT_FULL
     type_only = rules.mode == EXCEPTION_TEXT_TYPE
