@@ -61,13 +61,7 @@ def scrub_breadcrumb(crumb: dict[str, Any], rules: ExceptionText) -> None:
     if rules.mode == EXCEPTION_TEXT_FULL:
         return
     try:
-        holders = [(crumb, key) for key in ("message", "data") if key in crumb]
-        strings: list[str] = []
-        for container, key in holders:
-            _collect(container[key], strings, 0)
-        scrubbed = iter(_scrub_all(strings))
-        for container, key in holders:
-            container[key] = _rebuild(container[key], scrubbed, 0)
+        _scrub_holders(_crumb_holders(crumb))
     except Exception:
         log_failure_once("sentry.event_text.breadcrumb")
         crumb.pop("message", None)
@@ -99,11 +93,20 @@ def _scrub_event(event: Event, rules: ExceptionText) -> None:
     crumbs = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
     for crumb in crumbs if isinstance(crumbs, list) else []:
         if isinstance(crumb, dict):
-            holders += [(crumb, key) for key in ("message", "data") if key in crumb]
+            holders += _crumb_holders(crumb)
     logentry = event.get("logentry")
     if isinstance(logentry, dict) and "params" in logentry:  # LoggingIntegration: the record's args, as given
         logentry["params"] = _params(logentry["params"])
     holders += [(event, key) for key in ("message", "logentry") if key in event]
+    _scrub_holders(holders)
+
+
+def _crumb_holders(crumb: dict[str, Any]) -> list[tuple[Any, Any]]:
+    return [(crumb, key) for key in ("message", "data") if key in crumb]
+
+
+def _scrub_holders(holders: list[tuple[Any, Any]]) -> None:
+    """Scrub the value of each ``(container, key)`` in place, every string in one :func:`scrub` call."""
     strings: list[str] = []
     for container, key in holders:
         _collect(container[key], strings, 0)
