@@ -4,8 +4,9 @@
 context into ``_meta``; ``ServerSession._received_notification`` / ``ClientSession._received_notification``
 open SERVER spans. mcp 1.x consumes ``notifications/cancelled`` in its receive loop and calls
 ``RequestResponder.cancel``: the notification's SERVER span is opened there and the cancelled request's span
-marked; its ``_meta`` is read when the receive loop dumps the notification (``JSONRPCNotification.
-model_dump``), in the receive loop's own context. Outbound progress is an event on the request being handled.
+marked (with the notification's ``reason``); its ``_meta`` and ``reason`` are read when the receive loop
+dumps the notification (``JSONRPCNotification.model_dump``), in the receive loop's own context. Outbound
+progress is an event on the request being handled.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from mcp_otel.transport import transport_of
 
 TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-# The ``_meta`` of the notifications/cancelled the receive loop is processing (set in the loop's context).
-_cancel_meta: ContextVar[Mapping[str, Any] | None] = ContextVar("mcp_otel_cancel_meta", default=None)
+# The ``_meta`` and ``reason`` of the notifications/cancelled the receive loop is processing (set in the
+# loop's context).
+_cancel_meta: ContextVar[tuple[Mapping[str, Any] | None, str | None] | None] = ContextVar(
+    "mcp_otel_cancel_meta", default=None
+)
 
 
 def _carrier(root: Any) -> Mapping[str, Any] | None:
@@ -89,9 +93,9 @@ class Notifications:
         request = self.state.in_flight.pop(responder)
         if request is None:
             return None
-        request.record_cancelled(None)
-        carrier = _cancel_meta.get()
+        carrier, reason = _cancel_meta.get() or (None, None)
         _cancel_meta.set(None)
+        request.record_cancelled(reason)
         received = request.message
         return Message(
             method=NOTIFICATIONS_CANCELLED,
@@ -140,6 +144,8 @@ class Notifications:
 
 def _remember_cancel_meta(notification: Any, args: Args, kwargs: Kwargs, _: Any) -> None:
     if notification.method == NOTIFICATIONS_CANCELLED:
-        params = notification.params
-        meta = params.get("_meta") if isinstance(params, Mapping) else None
-        _cancel_meta.set(meta if isinstance(meta, Mapping) else None)
+        params = notification.params if isinstance(notification.params, Mapping) else {}
+        meta, reason = params.get("_meta"), params.get("reason")
+        _cancel_meta.set(
+            (meta if isinstance(meta, Mapping) else None, reason if isinstance(reason, str) else None)
+        )
