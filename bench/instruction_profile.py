@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = sorted(
         ((v, name) for name, v in per_call.items() if _owner(name) in owners and v > 0), reverse=True
     )
-    print(f"{args.config}: inclusive instructions per tools/call (calls {n1} → {n2}), owners {sorted(owners)}\n")
+    print(
+        f"{args.config}: inclusive instructions per tools/call (calls {n1} → {n2}), owners {sorted(owners)}\n"
+    )
     print("| instructions | owner | function |")
     print("|---:|---|---|")
     for value, name in rows[: args.top]:
