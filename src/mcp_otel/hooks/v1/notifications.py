@@ -29,8 +29,8 @@ from mcp_otel.transport import transport_of
 
 TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-# The ``_meta`` of the notifications/cancelled the receive loop is processing (set in the loop's context).
-_cancel_meta: ContextVar[Mapping[str, Any] | None] = ContextVar("mcp_otel_cancel_meta", default=None)
+# The params of the notifications/cancelled the receive loop is processing (set in the loop's context).
+_cancel_params: ContextVar[Mapping[str, Any] | None] = ContextVar("mcp_otel_cancel_params", default=None)
 
 
 def _carrier(root: Any) -> Mapping[str, Any] | None:
@@ -44,6 +44,7 @@ def _notification(
 ) -> Message:
     message = message_of(root, None, session, transport, carrier, key)
     message.direction = direction
+    message.params = getattr(root, "params", None)
     if direction == TO_CLIENT and isinstance(root, types.LoggingMessageNotification):
         params = root.params
         message.log = LogMessage(str(params.level), params.data, params.logger)
@@ -90,8 +91,10 @@ class Notifications:
         if request is None:
             return None
         request.record_cancelled(None)
-        carrier = _cancel_meta.get()
-        _cancel_meta.set(None)
+        params = _cancel_params.get()
+        _cancel_params.set(None)
+        meta = params.get("_meta") if params is not None else None
+        carrier = meta if isinstance(meta, Mapping) else None
         received = request.message
         return Message(
             method=NOTIFICATIONS_CANCELLED,
@@ -103,6 +106,7 @@ class Notifications:
             transport=received.transport,
             direction=TO_SERVER,
             session_key=received.session_key,
+            params=params if params is not None else {"requestId": received.request_id},
         )
 
     def seams(self) -> list[Seam]:
@@ -135,11 +139,10 @@ class Notifications:
 
     def patches(self) -> list[Patch]:
         """The observer that reads an inbound ``notifications/cancelled``'s ``_meta``."""
-        return [before("mcp.types", "JSONRPCNotification.model_dump", _remember_cancel_meta)]
+        return [before("mcp.types", "JSONRPCNotification.model_dump", _remember_cancel_params)]
 
 
-def _remember_cancel_meta(notification: Any, args: Args, kwargs: Kwargs, _: Any) -> None:
+def _remember_cancel_params(notification: Any, args: Args, kwargs: Kwargs, _: Any) -> None:
     if notification.method == NOTIFICATIONS_CANCELLED:
         params = notification.params
-        meta = params.get("_meta") if isinstance(params, Mapping) else None
-        _cancel_meta.set(meta if isinstance(meta, Mapping) else None)
+        _cancel_params.set(params if isinstance(params, Mapping) else None)
