@@ -71,10 +71,12 @@ class MappingOptions:
 
     Attributes:
         record_inputs: send tool arguments and prompt variables (``mcp.request.argument.<key>`` and the OTel
-            ``gen_ai.tool.call.arguments`` / ``gen_ai.prompt.variable.<key>``). They exist only when mcp-otel
-            captured them (``capture_content``).
-        record_outputs: send tool results (``mcp.tool.result.content`` and ``gen_ai.tool.call.result``) and
-            prompt result descriptions (``mcp.prompt.result.description``).
+            ``gen_ai.tool.call.arguments`` / ``gen_ai.prompt.variable.<key>``) and log notification data
+            (``mcp.logging.message``). They exist only when mcp-otel captured them (``capture_content``).
+        record_outputs: send tool results (``mcp.tool.result.content``, the content items' details
+            ``mcp.tool.result.mime_type`` … and ``mcp.tool.result.<i>.*`` except their types, and
+            ``gen_ai.tool.call.result``) and prompt results (``mcp.prompt.result.description``,
+            ``.message_role`` / ``.message_content``, ``mcp.prompt.result.<i>.*``).
         send_user_info: send ``client.address``, ``client.port`` and ``mcp.resource.uri`` (Sentry's
             ``send_default_pii`` / ``data_collection.user_info``).
         resource_uri_in_name: name ``resources/read`` spans ``resources/read {uri}`` (Sentry JS 11.17's
