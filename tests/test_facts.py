@@ -329,6 +329,17 @@ def test_nothing_is_built_without_a_listener(monkeypatch: pytest.MonkeyPatch) ->
 
     _run(TOOLS_CALL, "t", False, record)
     _run(PROMPTS_GET, "p", True, lambda op: op.set_prompt_result(1, forbidden, forbidden))
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = McpOtelConfig.from_kwargs({"capture_content": True, "metrics": False}, environ={})
+    telemetry = Telemetry(provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), config)
+    message = Message("notifications/progress", None, None, None, None, Session(), STDIO, direction="x")
+    message.params = {"progressToken": 1, "progress": 1}
+    operation = telemetry.start_server_request(message)
+    assert operation is not None
+    operation.end()
+    assert len(exporter.get_finished_spans()) == 1
 
 
 def test_a_failing_listener_never_reaches_the_host() -> None:
