@@ -354,3 +354,30 @@ def test_a_failing_listener_never_reaches_the_host() -> None:
     finally:
         listeners.remove_listener(broken)
     assert span["attributes"][attr.ERROR_TYPE] == "tool_error"
+
+
+class _TypedImage:
+    """An mcp 2.x typed content item: snake-case attributes (``mime_type``), wire names only as aliases."""
+
+    type = "image"
+    data = "QUJD"
+    mime_type = "image/png"
+
+
+class _TypedProgress:
+    progress_token = 9
+    progress = 3
+    total = 6
+    message = None
+
+
+def test_typed_sdk_objects_of_either_naming_are_read() -> None:
+    from mcp_otel.telemetry.fact_fields import content_items, notification_fields
+
+    config = McpOtelConfig.from_kwargs({"capture_content": True}, environ={})
+    assert content_items(config, [_TypedImage()]) == (
+        facts.ContentItem("image", mime_type="image/png", data_size=4),
+    )
+    assert notification_fields(config, "notifications/progress", _TypedProgress()) == facts.Notification(
+        progress_token="9", progress=3, total=6
+    )

@@ -160,10 +160,26 @@ def prompt_result_fact(
 
 
 def field(value: Any, name: str) -> Any:
-    """``value[name]`` of a JSON dict, or ``value.name`` of an SDK (pydantic) object (``None`` if absent)."""
+    """``value[name]`` of a JSON dict, or the field ``name`` (its wire name, ``mimeType``) of an SDK
+    (pydantic) object — mcp 1.x names the attribute as on the wire, mcp 2.x in snake case (``mime_type``);
+    ``None`` if absent."""
     if isinstance(value, Mapping):
         return value.get(name)
-    return getattr(value, name, None)
+    found = getattr(value, name, None)
+    if found is None and not name.islower():
+        found = getattr(value, _snake(name), None)
+    return found
+
+
+_SNAKE: dict[str, str] = {}
+
+
+def _snake(name: str) -> str:
+    """``mimeType`` → ``mime_type`` (cached: the names are the few fields read here)."""
+    snake = _SNAKE.get(name)
+    if snake is None:
+        snake = _SNAKE[name] = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    return snake
 
 
 def _json(value: Any) -> Any:
