@@ -242,10 +242,13 @@ SCOPE_ENV = "MCP_OTEL_TEST_SCOPE"
 _LEFT_OUT = {"all": (), "major": ("once",), "seams": ("once", "per_major")}
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's, which marks the grouped tests' node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked for the other mcp major; deselect what the session's scope leaves to another one."""
+    """Skip tests marked for the other mcp major; deselect what the session's scope leaves to another one;
+    fail the tests of an ``xdist_group`` that ``--dist loadgroup`` did not group."""
     from support.compat import IS_MCP1
 
+    _fail_lost_groups(config, items)
     other_major = "mcp2" if IS_MCP1 else "mcp1"
     for item in items:
         if item.get_closest_marker(other_major) is not None:
@@ -262,3 +265,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+#: Why the tests of an ``xdist_group`` fail when ``--dist loadgroup`` does not group them.
+_GROUPS_LOST = (
+    "--dist loadgroup did not group this test (no '@<group>' in its node id): pytest >= 9.2 no longer "
+    "lets pytest-xdist rename node ids (pytest-xdist #1386), so each module fixture of a group (a benchmark "
+    "run, a Prometheus server, a virtualenv) is built once per worker: minutes of CPU, silently. Install "
+    "the pytest pinned in pyproject.toml."
+)
+
+
+_group_lost = pytest.StashKey[bool]()
+
+
+def _fail_lost_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail every grouped test when ``--dist loadgroup`` lost its group (seen in the workers, after
+    pytest-xdist's own hook has added ``@<group>`` to the node ids; see :data:`_GROUPS_LOST`)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+            item.stash[_group_lost] = True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """See :func:`_fail_lost_groups`."""
+    if item.stash.get(_group_lost, False):
+        pytest.fail(_GROUPS_LOST, pytrace=False)
