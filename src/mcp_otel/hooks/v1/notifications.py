@@ -138,7 +138,7 @@ class Notifications:
         ]
 
     def patches(self) -> list[Patch]:
-        """The observer that reads an inbound ``notifications/cancelled``'s ``_meta``."""
+        """The observer that keeps an inbound ``notifications/cancelled``'s params (``_meta``, id, reason)."""
         return [before("mcp.types", "JSONRPCNotification.model_dump", _remember_cancel_params)]
 
 
