@@ -163,23 +163,39 @@ def field(value: Any, name: str) -> Any:
     """``value[name]`` of a JSON dict, or the field ``name`` (its wire name, ``mimeType``) of an SDK
     (pydantic) object — mcp 1.x names the attribute as on the wire, mcp 2.x in snake case (``mime_type``);
     ``None`` if absent."""
+    if type(value) is dict:  # the wire form (mcp 2.x servers): skip the ABC check below
+        return value.get(name)
+    if value is None:
+        return None
+    cls = type(value)
+    names = _ATTRIBUTE_NAMES.get((cls, name))
+    if names is None:
+        names = _attribute_name(cls, name)
+    if names:
+        return getattr(value, names, None)
     if isinstance(value, Mapping):
         return value.get(name)
-    found = getattr(value, name, None)
-    if found is None and not name.islower():
-        found = getattr(value, _snake(name), None)
+    return None
+
+
+# (class, wire name) → the attribute holding it ("" for none); a few SDK classes × the few names read here
+_ATTRIBUTE_NAMES: dict[tuple[type, str], str] = {}
+
+
+def _attribute_name(cls: type, name: str) -> str:
+    """The attribute of ``cls`` holding the wire field ``name``: the name itself (mcp 1.x, plain objects) or
+    its snake-case form (mcp 2.x pydantic models); found once per class, so that reading a field never goes
+    through pydantic's failing ``__getattr__``."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict):
+        found = name if name in fields else snake if snake in fields else ""
+    else:
+        found = name if hasattr(cls, name) else snake if hasattr(cls, snake) else ""
+        found = found or (name if not issubclass(cls, Mapping) else "")  # instance attributes
+    if len(_ATTRIBUTE_NAMES) < 1024:
+        _ATTRIBUTE_NAMES[(cls, name)] = found
     return found
-
-
-_SNAKE: dict[str, str] = {}
-
-
-def _snake(name: str) -> str:
-    """``mimeType`` → ``mime_type`` (cached: the names are the few fields read here)."""
-    snake = _SNAKE.get(name)
-    if snake is None:
-        snake = _SNAKE[name] = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-    return snake
 
 
 def _json(value: Any) -> Any:

@@ -148,6 +148,8 @@ def _string(value: Any) -> str | None:
 
 def _captured(config: McpOtelConfig, key: str, value: Any) -> str | None:
     """A URI, name or text (a pydantic ``AnyUrl`` as its string) through the redactor, or ``None``."""
+    if type(value) is str:
+        return capture(config, key, value)
     if value is None or isinstance(value, (Mapping, list, tuple, bool)):
         return None
-    return capture(config, key, value if isinstance(value, str) else str(value))
+    return capture(config, key, str(value))
