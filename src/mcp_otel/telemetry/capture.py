@@ -171,15 +171,15 @@ def field(value: Any, name: str) -> Any:
     names = _ATTRIBUTE_NAMES.get((cls, name))
     if names is None:
         names = _attribute_name(cls, name)
-    if names:
-        return getattr(value, names, None)
-    if isinstance(value, Mapping):
+    if names is _MAPPING:
         return value.get(name)
-    return None
+    return getattr(value, names, None) if names else None
 
 
-# (class, wire name) → the attribute holding it ("" for none); a few SDK classes × the few names read here
+# (class, wire name) → the attribute holding it ("" for none, _MAPPING: read it as a key); a few SDK classes ×
+# the few names read here
 _ATTRIBUTE_NAMES: dict[tuple[type, str], str] = {}
+_MAPPING = "<mapping>"
 
 
 def _attribute_name(cls: type, name: str) -> str:
@@ -190,9 +190,10 @@ def _attribute_name(cls: type, name: str) -> str:
     fields = getattr(cls, "model_fields", None)
     if isinstance(fields, dict):
         found = name if name in fields else snake if snake in fields else ""
-    else:
-        found = name if hasattr(cls, name) else snake if hasattr(cls, snake) else ""
-        found = found or (name if not issubclass(cls, Mapping) else "")  # instance attributes
+    elif issubclass(cls, Mapping):
+        found = _MAPPING
+    else:  # a plain object: a class attribute of either name, else an instance attribute named as on the wire
+        found = name if hasattr(cls, name) else snake if hasattr(cls, snake) else name
     if len(_ATTRIBUTE_NAMES) < 1024:
         _ATTRIBUTE_NAMES[(cls, name)] = found
     return found
