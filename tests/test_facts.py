@@ -72,7 +72,7 @@ def test_tool_error_result(capture: bool, recorder: Recorder) -> None:
     assert attr.GEN_AI_TOOL_CALL_RESULT not in attributes  # OTel records results on success only
     _no_sentry_keys(attributes)
     # the item's type always (Sentry JS 11.17 sends content_type without recordOutputs), its text on capture
-    item = facts.ContentItem("text", text="out of range") if capture else facts.ContentItem("text")
+    item = facts.ContentItem("text")  # a single item's text is the result's content, not repeated
     expected = facts.ToolResult(True, 1, "text", BLOCKS_JSON if capture else None, (item,))
     assert recorder.of(facts.TOOL_RESULT) == [expected]
     assert recorder.of(facts.TRANSPORT) == ["stdio"]
@@ -92,11 +92,12 @@ def test_tool_result_is_an_object_on_the_span_and_as_sent_in_the_fact(recorder: 
     for span in (one, two, structured):
         _no_sentry_keys(span["attributes"])
     item = facts.ContentItem("text", text="out of range")
+    single = facts.ContentItem("text")
     assert recorder.of(facts.TOOL_RESULT) == [
         facts.ToolResult(False, 2, None, json.dumps([TEXT_BLOCK] * 2), (item, item)),
         # a structured result: the content items still give the type (Sentry JS reads ``content`` only)
-        facts.ToolResult(False, 1, "text", '{"result": 5}', (item,)),
-        facts.ToolResult(False, 1, "text", BLOCKS_JSON, (item,)),
+        facts.ToolResult(False, 1, "text", '{"result": 5}', (single,)),
+        facts.ToolResult(False, 1, "text", BLOCKS_JSON, (single,)),
     ]
 
 
@@ -269,12 +270,11 @@ def test_redactor_sees_fact_content(recorder: Recorder) -> None:
         content_redactor=redactor,
     )
     assert seen == [
-        "tool_result.item.text",
         "tool_result.content",
         "prompt_result.description",
         "prompt_result.message_content",
     ]
-    item = facts.ContentItem("text", text="[R]")
+    item = facts.ContentItem("text")
     assert recorder.of(facts.TOOL_RESULT) == [facts.ToolResult(True, 1, "text", "[R]", (item,))]
     assert recorder.of(facts.PROMPT_RESULT) == [facts.PromptResult(1, "[R]", "user", "[R]")]
 
@@ -380,4 +380,28 @@ def test_typed_sdk_objects_of_either_naming_are_read() -> None:
     )
     assert notification_fields(config, "notifications/progress", _TypedProgress()) == facts.Notification(
         progress_token="9", progress=3, total=6
+    )
+
+
+def test_redactor_sees_item_content(recorder: Recorder) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def redactor(key: str, value: str) -> str:
+        seen.append((key, value))
+        return "[R]"
+
+    blocks = [TEXT_BLOCK, {"type": "resource_link", "uri": "file:///secret", "name": "s"}]
+    _run(
+        TOOLS_CALL,
+        "t",
+        True,
+        lambda op: op.set_result(False, lambda: blocks, 2, blocks),
+        content_redactor=redactor,
+    )
+    assert ("tool_result.item.text", "out of range") in seen
+    assert ("tool_result.item.uri", "file:///secret") in seen and ("tool_result.item.name", "s") in seen
+    (fact,) = recorder.of(facts.TOOL_RESULT)
+    assert fact.items == (
+        facts.ContentItem("text", text="[R]"),
+        facts.ContentItem("resource_link", uri="[R]", name="[R]"),
     )

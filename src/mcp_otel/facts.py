@@ -63,7 +63,8 @@ class ContentItem(NamedTuple):
         mime_type: its ``mimeType``; with content capture on only.
         uri: its ``uri`` (a ``resource_link``), redacted and truncated; with content capture on only.
         name: its ``name`` (a ``resource_link``), redacted and truncated; with content capture on only.
-        text: its ``text``, redacted and truncated; with content capture on only.
+        text: its ``text``, redacted and truncated; with content capture on, and only when the result has
+            several items (a single item's text is the result's ``content``).
         data_size: the length of its ``data`` string (base64 characters); with content capture on only.
         resource_uri: the ``uri`` of its embedded ``resource``, redacted and truncated; with capture on only.
         resource_mime_type: the ``mimeType`` of its embedded ``resource``; with content capture on only.

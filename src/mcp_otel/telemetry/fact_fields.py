@@ -41,6 +41,7 @@ def content_items(config: McpOtelConfig, content: Any) -> tuple[ContentItem, ...
     if not isinstance(content, (list, tuple)):
         return ()
     detailed = config.capture_content
+    several = len(content) > 1  # a single item's text is the result's own content (the fact's ``content``)
     items = []
     for item in content:
         kind = field(item, "type")
@@ -56,7 +57,7 @@ def content_items(config: McpOtelConfig, content: Any) -> tuple[ContentItem, ...
                 _string(field(item, "mimeType")),
                 _captured(config, TOOL_RESULT_ITEM_URI_KEY, field(item, "uri")),
                 _captured(config, TOOL_RESULT_ITEM_NAME_KEY, field(item, "name")),
-                _captured(config, TOOL_RESULT_ITEM_TEXT_KEY, field(item, "text")),
+                _captured(config, TOOL_RESULT_ITEM_TEXT_KEY, field(item, "text")) if several else None,
                 len(data) if isinstance(data, str) else None,
                 _captured(config, TOOL_RESULT_ITEM_RESOURCE_URI_KEY, field(resource, "uri")),
                 _string(field(resource, "mimeType")),
