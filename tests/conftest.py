@@ -32,7 +32,7 @@ from support.harness import (
     ServerSpec,
     open_client,
 )
-from support.privacy_harness import sentry, telemetry  # noqa: F401 (the privacy tests' fixtures)
+from support.privacy_harness import sentry, sentry_with_logs, telemetry  # noqa: F401 (the privacy tests' fixtures)
 from support.scenario import Run, run_client_errors, run_demo, run_lowlevel
 from support.servers import LOWLEVEL_NAME, build_demo, build_lowlevel
 

@@ -8,7 +8,10 @@
   ``otel.status_description``; ``None`` drops the text; a redactor that raises drops it and is logged once.
 - An exception whose ``__str__`` raises still gets its event; nothing raises into the caller.
 - :class:`ScrubbingSpan` (enrich mode) scrubs ``set_status`` (both call forms) and ``record_exception``.
-- Sentry events: values, frame variables, context lines, breadcrumbs and log messages per mode.
+- Sentry events: values, frame variables, context lines, breadcrumbs and log messages (and their
+  parameters) per mode.
+- Log records: bodies are scrubbed unless ``full`` (never dropped); their ``exception.*`` attributes have
+  no ``exception.escaped``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from mcp_otel import _guard
 from mcp_otel.config import ENV_EXCEPTION_TEXT, McpOtelConfig
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.sentry.event_text import scrub_event
+from mcp_otel.sentry.request_breadcrumbs import RequestLogLines
 from mcp_otel.telemetry.exception_text import ExceptionText, ScrubbingSpan, guarded_record_exception
 
 SECRET_URL = "postgresql://app:Pw-9xQ2LmT7@db:5432/x"
@@ -260,3 +264,78 @@ def test_sentry_full_is_untouched() -> None:
     event = _sentry_event()
     scrub_event(event, ExceptionText("full"))  # type: ignore[arg-type]
     assert event == _sentry_event()
+
+
+class _Holder:
+    """A log argument whose ``repr`` holds a credential (what sentry-sdk serializes it as)."""
+
+    def __repr__(self) -> str:
+        return f"<Holder {SECRET_URL}>"
+
+
+def test_sentry_log_entry_params_are_scrubbed() -> None:
+    """``LoggingIntegration`` puts the record's ``args`` (a tuple, as logged) in ``logentry.params``."""
+    event: Any = {
+        "logentry": {"message": "lookup failed for %s (%r, %d)", "params": (SECRET_URL, _Holder(), 3)},
+        "level": "error",
+    }
+    scrub_event(event, ExceptionText("scrubbed"))
+    assert event["logentry"]["params"] == [
+        "postgresql://REDACTED:REDACTED@db:5432/x",
+        "<Holder postgresql://REDACTED:REDACTED@db:5432/x>",
+        3,
+    ]
+    mapping: Any = {"logentry": {"message": "%(url)s", "params": {"url": SECRET_URL}}}
+    scrub_event(mapping, ExceptionText("scrubbed"))
+    assert mapping["logentry"]["params"] == {"url": "postgresql://REDACTED:REDACTED@db:5432/x"}
+
+
+def test_request_log_lines_scrub_their_breadcrumbs_only() -> None:
+    """Events captured outside a request: only breadcrumbs of log lines written during requests are scrubbed,
+    each with its request's rules; the last ``size`` lines are remembered."""
+    lines = RequestLogLines(size=2)
+    lines.remember("app", f"first {SECRET_URL}", ExceptionText("scrubbed"))
+    lines.remember("app", f"as raised {SECRET_URL}", ExceptionText("full"))  # nothing to remember
+    lines.remember("app", MESSAGE, ExceptionText("type"))
+    lines.remember("db", MESSAGE, ExceptionText("scrubbed"))
+    assert len(lines) == 2  # "first …" went
+    crumb = {"type": "log", "category": "db", "message": MESSAGE, "data": {"dsn": SECRET_URL}}
+    event: Any = {
+        "breadcrumbs": {
+            "values": [
+                crumb,
+                {"type": "log", "category": "app", "message": f"first {SECRET_URL}"},
+                {"type": "log", "category": "other", "message": MESSAGE},
+                {"type": "http", "category": "db", "message": MESSAGE},
+            ]
+        }
+    }
+    lines.scrub(event)
+    values = event["breadcrumbs"]["values"]
+    assert values[0] == {
+        "type": "log",
+        "category": "db",
+        "message": SCRUBBED,
+        "data": {"dsn": "postgresql://REDACTED:REDACTED@db:5432/x"},
+    }
+    assert [v["message"] for v in values[1:]] == [f"first {SECRET_URL}", MESSAGE, MESSAGE]
+
+
+# --- log records -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [("scrubbed", SCRUBBED), ("type", SCRUBBED), ("full", MESSAGE)]
+)
+def test_free_text_is_scrubbed_unless_full_and_never_dropped(mode: str, expected: str) -> None:
+    assert ExceptionText(mode).free_text(MESSAGE) == expected
+
+
+def test_log_record_exception_attributes_have_no_escaped() -> None:
+    exc = _raised(ConnectionError(MESSAGE))
+    attributes = ExceptionText("scrubbed").event_attributes(exc, escaped=None)
+    assert set(attributes) == {attr.EXCEPTION_TYPE, attr.EXCEPTION_MESSAGE, attr.EXCEPTION_STACKTRACE}
+    assert attributes[attr.EXCEPTION_MESSAGE] == SCRUBBED
+    assert ExceptionText("type").event_attributes(exc, escaped=None) == {
+        attr.EXCEPTION_TYPE: "ConnectionError"
+    }

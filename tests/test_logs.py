@@ -25,6 +25,7 @@ from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import attributes as identity
 from mcp_otel.semconv.signals import LOG_RECORD_ATTRIBUTES
 from mcp_otel.spanfile import log_record_to_dict, read_log_records
+from mcp_otel.telemetry.scrubbing import REDACTED
 from support import log_server
 from support.compat import IS_MCP1
 from support.harness import SRC_DIR, STEP_TIMEOUT, Conn, ServerSpec, open_client
@@ -48,7 +49,9 @@ IDENTITY = {
 }
 Record = dict[str, Any]
 
-ERROR_DATA = json.dumps({"city": CITY, "token": log_server.REDACTED}, ensure_ascii=False)
+#: The ``error`` notification's data as recorded: its ``"token": …`` is scrubbed (bodies follow the
+#: ``exception_text`` setting, ``scrubbed`` by default) before the redactor sees it.
+ERROR_DATA = json.dumps({"city": CITY, "token": REDACTED}, ensure_ascii=False)
 #: (scope, severity number, severity text, body) of the server's records of one ``chatty`` call, in order.
 SERVER_RECORDS = [
     (log_server.LOGGER_NAME, 9, "INFO", f"looking up {CITY}"),
@@ -292,15 +295,15 @@ async def test_a_record_an_otel_handler_records_already_is_not_recorded_twice(me
         await _call("chatty", {"city": CITY})
     finally:
         logging.getLogger().removeHandler(handler)
-    raw_data = json.dumps({"city": CITY, "token": log_server.SECRET})
+    data = json.dumps({"city": CITY, "token": REDACTED})  # scrubbed (no redactor here)
     ours = sorted(
         (r.log_record.attributes[attr.MCP_METHOD_NAME], r.log_record.body)
         for r in exporter.get_finished_logs()
     )
     assert ours == [
         ("notifications/message", f"forecast ready for {CITY}"),  # the client's two
-        ("notifications/message", raw_data),
-        ("tools/call", raw_data),  # the server's: its ctx.info repeats the Python record their handler has
+        ("notifications/message", data),
+        ("tools/call", data),  # the server's: its ctx.info repeats the Python record their handler has
     ]
     python = [
         r.log_record

@@ -211,6 +211,11 @@ async def test_cancelled_request_span(
     assert span["attributes"].get(feature_client.ERROR_TYPE) == CANCELLED, span
     assert span["status"] == "ERROR", span
     assert [e["name"] for e in span["events"]].count(EVENT_CANCELLED) == 1, span["events"]
+    # the client's reason (1.x: the test's; 2.x: the SDK's, on the transports that send the notification)
+    reason = feature_client.cancel_reason_delivered(transport)
+    (event,) = [e["attributes"] for e in span["events"] if e["name"] == EVENT_CANCELLED]
+    assert event == ({attr.MCP_OTEL_CANCELLED_REASON: reason} if reason else {}), span["events"]
+    assert span["status_description"] == reason, span
 
 
 async def test_cancel_notification_spans(

@@ -99,6 +99,11 @@ def test_the_comparison_catches_a_loss() -> None:
     changed = {**record, "data": {**record["data"], "mcp.transport": "http"}}
     assert len(sentry_payloads.lost([record], [changed])) == 1
     assert len(sentry_payloads.lost([record], [{**record, "events": []}])) == 1
+    # an event with more attributes keeps the old one; one without an old attribute does not
+    progress = record["events"][0]
+    more = {**progress, "attributes": {**progress["attributes"], "mcp.progress.total": 2}}
+    assert sentry_payloads.lost([record], [{**record, "events": [more]}]) == []
+    assert len(sentry_payloads.lost([record], [{**record, "events": [{**progress, "attributes": {}}]}])) == 1
     assert len(sentry_payloads.lost([record], [])) == 1
     wrapped = {"gen_ai.tool.call.result": json.dumps({"content": [1]})}
     assert (

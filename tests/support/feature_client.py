@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from mcp_otel.semconv import attributes as attr
+from mcp_otel.spanfile import read_log_records
 from support.compat import IS_MCP1, MODERN_PROTOCOL_VERSION, error_code, implementation, mcp_error_type
 from support.feature_server import (
     ERROR_ARGUMENT,
@@ -200,6 +201,10 @@ class Conn:
     def file_spans(self) -> list[Span]:
         """Spans the stdio server process wrote (call after the session closed)."""
         return load_file(self.spans_file) if self.spans_file is not None else []
+
+    def file_log_records(self) -> list[dict[str, Any]]:
+        """Log records the stdio server process wrote (:func:`mcp_otel.spanfile.log_record_to_dict` dicts)."""
+        return list(read_log_records(self.spans_file)) if self.spans_file is not None else []
 
     def server_metric_points(self) -> list[dict[str, Any]] | None:
         """Metric points the stdio server process dumped at exit (``None`` for in-process servers)."""
@@ -464,14 +469,28 @@ async def wait_for_spans(
 
 
 CANCEL_REASON = "the client cancels"
+CANCELLED_METHOD = attr.McpMethodNameValues.NOTIFICATIONS_CANCELLED.value
+#: The reason of the ``notifications/cancelled`` mcp 2.x sends when the caller abandons a request.
+SDK_CANCEL_REASON = "caller cancelled"
 
 
-async def call_and_cancel(conn: Conn, name: str = "wait") -> None:
+def cancel_reason_delivered(transport: str, reason: str | None = None) -> str | None:
+    """The reason the server reads when :func:`call_and_cancel` cancels with ``reason`` over ``transport``:
+    none on the 2026-07-28 transports (the caller's cancellation itself, no notification)."""
+    if IS_MCP1:
+        return reason or CANCEL_REASON
+    return None if modern(transport) else (reason or SDK_CANCEL_REASON)
+
+
+async def call_and_cancel(conn: Conn, name: str = "wait", reason: str | None = None) -> None:
     """Call tool ``name`` (it reports progress, then waits) and cancel the call once it runs in the server.
 
-    mcp 1.x: send ``notifications/cancelled`` for the request (the SDK sends none when a call is cancelled;
-    the server then answers the request with an error). mcp 2.x: cancel the awaiting task; the SDK sends
-    ``notifications/cancelled`` itself (none on the direct path, where the handler runs in this task).
+    mcp 1.x: send ``notifications/cancelled`` for the request, with ``reason`` (default
+    :data:`CANCEL_REASON`; the SDK sends none when a call is cancelled; the server then answers the request
+    with an error). mcp 2.x: cancel the awaiting task; the SDK sends ``notifications/cancelled`` itself, with
+    :data:`SDK_CANCEL_REASON` (none on the 2026-07-28 transports); with ``reason``, the client first sends
+    its own ``notifications/cancelled`` with that reason, as another SDK's client may (only the first one
+    counts).
     """
     conn.inbox.started = anyio.Event()
     failed = mcp_error_type()
@@ -488,9 +507,14 @@ async def call_and_cancel(conn: Conn, name: str = "wait") -> None:
         if IS_MCP1:
             import mcp.types as types
 
-            params = types.CancelledNotificationParams(requestId=request_id, reason=CANCEL_REASON)
+            params = types.CancelledNotificationParams(requestId=request_id, reason=reason or CANCEL_REASON)
             notification = types.ClientNotification(types.CancelledNotification(params=params))
             with anyio.fail_after(STEP_TIMEOUT):
                 await conn.session.send_notification(notification)
         else:
+            if reason is not None and not modern(conn.transport):
+                dispatcher = conn.session._dispatcher
+                (pending,) = dispatcher._pending  # the call's request id (the SDK offers no public way)
+                with anyio.fail_after(STEP_TIMEOUT):
+                    await dispatcher.notify(CANCELLED_METHOD, {"requestId": pending, "reason": reason})
             tg.cancel_scope.cancel()

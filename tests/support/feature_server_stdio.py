@@ -1,8 +1,8 @@
 """Run the feature server over stdio, instrumented, writing its spans and metric points to files.
 
-``python tests/support/feature_server_stdio.py --spans SPANS.jsonl --metrics METRICS.json``: spans are
-appended as they end (JSON Lines, ``mcp_otel.spanfile``); metric points are written when the server stops
-(stdin closed) or on SIGTERM.
+``python tests/support/feature_server_stdio.py --spans SPANS.jsonl --metrics METRICS.json``: spans and log
+records are appended as they end (JSON Lines, ``mcp_otel.spanfile``); metric points are written when the
+server stops (stdin closed) or on SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as under pytest
 
 from opentelemetry import trace  # noqa: E402
+from opentelemetry.sdk._logs import LoggerProvider  # noqa: E402
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 
 from mcp_otel import McpInstrumentor  # noqa: E402
-from mcp_otel.spanfile import JsonLinesSpanExporter  # noqa: E402
+from mcp_otel.spanfile import JsonLinesLogExporter, JsonLinesSpanExporter  # noqa: E402
 
 
 def main(build_server: Callable[[], Any] | None = None) -> None:
@@ -39,7 +41,11 @@ def main(build_server: Callable[[], Any] | None = None) -> None:
     trace.set_tracer_provider(tracer_provider)
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    McpInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(JsonLinesLogExporter(args.spans)))
+    McpInstrumentor().instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+    )
 
     from support.feature_server import build_server as build_feature_server
     from support.metrics import metric_points

@@ -13,6 +13,9 @@ Tool ``chatty(city)`` logs, in this order:
 4. Python ``ERROR`` ``token SECRET rejected: LONG`` (to redact and cap).
 
 Tool ``levels`` sends one MCP log notification per RFC 5424 level, its data the level's name.
+
+Tool ``failing`` logs a failure with its exception (``logger.exception``): :data:`FAILING_LOG` with
+``SECRET`` as its argument, the exception :data:`FAILING_ERROR` (``token=SECRET`` in its message).
 """
 
 import logging
@@ -33,6 +36,8 @@ SECRET = "sk-secret-token"
 REDACTED = "[redacted]"
 LONG = "x" * 200
 MAX_CONTENT_LENGTH = 64
+FAILING_LOG = "lookup with %s failed"
+FAILING_ERROR = f"login with token={SECRET} refused"
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 _log = logging.getLogger(LOGGER_NAME)
@@ -58,6 +63,15 @@ def build_server() -> Any:
             await ctx.info(f"forecast ready for {city}")
             await ctx.log("error", {"city": city, "token": SECRET}, logger_name=MCP_LOGGER)
         _log.error("token %s rejected: %s", SECRET, LONG)
+        return "ok"
+
+    @server.tool()
+    def failing() -> str:
+        """Logs a failure with its exception (see the module docstring)."""
+        try:
+            raise ConnectionError(FAILING_ERROR)
+        except ConnectionError:
+            _log.exception(FAILING_LOG, SECRET)
         return "ok"
 
     @server.tool()

@@ -1,7 +1,7 @@
 """What the privacy tests share: providers of their own, Sentry at a local receiver, leak search.
 
-``conftest.py`` registers the fixtures (``telemetry``, ``sentry``); ``test_privacy.py`` and
-``test_exception_text_privacy.py`` use them.
+``conftest.py`` registers the fixtures (``telemetry``, ``sentry``, ``sentry_with_logs``); ``test_privacy.py``
+and ``test_exception_text_privacy.py`` use them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from mcp_otel import McpInstrumentor
+from mcp_otel.spanfile import log_record_to_dict
 
 
 def leaks(data: Iterable[Any], secrets: Iterable[str]) -> list[str]:
@@ -35,18 +38,25 @@ def leaks(data: Iterable[Any], secrets: Iterable[str]) -> list[str]:
 @pytest.fixture
 def telemetry() -> Iterator[dict[str, Any]]:
     """Providers of this test's own (Sentry's processor goes on the tracer provider): ``tracer_provider``,
-    ``meter_provider``, ``spans`` (the exporter) and ``metrics`` (the reader)."""
+    ``meter_provider``, ``logger_provider``, ``spans`` (the exporter), ``metrics`` (the reader) and ``logs``
+    (the log record exporter)."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
+    logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     yield {
         "tracer_provider": provider,
         "meter_provider": meter_provider,
+        "logger_provider": logger_provider,
         "spans": exporter,
         "metrics": reader,
+        "logs": logs,
     }
+    logger_provider.shutdown()
     meter_provider.shutdown()
     provider.shutdown()
 
@@ -54,6 +64,16 @@ def telemetry() -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def sentry(telemetry: dict[str, Any]) -> Iterator[Any]:
     """``sentry_sdk.init`` (no PII, the default) at a local receiver + ``mcp_otel.sentry.setup``."""
+    yield from _sentry(telemetry)
+
+
+@pytest.fixture
+def sentry_with_logs(telemetry: dict[str, Any]) -> Iterator[Any]:
+    """:func:`sentry` with Sentry Logs on (``enable_logs=True``): mcp-otel's log records become log items."""
+    yield from _sentry(telemetry, enable_logs=True)
+
+
+def _sentry(telemetry: dict[str, Any], **options: Any) -> Iterator[Any]:
     sentry_sdk = pytest.importorskip("sentry_sdk")
     import mcp_otel.sentry
     from support.sentry_receiver import SentryReceiver
@@ -64,6 +84,7 @@ def sentry(telemetry: dict[str, Any]) -> Iterator[Any]:
             release="privacy@1.0.0",
             traces_sample_rate=1.0,
             auto_enabling_integrations=False,
+            **options,
         )
         handle = mcp_otel.sentry.setup(telemetry["tracer_provider"])
         try:
@@ -78,9 +99,17 @@ def instrumented(telemetry: dict[str, Any], **options: Any) -> McpInstrumentor:
     """An ``McpInstrumentor`` instrumented with the ``telemetry`` fixture's providers and ``options``."""
     instrumentor = McpInstrumentor()
     instrumentor.instrument(
-        tracer_provider=telemetry["tracer_provider"], meter_provider=telemetry["meter_provider"], **options
+        tracer_provider=telemetry["tracer_provider"],
+        meter_provider=telemetry["meter_provider"],
+        logger_provider=telemetry["logger_provider"],
+        **options,
     )
     return instrumentor
+
+
+def log_records(telemetry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The log records the ``telemetry`` fixture's provider exported (:func:`log_record_to_dict` dicts)."""
+    return [log_record_to_dict(record) for record in telemetry["logs"].get_finished_logs()]
 
 
 def sentry_items(receiver: Any) -> list[Any]:

@@ -13,10 +13,15 @@ record URIs).
 Exception text (``test_exception_text_privacy.py``): ``leak()`` raises a ``ConnectionError`` whose message
 holds a database URL with a password and a GitHub token (the tool's locals hold them too, as real code's do);
 ``refuse()`` raises the SDK's JSON-RPC error with a JWT in its message; resource ``privacy://leaky`` raises
-a ``ValueError`` holding a bearer token and an ``api_key=`` value. :data:`SECRETS` are the planted values.
+a ``ValueError`` holding a bearer token and an ``api_key=`` value; ``grumble()`` logs the ``leak`` failure
+without failing: ``logger.exception`` with the database URL as its argument (→ a log record whose body,
+``exception.message`` and ``exception.stacktrace`` hold secrets) and an MCP ``warning`` notification holding
+the GitHub token (→ the server's and the client's log records). :data:`SECRETS` are the planted values.
 """
 
+import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,13 @@ BEARER_TOKEN = "bT9-Xk2mQ7vR4tLz8nC3"
 API_KEY = "k3y-4f9A2bQ8xZ"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnktdXNlciJ9.c2lnbmF0dXJlLWNhbmFyeS0xMjM0"
 SECRETS = (DB_PASSWORD, GITHUB_TOKEN, BEARER_TOKEN, API_KEY, JWT)
+DSN = f"postgresql://app:{DB_PASSWORD}@db.internal:5432/orders"
+LOGGER_NAME = "tests.privacy-server"
+#: The body of ``grumble``'s Python record and the data of its MCP notification, as logged.
+GRUMBLE_LOG = "lookup failed for %s"
+GRUMBLE_NOTICE = f"backend refused token {GITHUB_TOKEN}"
+
+_log = logging.getLogger(LOGGER_NAME)
 
 
 class Answer(BaseModel):
@@ -87,9 +99,21 @@ def build_server() -> Any:
     @server.tool()
     def leak() -> str:
         """Fail to connect, with credentials in the message (and in local variables)."""
-        dsn = f"postgresql://app:{DB_PASSWORD}@db.internal:5432/orders"
+        dsn = DSN
         token = GITHUB_TOKEN
         raise ConnectionError(f"connect to {dsn} failed; GitHub answered 401 for {token}")
+
+    @server.tool()
+    async def grumble(ctx: Context) -> str:  # type: ignore[type-arg]
+        """Log a failure holding credentials (Python logging and an MCP notification); succeed."""
+        try:
+            raise ConnectionError(f"connect to {DSN} failed")
+        except ConnectionError:
+            _log.exception(GRUMBLE_LOG, DSN)
+        with warnings.catch_warnings():  # mcp 2.3: the logging capability is deprecated (SEP-2577)
+            warnings.simplefilter("ignore")
+            await ctx.warning(GRUMBLE_NOTICE)
+        return "logged"
 
     @server.tool()
     def refuse() -> str:

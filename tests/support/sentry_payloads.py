@@ -310,11 +310,21 @@ def lost(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]
                 problems.append(f"{where}: {key} {value!r} -> {best['data'][key]!r}")
         remaining = list(best.get("events", []))
         for event in record.get("events", []):
-            if event in remaining:
-                remaining.remove(event)
+            found = next((e for e in remaining if _keeps_event(e, event)), None)
+            if found is not None:
+                remaining.remove(found)
             else:
                 problems.append(f"{where}: lost event {event!r}")
     return problems
+
+
+def _keeps_event(after: dict[str, Any], before: dict[str, Any]) -> bool:
+    """Whether event ``after`` keeps ``before``: the same name and every attribute of it (more are allowed,
+    e.g. the cancellation's reason, which mcp 2.x records since)."""
+    attributes = after.get("attributes") or {}
+    return after.get("name") == before.get("name") and all(
+        k in attributes and attributes[k] == v for k, v in (before.get("attributes") or {}).items()
+    )
 
 
 def run_all() -> dict[str, list[dict[str, Any]]]:

@@ -23,7 +23,8 @@ Error events captured by user code while an MCP handler runs get the trace conte
 Sentry span is active, so they join its trace; and, unless inputs are recorded, their frame variables that
 hold the request's arguments are replaced with ``[Filtered]``, as on mcp-otel's own events. Exception text on
 both follows mcp-otel's ``exception_text`` setting: credentials are scrubbed by default
-(:mod:`mcp_otel.sentry.event_text`).
+(:mod:`mcp_otel.sentry.event_text`); so are the breadcrumbs of log lines written during MCP requests, on any
+event (:mod:`mcp_otel.sentry.request_breadcrumbs`).
 
 The pieces: :mod:`~mcp_otel.sentry.event_processor` (the deduplicating global event processor),
 :mod:`~mcp_otel.sentry.exception_marks` (which exceptions were seen or captured) and
@@ -46,9 +47,11 @@ from mcp_otel.sentry.event_text import HINT_RULES_KEY
 from mcp_otel.sentry.exception_marks import CAPTURED, MAX_STRONG_MARKS, mark, marked
 from mcp_otel.sentry.mechanism import mechanism
 from mcp_otel.sentry.options import SentryMcpOptions
+from mcp_otel.telemetry import active_operation
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry import OperationView as Operation  # listeners get a read-only view
+    from mcp_otel.telemetry.logs import LogRecordView
 
 __all__ = ["FILTERED", "HINT_KEY", "MAX_STRONG_MARKS", "ErrorCapture"]
 
@@ -81,6 +84,19 @@ class ErrorCapture(McpListener):
 
         listeners.remove_listener(self)
         event_processor.unregister(self)
+
+    def on_log_record(self, record: LogRecordView) -> None:
+        """Remember a Python log line written during an MCP request: its breadcrumb is scrubbed on any later
+        event too (:mod:`~mcp_otel.sentry.request_breadcrumbs`)."""
+        python = record.logging_record
+        operation = active_operation()
+        if python is None or operation is None:
+            return
+        try:
+            lines = event_processor.request_log_lines
+            lines.remember(python.name, python.getMessage(), operation.exception_text)
+        except Exception:
+            log_failure_once("sentry.errors.on_log_record")
 
     def on_exception(self, operation: Operation, exc: BaseException) -> None:
         """Capture ``exc``, raised by a tool or handler while the server request ``operation`` ran."""

@@ -12,7 +12,8 @@ Registered while an ErrorCapture is installed, first among sentry-sdk's global e
 marks the exception of any other event as seen, and links error events captured inside an MCP handler to the
 MCP span (:func:`~mcp_otel.sentry.error_context.link_to_mcp_span`). The exception text of mcp-otel's own
 events and of those captured inside an MCP handler follows the ``exception_text`` setting
-(:func:`~mcp_otel.sentry.event_text.scrub_event`).
+(:func:`~mcp_otel.sentry.event_text.scrub_event`); on other events, so do the breadcrumbs of log lines written
+during MCP requests (:mod:`~mcp_otel.sentry.request_breadcrumbs`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mcp_otel.sentry.error_context import HINT_KEY, link_to_mcp_span, scrub_argu
 from mcp_otel.sentry.event_text import HINT_RULES_KEY, scrub_event
 from mcp_otel.sentry.exception_marks import CAPTURED, SEEN, mark, marked
 from mcp_otel.sentry.mechanism import captured_by_sentry_mcp
+from mcp_otel.sentry.request_breadcrumbs import RequestLogLines
 from mcp_otel.telemetry import active_operation, active_request
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ _MCP_LOGGERS = ("mcp", "fastmcp")
 _lock = threading.Lock()
 _captures: tuple[ErrorCapture, ...] = ()
 _processor_installed = False
+request_log_lines = RequestLogLines()
+"""The log lines written during MCP requests whose breadcrumbs are scrubbed on every event (the captures')."""
 
 
 def register(capture: ErrorCapture) -> None:
@@ -61,6 +65,7 @@ def unregister(capture: ErrorCapture) -> None:
         if not _captures and _processor_installed:
             _uninstall_event_processor()
             _processor_installed = False
+            request_log_lines.clear()
 
 
 def _install_event_processor() -> None:
@@ -128,6 +133,8 @@ def _process(event: Event, hint: Hint, capture: ErrorCapture) -> Event | None:
         if not capture.options.resolve().record_inputs:
             scrub_arguments(event, operation)
         scrub_event(event, operation.exception_text)
+    else:  # breadcrumbs of log lines written during requests
+        request_log_lines.scrub(event)
     return event
 
 

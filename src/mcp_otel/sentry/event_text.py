@@ -6,8 +6,8 @@ integration captures while an MCP request runs (:mod:`mcp_otel.sentry.event_proc
 
 - ``scrubbed`` (default): credentials (:func:`~mcp_otel.telemetry.scrubbing.scrub`) are replaced in each
   exception's ``value``, in frame variables and source context lines, in breadcrumb messages and data, and in
-  the event's log message; the ``content_redactor`` then sees each exception ``value`` (key
-  ``exception.message``);
+  the event's log message and its parameters (a logged record's ``args``, as sentry-sdk will serialize
+  them); the ``content_redactor`` then sees each exception ``value`` (key ``exception.message``);
 - ``type``: as ``scrubbed``, and the exception ``value`` and the frame variables are removed (the type and
   the frames — code locations, which Sentry groups by — stay);
 - ``full``: sent as sentry-sdk built it (only the ``content_redactor``, when set, sees the values).
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from sentry_sdk.utils import safe_repr
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import EXCEPTION_TEXT_FULL, EXCEPTION_TEXT_TYPE
@@ -53,6 +55,19 @@ def scrub_event(event: Event, rules: ExceptionText) -> None:
         _strip(event)
 
 
+def scrub_breadcrumb(crumb: dict[str, Any], rules: ExceptionText) -> None:
+    """Scrub the message and data of one breadcrumb in place, as :func:`scrub_event` scrubs an event's (not in
+    ``full`` mode); on failure (logged once) they are removed."""
+    if rules.mode == EXCEPTION_TEXT_FULL:
+        return
+    try:
+        _scrub_holders(_crumb_holders(crumb))
+    except Exception:
+        log_failure_once("sentry.event_text.breadcrumb")
+        crumb.pop("message", None)
+        crumb.pop("data", None)
+
+
 def _scrub_event(event: Event, rules: ExceptionText) -> None:
     text_too = rules.mode != EXCEPTION_TEXT_FULL
     type_only = rules.mode == EXCEPTION_TEXT_TYPE
@@ -78,14 +93,42 @@ def _scrub_event(event: Event, rules: ExceptionText) -> None:
     crumbs = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
     for crumb in crumbs if isinstance(crumbs, list) else []:
         if isinstance(crumb, dict):
-            holders += [(crumb, key) for key in ("message", "data") if key in crumb]
+            holders += _crumb_holders(crumb)
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict) and "params" in logentry:  # LoggingIntegration: the record's args, as given
+        logentry["params"] = _params(logentry["params"])
     holders += [(event, key) for key in ("message", "logentry") if key in event]
+    _scrub_holders(holders)
+
+
+def _crumb_holders(crumb: dict[str, Any]) -> list[tuple[Any, Any]]:
+    return [(crumb, key) for key in ("message", "data") if key in crumb]
+
+
+def _scrub_holders(holders: list[tuple[Any, Any]]) -> None:
+    """Scrub the value of each ``(container, key)`` in place, every string in one :func:`scrub` call."""
     strings: list[str] = []
     for container, key in holders:
         _collect(container[key], strings, 0)
     scrubbed = iter(_scrub_all(strings))
     for container, key in holders:
         container[key] = _rebuild(container[key], scrubbed, 0)
+
+
+def _params(params: Any) -> Any:
+    """A log record's ``args`` as sentry-sdk will serialize them, so that they can be scrubbed: a tuple as a
+    list, each value that is not a string, number or ``None`` as its ``repr`` (which may hold a secret)."""
+    if isinstance(params, dict):
+        return {str(key): _param(value) for key, value in params.items()}
+    if isinstance(params, (tuple, list)):
+        return [_param(value) for value in params]
+    return _param(params)
+
+
+def _param(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return safe_repr(value)
 
 
 def _collect(value: Any, out: list[str], depth: int) -> None:

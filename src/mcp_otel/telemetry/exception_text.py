@@ -76,14 +76,21 @@ class ExceptionText:
             return None
         return None if redacted is None else str(redacted)
 
+    def free_text(self, raw: str) -> str:
+        """Text that may hold exception text but is not only that (a log record's body): credentials
+        scrubbed unless ``full``, never dropped (``type`` mode keeps the log message, scrubbed). The caller
+        passes it to the redactor with its own key."""
+        return raw if self.mode == EXCEPTION_TEXT_FULL else scrub(raw)
+
     def status_description(self, description: str | None) -> str | None:
         """A span status description (JSON-RPC error message, ``str(exception)`` …) as it may be exported."""
         if not description or self.passthrough:
             return description
         return self.text(attr.OTEL_STATUS_DESCRIPTION, description)
 
-    def event_attributes(self, exc: BaseException, escaped: bool = False) -> Attributes:
-        """The attributes of the ``exception`` event for ``exc``, in ``Span.record_exception``'s format."""
+    def event_attributes(self, exc: BaseException, escaped: bool | None = False) -> Attributes:
+        """The attributes of the ``exception`` event for ``exc``, in ``Span.record_exception``'s format
+        (``escaped=None``: without ``exception.escaped``, as on a log record)."""
         cls = type(exc)
         module = cls.__module__
         attrs: Attributes = {
@@ -98,7 +105,8 @@ class ExceptionText:
             stacktrace = self.text(attr.EXCEPTION_STACKTRACE, _stacktrace(exc))
             if stacktrace is not None:
                 attrs[attr.EXCEPTION_STACKTRACE] = stacktrace
-        attrs[attr.EXCEPTION_ESCAPED] = str(escaped)
+        if escaped is not None:
+            attrs[attr.EXCEPTION_ESCAPED] = str(escaped)
         return attrs
 
     def record_exception(
@@ -125,6 +133,17 @@ def status_description(rules: ExceptionText, description: str | None) -> str | N
         return rules.status_description(description)
     except Exception:
         log_failure_once("exception text (status description)")
+        return None
+
+
+def guarded_text(rules: ExceptionText, key: str, raw: str) -> str | None:
+    """:meth:`ExceptionText.text` (``raw`` as is when passthrough); on failure (logged once) ``None``."""
+    if rules.passthrough:
+        return raw
+    try:
+        return rules.text(key, raw)
+    except Exception:
+        log_failure_once("exception text")
         return None
 
 
@@ -228,5 +247,6 @@ __all__ = [
     "ExceptionText",
     "ScrubbingSpan",
     "guarded_record_exception",
+    "guarded_text",
     "status_description",
 ]

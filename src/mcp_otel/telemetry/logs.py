@@ -4,7 +4,8 @@ Two sources, one way out (the global or the given OpenTelemetry ``LoggerProvider
 
 - **Python ``logging``** records a server emits while mcp-otel handles a request: OpenTelemetry's own
   ``LoggingHandler`` translates them (body, severity, exception, extra attributes; the scope is the logger's
-  name), on a copy that also carries the request's attributes. A record that an OpenTelemetry
+  name; :mod:`~mcp_otel.telemetry.log_handlers`), on a copy that also carries the request's attributes. A
+  record that an OpenTelemetry
   ``LoggingHandler`` on its logger's path records already
   (``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``, ``opentelemetry-instrumentation-logging``, or the
   user's own) is left to it: it is correlated already.
@@ -13,21 +14,22 @@ Two sources, one way out (the global or the given OpenTelemetry ``LoggerProvider
   severity follows RFC 5424 → ``SeverityNumber`` (OTel Logs Data Model, appendix B, syslog); the body is
   ``data`` (a string as is, anything else as JSON); the logger name is ``mcp_otel.log.logger``.
 
-Every body passes ``content_redactor`` (key :data:`~mcp_otel.semconv.signals.LOG_BODY_REDACTION_KEY`) and is
-cut to ``max_content_length``. Attributes come from the operation, as its metric point's do
+Exception text follows the ``exception_text`` setting as on spans
+(:class:`~mcp_otel.telemetry.exception_text.ExceptionText`): a record's ``exception.message`` /
+``exception.stacktrace`` are scrubbed of credentials by default (none with ``type``), and so is every body
+(a logged error often repeats its exception's text; ``full`` leaves both as logged). Every body then passes
+``content_redactor`` (key :data:`~mcp_otel.semconv.signals.LOG_BODY_REDACTION_KEY`) and is cut to
+``max_content_length``. Attributes come from the operation, as its metric point's do
 (:meth:`~mcp_otel.telemetry.operation.Operation.log_attributes`). A server that logs one event both ways (a
 Python record and a notification with the same text, one after the other in one request) gets one record.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
-import sys
 import time
-import warnings
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -44,12 +46,14 @@ from mcp_otel.model import Attributes, LogMessage, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv.signals import LOG_BODY_REDACTION_KEY, LOG_RECORD_ATTRIBUTES
 from mcp_otel.telemetry.capture import capture
+from mcp_otel.telemetry.exception_text import ExceptionText
+from mcp_otel.telemetry.log_handlers import otel_logging_handler, recorded_elsewhere, severity_of_python
 from mcp_otel.version import __version__
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry.operation import Operation
 
-__all__ = ["MCP_SEVERITY", "LogRecordView", "LogSignal", "is_otel_logging_handler"]
+__all__ = ["MCP_SEVERITY", "LogRecordView", "LogSignal"]
 
 SCOPE_NAME = "mcp_otel"
 NOTIFICATIONS_MESSAGE = attr.McpMethodNameValues.NOTIFICATIONS_MESSAGE.value
@@ -72,7 +76,6 @@ An unknown level is ``UNSPECIFIED``; the level as sent is the severity text."""
 _NOTIFICATION_MIRRORS = frozenset({"fastmcp.server.context.to_client"})
 _HAS_CONTEXT_ARGUMENT = "context" in inspect.signature(LogRecord.__init__).parameters  # API >= 1.35
 _emitting: ContextVar[bool] = ContextVar("mcp_otel_emitting_log", default=False)
-_otel_handler_types: dict[type, bool] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class LogRecordView:
     """A log record mcp-otel made, as listeners (the Sentry integration) see it.
 
     Attributes:
-        body: the body after redaction and truncation (``None``: the redactor dropped it).
+        body: the body after scrubbing, redaction and truncation (``None``: the redactor dropped it).
         severity_number: the OTel severity number (``SeverityNumber`` value).
         severity_text: the level as the source named it (``info``, ``WARNING`` …).
         attributes: the record's MCP attributes (and ``mcp_otel.log.logger``).
@@ -88,7 +91,8 @@ class LogRecordView:
         span_id: the span id of that context (0: none).
         timestamp_ns: when the event happened (nanoseconds since the epoch).
         logger_name: the Python logger's name, or the MCP notification's logger (``None``: not given).
-        logging_record: the Python ``logging`` record it was made of (``None`` for MCP notifications).
+        logging_record: the Python ``logging`` record it was made of (``None`` for MCP notifications), as
+            logged: a listener that sends any of its text applies the ``exception_text`` rules itself.
     """
 
     body: str | None
@@ -100,66 +104,6 @@ class LogRecordView:
     timestamp_ns: int
     logger_name: str | None
     logging_record: logging.LogRecord | None = None
-
-
-def is_otel_logging_handler(handler: logging.Handler) -> bool:
-    """Whether ``handler`` is an OpenTelemetry ``LoggingHandler`` (the SDK's, the logging instrumentation's,
-    or a subclass): records it handles are OTel log records already."""
-    kind = type(handler)
-    known = _otel_handler_types.get(kind)
-    if known is None:
-        known = _otel_handler_types[kind] = any(
-            c.__name__ == "LoggingHandler" and c.__module__.startswith("opentelemetry.") for c in kind.__mro__
-        )
-    return known
-
-
-def _recorded_elsewhere(name: str) -> bool:
-    """Whether an OpenTelemetry ``LoggingHandler`` on the path of logger ``name`` records its records."""
-    logger: Any = logging.root if name == "root" else logging.Logger.manager.loggerDict.get(name)
-    if not isinstance(logger, logging.Logger):
-        logger = logging.root
-    while logger is not None:
-        for handler in logger.handlers:
-            if is_otel_logging_handler(handler):
-                return True
-        if not logger.propagate:
-            return False
-        logger = logger.parent
-    return False
-
-
-def _otel_logging_handler(provider: LoggerProvider | None) -> logging.Handler | None:
-    """OpenTelemetry's ``LoggingHandler`` for ``provider``: the maintained one of
-    ``opentelemetry-instrumentation-logging`` when installed, else the SDK's (deprecated there in favour of
-    the former, present in every supported SDK); ``None`` without either (nothing could export a record)."""
-    for module, name in _HANDLERS:
-        try:
-            handler_class: Any = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        with warnings.catch_warnings():  # the SDK's class warns that it is deprecated when made
-            warnings.simplefilter("ignore", DeprecationWarning)
-            handler: logging.Handler = handler_class(logger_provider=provider)
-        return handler
-    return None
-
-
-_HANDLERS = (
-    ("opentelemetry.instrumentation.logging.handler", "LoggingHandler"),
-    ("opentelemetry.sdk._logs", "LoggingHandler"),
-)
-
-
-def _severity_of_python(levelno: int) -> int:
-    """OpenTelemetry's own ``std_to_otel`` table (the logging handler's), from whichever package has it."""
-    for module in ("opentelemetry.instrumentation.log_utils", "opentelemetry.sdk._logs._internal"):
-        std_to_otel: Any = getattr(
-            sys.modules.get(module) or importlib.import_module(module), "std_to_otel", None
-        )
-        if std_to_otel is not None:
-            return int(std_to_otel(levelno).value)
-    return 0
 
 
 def _text(data: Any) -> str:
@@ -190,6 +134,7 @@ class LogSignal:
 
     def __init__(self, config: McpOtelConfig, logger_provider: LoggerProvider | None = None) -> None:
         self._config = config
+        self._rules = ExceptionText.of(config)  # exception text and credentials in bodies
         self._provider = logger_provider
         self._logger = get_logger(SCOPE_NAME, __version__, logger_provider=logger_provider)
         self._handler: logging.Handler | None = None
@@ -232,7 +177,7 @@ class LogSignal:
         severity = MCP_SEVERITY.get(level.lower(), SeverityNumber.UNSPECIFIED)
         if isinstance(log.logger, str):
             attributes[attr.MCP_OTEL_LOG_LOGGER] = log.logger
-        body = capture(self._config, LOG_BODY_REDACTION_KEY, text)
+        body = self._body(text)
         now = time.time_ns()
         span_context = trace.get_current_span(context).get_span_context()
         if _HAS_CONTEXT_ARGUMENT:
@@ -288,22 +233,17 @@ class LogSignal:
             text = record.getMessage()
             if op.repeats_log(False, text):
                 return
-            body = capture(self._config, LOG_BODY_REDACTION_KEY, text)
+            body = self._body(text)
             attributes = op.log_attributes()
-            if not _recorded_elsewhere(record.name):
+            if not recorded_elsewhere(record.name):
                 handler = self._otel_handler()
                 if handler is not None:
-                    copy = logging.makeLogRecord(
-                        record.__dict__
-                    )  # the original stays as other handlers see it
-                    copy.msg, copy.args = ("" if body is None else body), None
-                    copy.__dict__.update(attributes)
-                    handler.emit(copy)
+                    handler.emit(self._translatable(record, body, attributes))
             if listeners.listeners():
                 span_context = trace.get_current_span().get_span_context()
                 view = LogRecordView(
                     body,
-                    _severity_of_python(record.levelno),
+                    severity_of_python(record.levelno),
                     record.levelname,
                     attributes,
                     span_context.trace_id,
@@ -316,8 +256,31 @@ class LogSignal:
         finally:
             _emitting.reset(token)
 
+    def _body(self, text: str) -> str | None:
+        """A body as it may leave: credentials scrubbed (unless ``exception_text="full"``: a logged error
+        often repeats its exception's text), then the redactor and the cap."""
+        return capture(self._config, LOG_BODY_REDACTION_KEY, self._rules.free_text(text))
+
+    def _translatable(
+        self, record: logging.LogRecord, body: str | None, attributes: Attributes
+    ) -> logging.LogRecord:
+        """The copy of ``record`` OpenTelemetry's handler translates (the original stays as other handlers see
+        it): ``body`` as its message, the request's attributes, and its exception as the ``exception_text``
+        setting says. Unless the text leaves as raised (``full`` without a redactor, where the handler writes
+        the exception as it would without mcp-otel), the handler gets no ``exc_info``: the record carries
+        ``exception.type`` / ``.message`` / ``.stacktrace`` in the span event's format instead, scrubbed."""
+        copy = logging.makeLogRecord(record.__dict__)
+        copy.msg, copy.args = ("" if body is None else body), None
+        copy.__dict__.update(attributes)
+        exc_info = record.exc_info
+        if exc_info and not self._rules.passthrough:
+            copy.exc_info = copy.exc_text = None
+            if exc_info[1] is not None:
+                copy.__dict__.update(self._rules.event_attributes(exc_info[1], escaped=None))
+        return copy
+
     def _otel_handler(self) -> logging.Handler | None:
         if not self._handler_made:
             self._handler_made = True
-            self._handler = _otel_logging_handler(self._provider)
+            self._handler = otel_logging_handler(self._provider)
         return self._handler

@@ -20,7 +20,7 @@ from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv.signals import CANCELLED, EVENT_CANCELLED, EVENT_PROGRESS, TOOL_ERROR
 from mcp_otel.telemetry.active import ReadOnlyOperation
 from mcp_otel.telemetry.capture import capture_tool_result, prompt_result_fact, tool_result_fact
-from mcp_otel.telemetry.exception_text import status_description
+from mcp_otel.telemetry.exception_text import guarded_text, status_description
 from mcp_otel.telemetry.fact_fields import (
     NOTIFICATION_METHODS,
     content_items,
@@ -80,6 +80,11 @@ class OperationOutcome:
         if message.direction is not None and message.method in NOTIFICATION_METHODS:
             fields = notification_fields(self._telemetry.config, message.method, message.params)
             if fields is not None:
+                if fields.reason:  # the peer's free text follows exception_text, as record_cancelled's
+                    reason = guarded_text(
+                        self._telemetry.exception_text, attr.MCP_OTEL_CANCELLED_REASON, fields.reason
+                    )
+                    fields = fields._replace(reason=reason)
                 self.hand_fact(facts.NOTIFICATION, fields)
 
     def set_result(
@@ -201,13 +206,20 @@ class OperationOutcome:
     def record_cancelled(self, reason: str | None) -> None:
         """Record that the peer cancelled this request: an ``mcp_otel.cancelled`` event (with
         ``mcp_otel.cancelled.reason`` when given), ``error.type=cancelled`` and ERROR status (the operation
-        did not complete); listeners get the :data:`mcp_otel.facts.CANCELLED` fact."""
+        did not complete); listeners get the :data:`mcp_otel.facts.CANCELLED` fact.
+
+        The reason is the peer's free text, as an error message is: it follows the ``exception_text`` setting
+        (credentials scrubbed by default, none in ``type`` mode; the redactor sees it under its key) on the
+        event, the fact and the status description alike.
+        """
         if self._live():
-            event: Attributes = {attr.MCP_OTEL_CANCELLED_REASON: reason} if reason else {}
+            rules = self._telemetry.exception_text
+            text = guarded_text(rules, attr.MCP_OTEL_CANCELLED_REASON, reason) if reason else None
+            event: Attributes = {attr.MCP_OTEL_CANCELLED_REASON: text} if text else {}
             self.span.add_event(EVENT_CANCELLED, event)
             if listeners.fact_receivers:
-                self.hand_fact(facts.CANCELLED, reason)
-        self.set_error(CANCELLED, reason)
+                self.hand_fact(facts.CANCELLED, text)
+        self.set_error(CANCELLED, reason)  # the status description follows the same rules
 
     def set_input_required(self, request_count: int, round_: int | None = None) -> None:
         """Record a result of type ``input_required`` (an ``InputRequiredResult``: not an error).

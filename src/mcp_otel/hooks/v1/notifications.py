@@ -4,8 +4,9 @@
 context into ``_meta``; ``ServerSession._received_notification`` / ``ClientSession._received_notification``
 open SERVER spans. mcp 1.x consumes ``notifications/cancelled`` in its receive loop and calls
 ``RequestResponder.cancel``: the notification's SERVER span is opened there and the cancelled request's span
-marked; its ``_meta`` is read when the receive loop dumps the notification (``JSONRPCNotification.
-model_dump``), in the receive loop's own context. Outbound progress is an event on the request being handled.
+marked (with the notification's ``reason``); its ``_meta`` and ``reason`` are read when the receive loop
+dumps the notification (``JSONRPCNotification.model_dump``), in the receive loop's own context. Outbound
+progress is an event on the request being handled.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from mcp_otel.transport import transport_of
 
 TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-# The params of the notifications/cancelled the receive loop is processing (set in the loop's context).
+# The params of the notifications/cancelled the receive loop is processing (set in the loop's context): its
+# ``_meta``, the cancelled request's id and the reason.
 _cancel_params: ContextVar[Mapping[str, Any] | None] = ContextVar("mcp_otel_cancel_params", default=None)
 
 
@@ -90,10 +92,11 @@ class Notifications:
         request = self.state.in_flight.pop(responder)
         if request is None:
             return None
-        request.record_cancelled(None)
         params = _cancel_params.get()
         _cancel_params.set(None)
         meta = params.get("_meta") if params is not None else None
+        reason = params.get("reason") if params is not None else None
+        request.record_cancelled(reason if isinstance(reason, str) else None)
         carrier = meta if isinstance(meta, Mapping) else None
         received = request.message
         return Message(

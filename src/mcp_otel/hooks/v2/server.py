@@ -161,8 +161,8 @@ class ServerRequests:
             # stream (stateless HTTP): the request did not complete. A listen channel ends that way.
             if op.method == SUBSCRIPTIONS_LISTEN:
                 op.end_channel(_CANCELLED)
-            else:
-                op.record_cancelled(None)
+            else:  # a notification's reason (JSON-RPC transports), else none
+                op.record_cancelled(self.state.cancel_reasons.take(request_args(*args, **kwargs)[0]))
         elif isinstance(exc, Exception):
             op.set_exception(original_exception(exc))
             dctx = request_args(*args, **kwargs)[0]

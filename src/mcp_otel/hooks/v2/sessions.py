@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind
 from mcp_otel.hooks.common import NO_SESSION, NO_TRANSPORT, IdentityMap, SessionClock, client_transport
 from mcp_otel.hooks.factory import Args, Kwargs, after, on_exit
 from mcp_otel.hooks.patching import Patch
+from mcp_otel.hooks.v2.cancellation import CancelReasons
 from mcp_otel.model import MEMORY, Peer, Session, Transport, is_sessionless
 from mcp_otel.telemetry import Telemetry
 from mcp_otel.transport import transport_of
@@ -53,6 +54,8 @@ class SessionState:
         # JSONRPCDispatcher of a ClientSession → that session (its notifications travel client → server).
         self.client_dispatchers: IdentityMap[weakref.ref[Any]] = IdentityMap()
         self.clock = SessionClock()
+        # A cancelled request's dispatch context (its cancel_requested event) → the peer's reason.
+        self.cancel_reasons = CancelReasons()
 
     def clear(self) -> None:
         """Forget every session (uninstrument)."""
@@ -60,6 +63,7 @@ class SessionState:
         self.client_sessions.clear()
         self.client_dispatchers.clear()
         self.clock.clear()
+        self.cancel_reasons.clear()
 
     def sizes(self) -> dict[str, int]:
         """How many entries each per-session map holds (for leak tests and the bench)."""
@@ -67,6 +71,7 @@ class SessionState:
             "_sessions": len(self.sessions),
             "_client_sessions": len(self.client_sessions),
             "_clock._started": len(self.clock._started),
+            "_cancel_reasons": len(self.cancel_reasons),
         }
 
     # --- describing sessions
@@ -135,10 +140,11 @@ class SessionState:
         self.clock.stop(self.telemetry, instance, SpanKind.CLIENT, session, error)
 
     def patches(self) -> list[Patch]:
-        """The session-lifetime seams."""
+        """The session-lifetime seams (and the one that keeps the reasons of cancellations)."""
         return [
             after("mcp.server.connection", "Connection.for_loop", self._connection_opened),
             on_exit("mcp.server.runner", "aclose_shielded", self._connection_closed),
             after("mcp.client.session", "ClientSession.__aenter__", self._client_opened),
             on_exit("mcp.client.session", "ClientSession.__aexit__", self._client_closed),
+            *self.cancel_reasons.patches(),
         ]
