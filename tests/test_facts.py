@@ -64,30 +64,40 @@ def _no_sentry_keys(attributes: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("capture", [False, True])
 def test_tool_error_result(capture: bool, recorder: Recorder) -> None:
-    span = _run(TOOLS_CALL, "divide", capture, lambda op: op.set_result(True, lambda: [TEXT_BLOCK], 1))
+    span = _run(
+        TOOLS_CALL, "divide", capture, lambda op: op.set_result(True, lambda: [TEXT_BLOCK], 1, [TEXT_BLOCK])
+    )
     attributes = span["attributes"]
     assert attributes[attr.ERROR_TYPE] == "tool_error"
     assert attr.GEN_AI_TOOL_CALL_RESULT not in attributes  # OTel records results on success only
     _no_sentry_keys(attributes)
-    expected = facts.ToolResult(True, 1, "text", BLOCKS_JSON) if capture else facts.ToolResult(True, 1)
+    # the item's type always (Sentry JS 11.17 sends content_type without recordOutputs), its text on capture
+    item = facts.ContentItem("text")  # a single item's text is the result's content, not repeated
+    expected = facts.ToolResult(True, 1, "text", BLOCKS_JSON if capture else None, (item,))
     assert recorder.of(facts.TOOL_RESULT) == [expected]
     assert recorder.of(facts.TRANSPORT) == ["stdio"]
     assert all(f.recording for f in recorder.facts)  # handed while the span runs
 
 
 def test_tool_result_is_an_object_on_the_span_and_as_sent_in_the_fact(recorder: Recorder) -> None:
-    two = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: [TEXT_BLOCK, TEXT_BLOCK], 2))
-    structured = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: {"result": 5}, 1))
-    one = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: [TEXT_BLOCK], 1))
+    blocks = [TEXT_BLOCK, TEXT_BLOCK]
+    two = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: blocks, 2, blocks))
+    structured = _run(
+        TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: {"result": 5}, 1, [TEXT_BLOCK])
+    )
+    one = _run(TOOLS_CALL, "t", True, lambda op: op.set_result(False, lambda: [TEXT_BLOCK], 1, [TEXT_BLOCK]))
     assert json.loads(one["attributes"][attr.GEN_AI_TOOL_CALL_RESULT]) == {"content": [TEXT_BLOCK]}
     assert json.loads(two["attributes"][attr.GEN_AI_TOOL_CALL_RESULT]) == {"content": [TEXT_BLOCK] * 2}
     assert structured["attributes"][attr.GEN_AI_TOOL_CALL_RESULT] == '{"result": 5}'
     for span in (one, two, structured):
         _no_sentry_keys(span["attributes"])
+    item = facts.ContentItem("text", text="out of range")
+    single = facts.ContentItem("text")
     assert recorder.of(facts.TOOL_RESULT) == [
-        facts.ToolResult(False, 2, None, json.dumps([TEXT_BLOCK] * 2)),
-        facts.ToolResult(False, 1, None, '{"result": 5}'),
-        facts.ToolResult(False, 1, "text", BLOCKS_JSON),
+        facts.ToolResult(False, 2, None, json.dumps([TEXT_BLOCK] * 2), (item, item)),
+        # a structured result: the content items still give the type (Sentry JS reads ``content`` only)
+        facts.ToolResult(False, 1, "text", '{"result": 5}', (single,)),
+        facts.ToolResult(False, 1, "text", BLOCKS_JSON, (single,)),
     ]
 
 
@@ -141,10 +151,101 @@ def test_single_prompt_message(capture: bool, message: dict[str, Any] | None, re
     assert recorder.of(facts.PROMPT_RESULT) == [expected]
 
 
-def test_several_prompt_messages_have_no_role(recorder: Recorder) -> None:
-    two = [{"role": "user", "content": {"type": "text", "text": "a"}}] * 2
+def test_several_prompt_messages_are_listed_not_single(recorder: Recorder) -> None:
+    two = [
+        {"role": "user", "content": {"type": "text", "text": "a"}},
+        {"role": "assistant", "content": {"type": "image", "data": "AAAA", "mimeType": "image/png"}},
+    ]
     _run(PROMPTS_GET, "greet", True, lambda op: op.set_prompt_result(2, None, lambda: two))
-    assert recorder.of(facts.PROMPT_RESULT) == [facts.PromptResult(2)]
+    _run(PROMPTS_GET, "greet", False, lambda op: op.set_prompt_result(2, None, lambda: two))
+    # no single role/content; each message's role and text (none for an image: Sentry JS reads .text only)
+    listed = (facts.PromptMessage("user", "a"), facts.PromptMessage("assistant", None))
+    assert recorder.of(facts.PROMPT_RESULT) == [facts.PromptResult(2, messages=listed), facts.PromptResult(2)]
+
+
+def test_content_items_types_always_details_on_capture(recorder: Recorder) -> None:
+    blocks = [
+        {"type": "text", "text": "hello"},
+        {"type": "image", "data": "QUJD", "mimeType": "image/png"},
+        {"type": "resource_link", "uri": "file:///r.txt", "name": "r.txt", "mimeType": "text/plain"},
+        {"type": "resource", "resource": {"uri": "file:///e.md", "mimeType": "text/markdown", "text": "x"}},
+    ]
+    for capture in (True, False):
+        _run(TOOLS_CALL, "t", capture, lambda op: op.set_result(False, lambda: blocks, 4, blocks))
+    detailed, bare = recorder.of(facts.TOOL_RESULT)
+    assert detailed.items == (
+        facts.ContentItem("text", text="hello"),
+        facts.ContentItem("image", mime_type="image/png", data_size=4),
+        facts.ContentItem("resource_link", mime_type="text/plain", uri="file:///r.txt", name="r.txt"),
+        facts.ContentItem("resource", resource_uri="file:///e.md", resource_mime_type="text/markdown"),
+    )
+    assert detailed.content_type is None  # several items: no single type
+    assert bare.items == tuple(facts.ContentItem(b["type"]) for b in blocks)
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "capture", "expected"),
+    [
+        (
+            "notifications/message",
+            {"level": "warning", "logger": "db", "data": {"rows": 3}},
+            True,
+            facts.Notification(level="warning", logger="db", data_type="object", data='{"rows": 3}'),
+        ),
+        (
+            "notifications/message",
+            {"level": "info", "data": "plain"},
+            False,
+            facts.Notification(level="info", data_type="string"),
+        ),
+        (
+            "notifications/progress",
+            {"progressToken": 7, "progress": 1, "total": 4, "message": "step 1"},
+            False,
+            facts.Notification(progress_token="7", progress=1, total=4, message="step 1"),
+        ),
+        (
+            "notifications/cancelled",
+            {"requestId": 3, "reason": "user aborted"},
+            False,
+            facts.Notification(request_id="3", reason="user aborted"),
+        ),
+        ("notifications/initialized", {}, False, None),
+    ],
+)
+def test_notification_fields_are_a_fact(
+    method: str, params: dict[str, Any], capture: bool, expected: Any, recorder: Recorder
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = McpOtelConfig.from_kwargs({"capture_content": capture, "metrics": False}, environ={})
+    telemetry = Telemetry(provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), config)
+    message = Message(method, None, None, None, None, Session(), STDIO, direction="client_to_server")
+    message.params = params
+    operation = telemetry.start_server_request(message)
+    assert operation is not None
+    operation.end()
+    (span,) = exporter.get_finished_spans()
+    sentry_like = ("mcp.logging", "mcp.progress", "mcp.cancel")
+    assert not [k for k in (span.attributes or {}) if k.startswith(sentry_like)]
+    assert recorder.of(facts.NOTIFICATION) == ([expected] if expected is not None else [])
+
+
+def test_access_token_is_a_fact_never_an_attribute(recorder: Recorder) -> None:
+    token = object()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = McpOtelConfig.from_kwargs({"metrics": False}, environ={})
+    telemetry = Telemetry(provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), config)
+    message = Message(TOOLS_CALL, 1, "t", None, None, Session(), STDIO, access_token=token)
+    operation = telemetry.start_server_request(message)
+    assert operation is not None
+    operation.end()
+    (span,) = exporter.get_finished_spans()
+    assert not [k for k in (span.attributes or {}) if "auth" in k]
+    assert recorder.of(facts.ACCESS_TOKEN) == [token]
 
 
 def test_redactor_sees_fact_content(recorder: Recorder) -> None:
@@ -158,7 +259,7 @@ def test_redactor_sees_fact_content(recorder: Recorder) -> None:
         TOOLS_CALL,
         "t",
         True,
-        lambda op: op.set_result(True, lambda: [TEXT_BLOCK], 1),
+        lambda op: op.set_result(True, lambda: [TEXT_BLOCK], 1, [TEXT_BLOCK]),
         content_redactor=redactor,
     )
     _run(
@@ -168,8 +269,13 @@ def test_redactor_sees_fact_content(recorder: Recorder) -> None:
         lambda op: op.set_prompt_result(1, lambda: "d", lambda: [_Message("user", "m")]),
         content_redactor=redactor,
     )
-    assert seen == ["tool_result.content", "prompt_result.description", "prompt_result.message_content"]
-    assert recorder.of(facts.TOOL_RESULT) == [facts.ToolResult(True, 1, "text", "[R]")]
+    assert seen == [
+        "tool_result.content",
+        "prompt_result.description",
+        "prompt_result.message_content",
+    ]
+    item = facts.ContentItem("text")
+    assert recorder.of(facts.TOOL_RESULT) == [facts.ToolResult(True, 1, "text", "[R]", (item,))]
     assert recorder.of(facts.PROMPT_RESULT) == [facts.PromptResult(1, "[R]", "user", "[R]")]
 
 
@@ -209,18 +315,31 @@ def test_nothing_is_built_without_a_listener(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(outcome, "tool_result_fact", forbidden)
     monkeypatch.setattr(outcome, "prompt_result_fact", forbidden)
+    monkeypatch.setattr(outcome, "content_items", forbidden)
+    monkeypatch.setattr(outcome, "notification_fields", forbidden)
     monkeypatch.setattr(facts, "ToolResult", forbidden)
     monkeypatch.setattr(facts, "Progress", forbidden)
     monkeypatch.setattr(listeners, "notify_fact", forbidden)
 
     def record(op: Any) -> None:
-        op.set_result(False, forbidden, 1)  # capture off: the result is never read
+        op.set_result(False, forbidden, 1, [TEXT_BLOCK])  # capture off: the result is never read
         op.set_prompt_result(1, forbidden, forbidden)
         op.record_progress(1, 2)
         op.record_cancelled(None)
 
     _run(TOOLS_CALL, "t", False, record)
     _run(PROMPTS_GET, "p", True, lambda op: op.set_prompt_result(1, forbidden, forbidden))
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    config = McpOtelConfig.from_kwargs({"capture_content": True, "metrics": False}, environ={})
+    telemetry = Telemetry(provider.get_tracer("mcp_otel"), get_meter("mcp_otel"), config)
+    message = Message("notifications/progress", None, None, None, None, Session(), STDIO, direction="x")
+    message.params = {"progressToken": 1, "progress": 1}
+    operation = telemetry.start_server_request(message)
+    assert operation is not None
+    operation.end()
+    assert len(exporter.get_finished_spans()) == 1
 
 
 def test_a_failing_listener_never_reaches_the_host() -> None:
@@ -235,3 +354,54 @@ def test_a_failing_listener_never_reaches_the_host() -> None:
     finally:
         listeners.remove_listener(broken)
     assert span["attributes"][attr.ERROR_TYPE] == "tool_error"
+
+
+class _TypedImage:
+    """An mcp 2.x typed content item: snake-case attributes (``mime_type``), wire names only as aliases."""
+
+    type = "image"
+    data = "QUJD"
+    mime_type = "image/png"
+
+
+class _TypedProgress:
+    progress_token = 9
+    progress = 3
+    total = 6
+    message = None
+
+
+def test_typed_sdk_objects_of_either_naming_are_read() -> None:
+    from mcp_otel.telemetry.fact_fields import content_items, notification_fields
+
+    config = McpOtelConfig.from_kwargs({"capture_content": True}, environ={})
+    assert content_items(config, [_TypedImage()]) == (
+        facts.ContentItem("image", mime_type="image/png", data_size=4),
+    )
+    assert notification_fields(config, "notifications/progress", _TypedProgress()) == facts.Notification(
+        progress_token="9", progress=3, total=6
+    )
+
+
+def test_redactor_sees_item_content(recorder: Recorder) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def redactor(key: str, value: str) -> str:
+        seen.append((key, value))
+        return "[R]"
+
+    blocks = [TEXT_BLOCK, {"type": "resource_link", "uri": "file:///secret", "name": "s"}]
+    _run(
+        TOOLS_CALL,
+        "t",
+        True,
+        lambda op: op.set_result(False, lambda: blocks, 2, blocks),
+        content_redactor=redactor,
+    )
+    assert ("tool_result.item.text", "out of range") in seen
+    assert ("tool_result.item.uri", "file:///secret") in seen and ("tool_result.item.name", "s") in seen
+    (fact,) = recorder.of(facts.TOOL_RESULT)
+    assert fact.items == (
+        facts.ContentItem("text", text="[R]"),
+        facts.ContentItem("resource_link", uri="[R]", name="[R]"),
+    )

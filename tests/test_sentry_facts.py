@@ -26,7 +26,7 @@ from mcp_otel.model import MEMORY, PROMPTS_GET, TOOLS_CALL, Message, Session  # 
 from mcp_otel.semconv import attributes as attr  # noqa: E402
 from mcp_otel.semconv import sentry_compat as sc  # noqa: E402
 from mcp_otel.sentry.facts import LiveSpanFacts, SpanFacts, sentry_fact_data, sentry_fact_event  # noqa: E402
-from mcp_otel.sentry.mapping import MappingOptions, map_span  # noqa: E402
+from mcp_otel.sentry.mapping import MappingOptions, map_span, sentry_attributes  # noqa: E402
 from mcp_otel.sentry.otlp import SentryOtlpSpanExporter, SentryOtlpSpanProcessor  # noqa: E402
 from mcp_otel.telemetry import OperationView, Telemetry  # noqa: E402
 
@@ -43,7 +43,7 @@ def _tool_call(telemetry: Telemetry, name: str = "weather") -> None:
     operation = telemetry.start_server_request(Message(TOOLS_CALL, 1, name, None, None, Session(), MEMORY))
     assert operation is not None
     operation.record_progress(1, 2)
-    operation.set_result(False, lambda: [BLOCK], 1)
+    operation.set_result(False, lambda: [BLOCK], 1, [BLOCK])
     operation.end()
 
 
@@ -208,3 +208,108 @@ def test_fact_listener_of_a_view_without_span_context() -> None:
     view: OperationView = _View(Spanless())  # type: ignore[assignment]
     table.on_fact(view, facts.TRANSPORT, "stdio")
     assert len(table) == 0
+
+
+ITEMS = (
+    facts.ContentItem("text", text="hello"),
+    facts.ContentItem("image", mime_type="image/png", data_size=4),
+    facts.ContentItem("resource", resource_uri="file:///e.md", resource_mime_type="text/markdown"),
+)
+
+
+def test_several_items_and_messages_get_sentry_js_indexed_keys() -> None:
+    """``@sentry/core`` 11.17.0 ``buildAllContentItemAttributes`` / ``extractPromptResultAttributes``."""
+    data = sentry_fact_data(facts.TOOL_RESULT, facts.ToolResult(False, 3, None, "[...]", ITEMS))
+    assert data == {
+        sc.SENTRY_MCP_TOOL_RESULT_IS_ERROR: False,
+        sc.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT: 3,
+        sc.SENTRY_MCP_TOOL_RESULT_CONTENT: "[...]",
+        "mcp.tool.result.0.content_type": "text",
+        "mcp.tool.result.0.content": "hello",
+        "mcp.tool.result.1.content_type": "image",
+        "mcp.tool.result.1.mime_type": "image/png",
+        "mcp.tool.result.1.data_size": 4,
+        "mcp.tool.result.2.content_type": "resource",
+        "mcp.tool.result.2.resource_uri": "file:///e.md",
+        "mcp.tool.result.2.resource_mime_type": "text/markdown",
+    }
+    single = sentry_fact_data(facts.TOOL_RESULT, facts.ToolResult(False, 1, "image", None, (ITEMS[1],)))
+    assert single == {
+        sc.SENTRY_MCP_TOOL_RESULT_IS_ERROR: False,
+        sc.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT: 1,
+        sc.SENTRY_MCP_TOOL_RESULT_CONTENT_TYPE: "image",
+        sc.SENTRY_MCP_TOOL_RESULT_MIME_TYPE: "image/png",
+        sc.SENTRY_MCP_TOOL_RESULT_DATA_SIZE: 4,
+    }
+    messages = (facts.PromptMessage("user", "a"), facts.PromptMessage("assistant", None))
+    assert sentry_fact_data(facts.PROMPT_RESULT, facts.PromptResult(2, messages=messages)) == {
+        sc.SENTRY_MCP_PROMPT_RESULT_MESSAGE_COUNT: 2,
+        "mcp.prompt.result.0.role": "user",
+        "mcp.prompt.result.0.content": "a",
+        "mcp.prompt.result.1.role": "assistant",
+    }
+
+
+def test_item_details_are_outputs_types_are_not() -> None:
+    data = sentry_fact_data(facts.TOOL_RESULT, facts.ToolResult(False, 3, None, None, ITEMS))
+    messages = (facts.PromptMessage("user", "a"), facts.PromptMessage("user", "b"))
+    data.update(sentry_fact_data(facts.PROMPT_RESULT, facts.PromptResult(2, messages=messages)))
+    attributes = {attr.MCP_METHOD_NAME: TOOLS_CALL, **data}
+    kept = sentry_attributes(attributes, False, MappingOptions())
+    assert sorted(k for k in kept if k.startswith(("mcp.tool.result.", "mcp.prompt.result."))) == [
+        "mcp.prompt.result.message_count",
+        "mcp.tool.result.0.content_type",
+        "mcp.tool.result.1.content_type",
+        "mcp.tool.result.2.content_type",
+        "mcp.tool.result.content_count",
+        "mcp.tool.result.is_error",
+    ]
+    assert sentry_attributes(attributes, False, OUTPUTS).keys() >= data.keys()
+
+
+def test_notification_fields_get_sentry_js_keys() -> None:
+    """``@sentry/core`` 11.17.0 ``getNotificationAttributes``; the log message is an input."""
+    progress = facts.Notification(progress_token="7", progress=1, total=4, message="step")
+    assert sentry_fact_data(facts.NOTIFICATION, progress) == {
+        sc.SENTRY_MCP_PROGRESS_TOKEN: "7",
+        sc.SENTRY_MCP_PROGRESS_CURRENT: 1,
+        sc.SENTRY_MCP_PROGRESS_TOTAL: 4,
+        sc.SENTRY_MCP_PROGRESS_PERCENTAGE: 25.0,
+        sc.SENTRY_MCP_PROGRESS_MESSAGE: "step",
+    }
+    assert sentry_fact_data(facts.NOTIFICATION, facts.Notification(progress=1, total=0)) == {
+        sc.SENTRY_MCP_PROGRESS_CURRENT: 1,
+        sc.SENTRY_MCP_PROGRESS_TOTAL: 0,
+    }
+    assert sentry_fact_data(facts.NOTIFICATION, facts.Notification(request_id="3", reason="r")) == {
+        sc.SENTRY_MCP_CANCELLED_REQUEST_ID: "3",
+        sc.SENTRY_MCP_CANCELLED_REASON: "r",
+    }
+    log = facts.Notification(level="info", logger="db", data_type="string", data="hi")
+    data = sentry_fact_data(facts.NOTIFICATION, log)
+    assert data == {
+        sc.SENTRY_MCP_LOGGING_LEVEL: "info",
+        sc.SENTRY_MCP_LOGGING_LOGGER: "db",
+        sc.SENTRY_MCP_LOGGING_DATA_TYPE: "string",
+        sc.SENTRY_MCP_LOGGING_MESSAGE: "hi",
+    }
+    attributes = {attr.MCP_METHOD_NAME: "notifications/message", **data}
+    assert sc.SENTRY_MCP_LOGGING_MESSAGE not in sentry_attributes(attributes, False, OUTPUTS)
+    inputs = MappingOptions(record_inputs=True)
+    assert sentry_attributes(attributes, False, inputs)[sc.SENTRY_MCP_LOGGING_MESSAGE] == "hi"
+
+
+class _Token:
+    client_id = "client-42"
+
+
+def test_auth_client_name_from_token_or_resolver(caplog: pytest.LogCaptureFixture) -> None:
+    assert sentry_fact_data(facts.ACCESS_TOKEN, _Token()) == {sc.SENTRY_MCP_AUTH_CLIENT_NAME: "client-42"}
+    named = sentry_fact_data(facts.ACCESS_TOKEN, _Token(), lambda token: f"App {token.client_id}")
+    assert named == {sc.SENTRY_MCP_AUTH_CLIENT_NAME: "App client-42"}
+    assert sentry_fact_data(facts.ACCESS_TOKEN, _Token(), lambda token: None) == {}
+
+    def broken(token: object) -> str:
+        raise RuntimeError("resolver bug")
+
+    assert sentry_fact_data(facts.ACCESS_TOKEN, _Token(), broken) == {}

@@ -24,8 +24,10 @@ string) before it is put on a span or handed to a listener, and with exception t
 ``exception.stacktrace``, ``otel.status_description``) unless ``exception_text`` is ``type``; the return value
 replaces it, ``None`` drops it. ``key`` is the attribute key (``gen_ai.tool.call.arguments``,
 ``gen_ai.tool.call.result``, ``gen_ai.prompt.variable.<name>``), or for content only listeners get
-(:mod:`mcp_otel.facts`) ``tool_result.content`` (an ``isError`` result's text), ``prompt_result.description``
-and ``prompt_result.message_content``."""
+(:mod:`mcp_otel.facts`) ``tool_result.content`` (an ``isError`` result's text), ``tool_result.item.text`` /
+``.uri`` / ``.name`` / ``.resource_uri`` (a result's content items), ``prompt_result.description``,
+``prompt_result.message_content``, ``prompt_result.message.text`` (each message of a multi-message result) and
+``notification.data`` (a log notification's data)."""
 
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_MCP_CAPTURE_CONTENT"
 ENV_GENAI_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"

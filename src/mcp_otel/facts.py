@@ -44,6 +44,53 @@ CANCELLED: Final = "cancelled"
 """The peer cancelled the operation (the reason, ``str | None``); the span also gets an ``mcp_otel.cancelled``
 event."""
 
+NOTIFICATION: Final = "notification"
+"""The fields of a ``notifications/message``, ``notifications/progress`` or ``notifications/cancelled`` the
+operation's span describes (:class:`Notification`); handed when the span starts."""
+
+ACCESS_TOKEN: Final = "access_token"
+"""The access token the server's OAuth auth verified for the request (the SDK's
+``mcp.server.auth.provider.AccessToken``: ``client_id``, ``scopes`` … — what
+``mcp.server.auth.middleware.auth_context.get_access_token()`` returns); handed when a SERVER request span
+starts on an OAuth-protected HTTP server. Never put on a span: listeners read what they need of it."""
+
+
+class ContentItem(NamedTuple):
+    """One content item of a ``tools/call`` result.
+
+    Attributes:
+        type: the item's ``type`` (``text``, ``image``, ``resource`` …), when it is a string.
+        mime_type: its ``mimeType``; with content capture on only.
+        uri: its ``uri`` (a ``resource_link``), redacted and truncated; with content capture on only.
+        name: its ``name`` (a ``resource_link``), redacted and truncated; with content capture on only.
+        text: its ``text``, redacted and truncated; with content capture on, and only when the result has
+            several items (a single item's text is the result's ``content``).
+        data_size: the length of its ``data`` string (base64 characters); with content capture on only.
+        resource_uri: the ``uri`` of its embedded ``resource``, redacted and truncated; with capture on only.
+        resource_mime_type: the ``mimeType`` of its embedded ``resource``; with content capture on only.
+    """
+
+    type: str | None
+    mime_type: str | None = None
+    uri: str | None = None
+    name: str | None = None
+    text: str | None = None
+    data_size: int | None = None
+    resource_uri: str | None = None
+    resource_mime_type: str | None = None
+
+
+class PromptMessage(NamedTuple):
+    """One message of a ``prompts/get`` result (with content capture on only).
+
+    Attributes:
+        role: the message's ``role``, when it is a string.
+        text: the ``text`` of its content, redacted and truncated (``None`` for non-text content).
+    """
+
+    role: str | None
+    text: str | None
+
 
 class ToolResult(NamedTuple):
     """The shape (and, with content capture on, the content) of a ``tools/call`` result.
@@ -51,17 +98,20 @@ class ToolResult(NamedTuple):
     Attributes:
         is_error: the result has ``isError`` set (the span also has ``error.type`` ``tool_error``).
         content_count: the number of content items, when the result has a list of them.
-        content_type: the ``type`` of a single content item (``text``, ``image`` …); only with content capture
-            on (``None`` for several items or a structured result).
+        content_type: the ``type`` of a single content item (``text``, ``image`` …), with or without
+            content capture (``None`` for several items or none).
         content: the result as text — an ``isError`` result's error text, else the captured result (its
             ``structuredContent``, else its content items, serialised as JSON) before any wrapping into an
             object — redacted and truncated; only with content capture on.
+        items: the content items (:class:`ContentItem`: their types always, their details with content
+            capture on); empty when the result has no list of items.
     """
 
     is_error: bool
     content_count: int | None = None
     content_type: str | None = None
     content: str | None = None
+    items: tuple[ContentItem, ...] = ()
 
 
 class PromptResult(NamedTuple):
@@ -73,12 +123,15 @@ class PromptResult(NamedTuple):
         message_role: the role of a single-message result; only with content capture on.
         message_content: the text (else the JSON) of a single-message result, redacted and truncated; only
             with content capture on.
+        messages: every message of a result with several (:class:`PromptMessage`); only with content
+            capture on.
     """
 
     message_count: int | None = None
     description: str | None = None
     message_role: str | None = None
     message_content: str | None = None
+    messages: tuple[PromptMessage, ...] = ()
 
 
 class Progress(NamedTuple):
@@ -86,3 +139,33 @@ class Progress(NamedTuple):
 
     current: float
     total: float | None = None
+
+
+class Notification(NamedTuple):
+    """The fields of a notification, as its sender wrote them (each ``None`` when absent).
+
+    Attributes:
+        request_id: ``notifications/cancelled``: the cancelled request's id, as a string.
+        reason: ``notifications/cancelled``: the reason given.
+        level: ``notifications/message``: the log level.
+        logger: ``notifications/message``: the logger name.
+        data_type: ``notifications/message``: the type of ``data`` as JavaScript's ``typeof`` names it
+            (``string``, ``number``, ``boolean``, ``object``), as Sentry JS records it.
+        data: ``notifications/message``: ``data`` as text (a string as is, else JSON), redacted and truncated;
+            only with content capture on.
+        progress_token: ``notifications/progress``: the progress token, as a string.
+        progress: ``notifications/progress``: the progress so far.
+        total: ``notifications/progress``: the total, when given.
+        message: ``notifications/progress``: the message, when given.
+    """
+
+    request_id: str | None = None
+    reason: str | None = None
+    level: str | None = None
+    logger: str | None = None
+    data_type: str | None = None
+    data: str | None = None
+    progress_token: str | None = None
+    progress: float | None = None
+    total: float | None = None
+    message: str | None = None

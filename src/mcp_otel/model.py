@@ -221,6 +221,11 @@ class Message:
             ``resources/read`` answered with ``input_required`` and sent again) this request is, from 1;
             ``0`` for a retried round whose number is unknown (a server whose client sent none); ``None`` for
             an ordinary request.
+        params: a notification's params (the SDK's typed params or the raw dict), for the
+            :data:`mcp_otel.facts.NOTIFICATION` fact; ``None`` for requests.
+        access_token: the access token the server's OAuth auth verified for this request (the SDK's
+            ``AccessToken``; :data:`mcp_otel.facts.ACCESS_TOKEN`), read by the hooks only when a fact listener
+            is registered; ``None`` otherwise and without auth.
     """
 
     method: str
@@ -236,3 +241,5 @@ class Message:
     session_key: Any = None
     log: LogMessage | None = None
     round: int | None = None
+    params: Any = None
+    access_token: Any = None

@@ -60,6 +60,7 @@ VOLATILE = {
     "sentry.profiler_id",
     "process.pid",
     "mcp_otel.progress.token",
+    "mcp.progress.token",
 }
 
 

@@ -96,6 +96,21 @@ def guarded(where: str, func: Callable[..., Any], *args: Any) -> None:
         log_failure_once(where)
 
 
+def access_token_of(http_request: Any) -> Any:
+    """The access token the SDK's OAuth auth verified for ``http_request`` (a Starlette request), for the
+    :data:`mcp_otel.facts.ACCESS_TOKEN` fact; ``None`` without auth or when no fact listener is registered.
+
+    Read from the request scope's ``user`` (the SDK's ``AuthenticatedUser``, set by its
+    ``BearerAuthBackend``): the object ``mcp.server.auth.middleware.auth_context.get_access_token()`` returns
+    in the request's own task, reachable here on every mcp version whatever task handles the message.
+    """
+    if http_request is None or not listeners.fact_receivers:
+        return None
+    scope = getattr(http_request, "scope", None)
+    user = scope.get("user") if isinstance(scope, dict) else None
+    return getattr(user, "access_token", None)
+
+
 def server_side_context() -> tuple[Session, Transport]:
     """Session and transport of a server→client request: those of the request being handled, if any."""
     active = active_request()

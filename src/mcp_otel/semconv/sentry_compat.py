@@ -2,7 +2,7 @@
 # Regenerate with `python semconv/generate.py`; CI runs `python semconv/generate.py --check`.
 # Sources:
 #   semconv/model/sentry-compat.yaml
-# Model digest: sha256:0ee44730aca70e6d
+# Model digest: sha256:6c03c11a18dee004
 """Sentry-only attribute keys, span ops and origins that mcp-otel writes for Sentry's MCP Insights.
 
 These keys are Sentry's, not OpenTelemetry's, even where they sit in the ``mcp.*`` namespace; every constant
@@ -275,6 +275,22 @@ SENTRY_MCP_TOOL_RESULT_NAME: Final = "mcp.tool.result.name"
 """Name of the content item of a single-item tool result.
 
 Examples: `report.txt`.
+
+Type: string. Stability: development.
+"""
+
+SENTRY_MCP_TOOL_RESULT_RESOURCE_MIME_TYPE: Final = "mcp.tool.result.resource_mime_type"
+"""MIME type of the embedded resource of the content item of a single-item tool result.
+
+Examples: `text/plain`.
+
+Type: string. Stability: development.
+"""
+
+SENTRY_MCP_TOOL_RESULT_RESOURCE_URI: Final = "mcp.tool.result.resource_uri"
+"""URI of the embedded resource of the content item of a single-item tool result.
+
+Examples: `file:///project/report.txt`.
 
 Type: string. Stability: development.
 """

@@ -8,7 +8,7 @@
 #   semconv/otel/gen-ai.yaml
 #   semconv/otel/mcp-signals.yaml
 #   semconv/otel/mcp.yaml
-# Model digest: sha256:0ee44730aca70e6d
+# Model digest: sha256:6c03c11a18dee004
 """Span types, per-span attribute tables and rule constants from the model, for instrumentation and tests.
 
 ``*_SPAN_ATTRIBUTES`` hold every key a vendor-neutral span may carry: the upstream OTel attributes plus
@@ -341,6 +341,59 @@ SENTRY_EVENT_MCP_PROGRESS: Final = "mcp.progress"
 """Name of the progress span event on the OTLP spans sent to Sentry (`mcp.progress.current`,
 `mcp.progress.total`): the vendor-neutral span's `mcp_otel.progress` event, as mcp-otel sent it before the
 event moved to its own namespace.
+"""
+
+SENTRY_MCP_PROMPT_RESULT_KEY_CONTENT: Final = "mcp.prompt.result.<key>.content"
+"""`content` of message `<key>` (its index) of a prompt result with several messages (sentry-conventions
+`MCP_PROMPT_RESULT_KEY_CONTENT`).
+"""
+
+SENTRY_MCP_PROMPT_RESULT_KEY_ROLE: Final = "mcp.prompt.result.<key>.role"
+"""`role` of message `<key>` (its index) of a prompt result with several messages (sentry-conventions
+`MCP_PROMPT_RESULT_KEY_ROLE`).
+"""
+
+SENTRY_MCP_RESULT_KEY_PLACEHOLDER: Final = "<key>"
+"""The placeholder of the indexed result keys, replaced by the item's index (`0`, `1` …)."""
+
+SENTRY_MCP_TOOL_RESULT_KEY_CONTENT: Final = "mcp.tool.result.<key>.content"
+"""`content` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_CONTENT`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_CONTENT_TYPE: Final = "mcp.tool.result.<key>.content_type"
+"""`content_type` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_CONTENT_TYPE`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_DATA_SIZE: Final = "mcp.tool.result.<key>.data_size"
+"""`data_size` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_DATA_SIZE`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_MIME_TYPE: Final = "mcp.tool.result.<key>.mime_type"
+"""`mime_type` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_MIME_TYPE`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_NAME: Final = "mcp.tool.result.<key>.name"
+"""`name` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_NAME`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_RESOURCE_MIME_TYPE: Final = "mcp.tool.result.<key>.resource_mime_type"
+"""`resource_mime_type` of content item `<key>` (its index) of a tool result with several items
+(sentry-conventions `MCP_TOOL_RESULT_KEY_RESOURCE_MIME_TYPE`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_RESOURCE_URI: Final = "mcp.tool.result.<key>.resource_uri"
+"""`resource_uri` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_RESOURCE_URI`).
+"""
+
+SENTRY_MCP_TOOL_RESULT_KEY_URI: Final = "mcp.tool.result.<key>.uri"
+"""`uri` of content item `<key>` (its index) of a tool result with several items (sentry-conventions
+`MCP_TOOL_RESULT_KEY_URI`).
 """
 
 SERVER_NON_ERROR_CODES: Final[frozenset[int]] = frozenset({-32700, -32600, -32601, -32602, -32002})

@@ -37,6 +37,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from mcp_otel.sentry.errors import ErrorCapture
+from mcp_otel.sentry.fact_keys import AuthClientName
 from mcp_otel.sentry.health import ReleaseHealth
 from mcp_otel.sentry.logs import SentryLogs
 from mcp_otel.sentry.mapping import (
@@ -139,6 +140,7 @@ def setup(
     record_outputs: bool | None = None,
     send_user_info: bool | None = None,
     resource_uri_in_name: bool | None = None,
+    auth_client_name: AuthClientName | None = None,
     capture_errors: bool = True,
     release_health: bool = True,
     client_sessions: bool = False,
@@ -162,6 +164,10 @@ def setup(
         resource_uri_in_name: name ``resources/*`` spans with the URI (``True``) or by the method alone
             (``False``); default: Sentry JS 11.17's rule, with the URI for transactions, without it in span
             streaming mode and on the OTLP path.
+        auth_client_name: ``(access_token) -> str | None``: the display name Sentry gets as
+            ``mcp.auth.client.name`` for a request whose OAuth access token the server's auth verified (the
+            SDK's ``mcp.server.auth.provider.AccessToken``); default: the token's ``client_id``. A resolver
+            that raises or returns ``None`` gives no name (Sentry JS 11.17's ``getOAuthClientName``).
         capture_errors: capture tool and handler exceptions as error events.
         release_health: report MCP sessions as release-health sessions.
         client_sessions: also report MCP sessions this process opens as a client.
@@ -183,6 +189,7 @@ def setup(
         record_outputs=record_outputs,
         send_user_info=send_user_info,
         resource_uri_in_name=resource_uri_in_name,
+        auth_client_name=auth_client_name,
     )
     provider = tracer_provider if tracer_provider is not None else _global_sdk_provider()
     processor: SpanProcessor

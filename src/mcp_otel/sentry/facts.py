@@ -37,6 +37,13 @@ from mcp_otel.semconv.signals import (
     SENTRY_EVENT_MCP_CANCELLED,
     SENTRY_EVENT_MCP_PROGRESS,
 )
+from mcp_otel.sentry.fact_keys import (
+    AuthClientName,
+    auth_client_name,
+    content_item_data,
+    notification_data,
+    prompt_message_data,
+)
 from mcp_otel.telemetry import OperationView
 
 MAX_SPANS = 10_000
@@ -51,9 +58,17 @@ _EVENT_KEYS = {
 }
 
 
-def sentry_fact_data(fact: str, value: Any) -> dict[str, Any]:
+def sentry_fact_data(
+    fact: str, value: Any, auth_client_names: AuthClientName | None = None
+) -> dict[str, Any]:
     """Sentry's span attributes for one fact (empty when the fact carries none). Content keys are gated later
-    by the mapping (:class:`~mcp_otel.sentry.span_data.MappingOptions`), like any attribute."""
+    by the mapping (:class:`~mcp_otel.sentry.span_data.MappingOptions`), like any attribute.
+
+    Args:
+        fact: the fact's name (:mod:`mcp_otel.facts`).
+        value: its value.
+        auth_client_names: the resolver of ``mcp.auth.client.name`` (default: the token's ``client_id``).
+    """
     if fact == facts.TRANSPORT:
         return {sentry.SENTRY_MCP_TRANSPORT: value}
     if isinstance(value, facts.ToolResult):
@@ -61,6 +76,8 @@ def sentry_fact_data(fact: str, value: Any) -> dict[str, Any]:
         _put(data, sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_COUNT, value.content_count)
         _put(data, sentry.SENTRY_MCP_TOOL_RESULT_CONTENT_TYPE, value.content_type)
         _put(data, sentry.SENTRY_MCP_TOOL_RESULT_CONTENT, value.content)
+        if value.items:
+            content_item_data(value.items, data)
         return data
     if isinstance(value, facts.PromptResult):
         data = {}
@@ -68,7 +85,14 @@ def sentry_fact_data(fact: str, value: Any) -> dict[str, Any]:
         _put(data, sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION, value.description)
         _put(data, sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE, value.message_role)
         _put(data, sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT, value.message_content)
+        if value.messages:
+            prompt_message_data(value.messages, data)
         return data
+    if isinstance(value, facts.Notification):
+        return notification_data(value)
+    if fact == facts.ACCESS_TOKEN:
+        name = auth_client_name(value, auth_client_names)
+        return {sentry.SENTRY_MCP_AUTH_CLIENT_NAME: name} if name is not None else {}
     return {}
 
 
@@ -112,8 +136,9 @@ def _key(span: Span | ReadableSpan) -> tuple[int, int] | None:
 class _FactListener(McpListener):
     """What both fact listeners share: a bound, a lock, per-span state, installing and uninstalling."""
 
-    def __init__(self, max_spans: int = MAX_SPANS) -> None:
+    def __init__(self, max_spans: int = MAX_SPANS, auth_client_names: AuthClientName | None = None) -> None:
         self.max_spans = max_spans
+        self.auth_client_names = auth_client_names
         self._lock = threading.Lock()
         self._state: dict[tuple[int, int], Any] = {}
 
@@ -136,12 +161,13 @@ class SpanFacts(_FactListener):
 
     Args:
         max_spans: how many spans' entries are kept at most (oldest dropped first).
+        auth_client_names: the resolver of ``mcp.auth.client.name`` (default: the token's ``client_id``).
     """
 
     def on_fact(self, operation: OperationView, fact: str, value: Any) -> None:
         """Keep the Sentry attributes of ``fact`` for the operation's span (a recording span only)."""
         span = operation.span
-        data = sentry_fact_data(fact, value)
+        data = sentry_fact_data(fact, value, self.auth_client_names)
         key = _key(span) if data and span.is_recording() else None
         if key is None:
             return
@@ -172,6 +198,7 @@ class LiveSpanFacts(_FactListener):
 
     Args:
         max_spans: how many running spans are tracked at most (beyond that, new spans get no fact keys).
+        auth_client_names: the resolver of ``mcp.auth.client.name`` (default: the token's ``client_id``).
     """
 
     def track(self, span: Span | ReadableSpan) -> None:
@@ -194,7 +221,7 @@ class LiveSpanFacts(_FactListener):
         span = operation.span
         if not span.is_recording() or _key(span) not in self._state:
             return
-        data = sentry_fact_data(fact, value)
+        data = sentry_fact_data(fact, value, self.auth_client_names)
         if data:
             span.set_attributes(data)
         event = sentry_fact_event(fact, value)

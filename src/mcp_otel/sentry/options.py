@@ -29,6 +29,7 @@ from typing import Any
 
 import sentry_sdk
 
+from mcp_otel.sentry.fact_keys import AuthClientName
 from mcp_otel.sentry.mapping import MappingOptions
 from mcp_otel.sentry.streaming import streaming_enabled
 
@@ -47,12 +48,17 @@ class SentryMcpOptions:
             ``resources/read`` (``False``); ``None``: Sentry JS 11.17's rule for the mode — with the URI for
             transactions, without it for streamed spans and on the OTLP path (span names must be
             low-cardinality there).
+        auth_client_name: ``(access_token) -> str | None``, the ``mcp.auth.client.name`` of a request whose
+            OAuth access token the server's auth verified (the SDK's ``AccessToken``, as
+            ``get_access_token()`` returns it); ``None``: the token's ``client_id``. Sentry JS 11.17's
+            ``getOAuthClientName`` option.
     """
 
     record_inputs: bool | None = None
     record_outputs: bool | None = None
     send_user_info: bool | None = None
     resource_uri_in_name: bool | None = None
+    auth_client_name: AuthClientName | None = None
     # (client options, send_default_pii, data_collection, trace_lifecycle, _experiments, result) per mode
     _last: dict[bool | None, tuple[Any, Any, Any, Any, Any, MappingOptions]] = field(
         default_factory=dict, init=False, repr=False, compare=False

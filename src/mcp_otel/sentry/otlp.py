@@ -66,7 +66,8 @@ class SentryOtlpSpanProcessor(SpanProcessor):
         self.options = options or SentryMcpOptions()
         self.scopes = frozenset(scopes)
         self.enabled = True
-        self.facts = LiveSpanFacts()  # the Sentry keys of the core's facts, on the running span
+        # the Sentry keys of the core's facts, on the running span
+        self.facts = LiveSpanFacts(auth_client_names=self.options.auth_client_name)
         self.facts.install()
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
@@ -126,7 +127,8 @@ class SentryOtlpSpanExporter(SpanExporter):
         self.exporter = exporter
         self.options = options or SentryMcpOptions()
         self.scopes = frozenset(scopes)
-        self.facts = SpanFacts()  # what the vendor-neutral spans leave out, until the span is exported
+        # what the vendor-neutral spans leave out, until the span is exported
+        self.facts = SpanFacts(auth_client_names=self.options.auth_client_name)
         self.facts.install()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

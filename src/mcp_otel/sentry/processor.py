@@ -91,7 +91,7 @@ class SentrySpanProcessor(SpanProcessor):
         self._streamed = StreamedSender(_sampling_context)
         self._ruled_options: Any = None  # the client options that carry our ignore_spans rule
         # what the vendor-neutral spans leave out (transport kind, result shape …), until the span is mapped
-        self.facts = SpanFacts()
+        self.facts = SpanFacts(auth_client_names=self.options.auth_client_name)
         self.facts.install()
 
     # -- SpanProcessor ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv import sentry_compat as sentry
+from mcp_otel.semconv import signals
 from mcp_otel.semconv.signals import TOOL_ERROR
 
 _PIPE = attr.NetworkTransportValues.PIPE.value
@@ -35,8 +36,24 @@ _OUTPUT_KEYS = frozenset(
         sentry.SENTRY_MCP_PROMPT_RESULT_DESCRIPTION,
         sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_ROLE,
         sentry.SENTRY_MCP_PROMPT_RESULT_MESSAGE_CONTENT,
+        # a single content item's details (Sentry JS 11.17 sends them only with recordOutputs)
+        sentry.SENTRY_MCP_TOOL_RESULT_MIME_TYPE,
+        sentry.SENTRY_MCP_TOOL_RESULT_URI,
+        sentry.SENTRY_MCP_TOOL_RESULT_NAME,
+        sentry.SENTRY_MCP_TOOL_RESULT_DATA_SIZE,
+        sentry.SENTRY_MCP_TOOL_RESULT_RESOURCE_URI,
+        sentry.SENTRY_MCP_TOOL_RESULT_RESOURCE_MIME_TYPE,
     }
 )
+_INPUT_KEYS = frozenset({attr.GEN_AI_TOOL_CALL_ARGUMENTS, sentry.SENTRY_MCP_LOGGING_MESSAGE})
+# the indexed keys of several result items: ``mcp.tool.result.<i>.*`` / ``mcp.prompt.result.<i>.*``
+_INDEXED_PREFIXES = tuple(
+    template.split(signals.SENTRY_MCP_RESULT_KEY_PLACEHOLDER)[0]
+    for template in (signals.SENTRY_MCP_TOOL_RESULT_KEY_CONTENT, signals.SENTRY_MCP_PROMPT_RESULT_KEY_CONTENT)
+)
+_INDEXED_TYPE_SUFFIX = signals.SENTRY_MCP_TOOL_RESULT_KEY_CONTENT_TYPE.split(
+    signals.SENTRY_MCP_RESULT_KEY_PLACEHOLDER
+)[1]
 _RESOURCES_READ = attr.McpMethodNameValues.RESOURCES_READ.value
 _INITIALIZED = attr.McpMethodNameValues.NOTIFICATIONS_INITIALIZED.value
 _URI_ARGUMENT = _ARGUMENT_PREFIX + "uri"  # Sentry's mcp.request.argument.uri of resources/read
@@ -54,10 +71,12 @@ class MappingOptions:
 
     Attributes:
         record_inputs: send tool arguments and prompt variables (``mcp.request.argument.<key>`` and the OTel
-            ``gen_ai.tool.call.arguments`` / ``gen_ai.prompt.variable.<key>``). They exist only when mcp-otel
-            captured them (``capture_content``).
-        record_outputs: send tool results (``mcp.tool.result.content`` and ``gen_ai.tool.call.result``) and
-            prompt result descriptions (``mcp.prompt.result.description``).
+            ``gen_ai.tool.call.arguments`` / ``gen_ai.prompt.variable.<key>``) and log notification data
+            (``mcp.logging.message``). They exist only when mcp-otel captured them (``capture_content``).
+        record_outputs: send tool results (``mcp.tool.result.content``, the content items' details
+            ``mcp.tool.result.mime_type`` … and ``mcp.tool.result.<i>.*`` except their types, and
+            ``gen_ai.tool.call.result``) and prompt results (``mcp.prompt.result.description``,
+            ``.message_role`` / ``.message_content``, ``mcp.prompt.result.<i>.*``).
         send_user_info: send ``client.address``, ``client.port`` and ``mcp.resource.uri`` (Sentry's
             ``send_default_pii`` / ``data_collection.user_info``).
         resource_uri_in_name: name ``resources/read`` spans ``resources/read {uri}`` (Sentry JS 11.17's
@@ -144,7 +163,7 @@ def _gate(key: str) -> int:
     """Which option lets attribute ``key`` through (an index into ``allowed``), cached per key."""
     if _is_input_key(key):
         gate = _INPUT
-    elif key in _OUTPUT_KEYS:
+    elif key in _OUTPUT_KEYS or _is_indexed_output_key(key):
         gate = _OUTPUT
     elif key in _USER_INFO_KEYS:
         gate = _USER_INFO
@@ -156,11 +175,16 @@ def _gate(key: str) -> int:
 
 
 def _is_input_key(key: str) -> bool:
-    return (
-        key == attr.GEN_AI_TOOL_CALL_ARGUMENTS
-        or key.startswith(_PROMPT_VARIABLE_PREFIX)
-        or key.startswith(_ARGUMENT_PREFIX)
-    )
+    return key in _INPUT_KEYS or key.startswith(_PROMPT_VARIABLE_PREFIX) or key.startswith(_ARGUMENT_PREFIX)
+
+
+def _is_indexed_output_key(key: str) -> bool:
+    """``mcp.tool.result.<i>.*`` / ``mcp.prompt.result.<i>.*``, except an item's type (sent always)."""
+    for prefix in _INDEXED_PREFIXES:
+        if key.startswith(prefix):
+            index = key[len(prefix) :].split(".", 1)[0]
+            return index.isdigit() and not key.endswith(_INDEXED_TYPE_SUFFIX)
+    return False
 
 
 def _copy(data: dict[str, Any], attributes: Mapping[str, Any], source: str, target: str) -> None:

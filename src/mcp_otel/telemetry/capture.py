@@ -18,7 +18,7 @@ from opentelemetry.trace import Span
 
 from mcp_otel._guard import log_failure_once
 from mcp_otel.config import McpOtelConfig
-from mcp_otel.facts import PromptResult, ToolResult
+from mcp_otel.facts import ContentItem, PromptMessage, PromptResult, ToolResult
 from mcp_otel.model import PROMPTS_GET, TOOLS_CALL
 from mcp_otel.semconv import attributes as attr
 
@@ -115,54 +115,91 @@ def capture_tool_result(config: McpOtelConfig, span: Span, value: Any, as_sent: 
 
 
 def tool_result_fact(
-    config: McpOtelConfig, is_tool_error: bool, content_count: int | None, value: Any, text: str | None
+    config: McpOtelConfig,
+    is_tool_error: bool,
+    content_count: int | None,
+    value: Any,
+    text: str | None,
+    items: tuple[ContentItem, ...] = (),
 ) -> ToolResult:
     """The :data:`mcp_otel.facts.TOOL_RESULT` fact of a result (``value`` is ``None`` unless captured;
-    ``text`` is a success's captured text)."""
+    ``text`` is a success's captured text; ``items`` its content items,
+    :func:`~mcp_otel.telemetry.fact_fields.content_items`)."""
+    content_type = items[0].type if len(items) == 1 else None
     if value is None:
-        return ToolResult(is_tool_error, content_count)
+        return ToolResult(is_tool_error, content_count, content_type, None, items)
     if is_tool_error:
         text = capture(config, TOOL_RESULT_CONTENT_KEY, value)
-    return ToolResult(is_tool_error, content_count, single_item_type(value), text)
+    return ToolResult(is_tool_error, content_count, content_type, text, items)
 
 
 def prompt_result_fact(
-    config: McpOtelConfig, message_count: int | None, description: Any, messages: Any
+    config: McpOtelConfig,
+    message_count: int | None,
+    description: Any,
+    messages: Any,
+    all_messages: tuple[PromptMessage, ...] = (),
 ) -> PromptResult:
     """The :data:`mcp_otel.facts.PROMPT_RESULT` fact: the count, and with content capture on (``description``
     and ``messages`` are then the result's, else ``None``) the description and a single message's role and
-    content, captured (JSON, redactor, truncation)."""
+    content, captured (JSON, redactor, truncation); ``all_messages``: those of a result with several
+    (:func:`~mcp_otel.telemetry.fact_fields.prompt_messages`)."""
     text = None
     if isinstance(description, str) and description:
         text = capture(config, PROMPT_DESCRIPTION_KEY, description)
     role = content_text = None
     if isinstance(messages, (list, tuple)) and len(messages) == 1:  # Sentry's keys describe one message
-        found = _field(messages[0], "role")
+        found = field(messages[0], "role")
         role = found if isinstance(found, str) else None
-        content = _field(messages[0], "content")
-        inner = _field(content, "text")
+        content = field(messages[0], "content")
+        inner = field(content, "text")
         content_text = capture(
             config, PROMPT_MESSAGE_CONTENT_KEY, inner if isinstance(inner, str) else _json(content)
         )
-    return PromptResult(message_count, text, role, content_text)
+    return PromptResult(message_count, text, role, content_text, all_messages)
 
 
-def _field(value: Any, name: str) -> Any:
-    """``value[name]`` of a JSON dict, or ``value.name`` of an SDK (pydantic) object."""
-    if isinstance(value, Mapping):
+def field(value: Any, name: str) -> Any:
+    """``value[name]`` of a JSON dict, or the field ``name`` (its wire name, ``mimeType``) of an SDK
+    (pydantic) object — mcp 1.x names the attribute as on the wire, mcp 2.x in snake case (``mime_type``);
+    ``None`` if absent."""
+    if type(value) is dict:  # the wire form (mcp 2.x servers): skip the ABC check below
         return value.get(name)
-    return getattr(value, name, None)
+    if value is None:
+        return None
+    cls = type(value)
+    names = _ATTRIBUTE_NAMES.get((cls, name))
+    if names is None:
+        names = _attribute_name(cls, name)
+    if names is _MAPPING:
+        return value.get(name)
+    return getattr(value, names, None) if names else None
+
+
+# (class, wire name) → the attribute holding it ("" for none, _MAPPING: read it as a key); a few SDK classes ×
+# the few names read here
+_ATTRIBUTE_NAMES: dict[tuple[type, str], str] = {}
+_MAPPING = "<mapping>"
+
+
+def _attribute_name(cls: type, name: str) -> str:
+    """The attribute of ``cls`` holding the wire field ``name``: the name itself (mcp 1.x, plain objects) or
+    its snake-case form (mcp 2.x pydantic models); found once per class, so that reading a field never goes
+    through pydantic's failing ``__getattr__``."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict):
+        found = name if name in fields else snake if snake in fields else ""
+    elif issubclass(cls, Mapping):
+        found = _MAPPING
+    else:  # a plain object: a class attribute of either name, else an instance attribute named as on the wire
+        found = name if hasattr(cls, name) else snake if hasattr(cls, snake) else name
+    if len(_ATTRIBUTE_NAMES) < 1024:
+        _ATTRIBUTE_NAMES[(cls, name)] = found
+    return found
 
 
 def _json(value: Any) -> Any:
     """A JSON-compatible form of an SDK (pydantic) object, for :func:`capture`."""
     dump = getattr(value, "model_dump", None)
     return dump(mode="json", by_alias=True, exclude_none=True) if callable(dump) else value
-
-
-def single_item_type(value: Any) -> str | None:
-    """The ``type`` of the only content block of a result's blocks (``None``: structured or several)."""
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        kind = _field(value[0], "type")
-        return kind if isinstance(kind, str) else None
-    return None

@@ -17,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind
 
-from mcp_otel import facts, listeners
+from mcp_otel import listeners
 from mcp_otel.model import PROMPTS_GET, TOOLS_CALL, Attributes, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv.signals import (
@@ -163,7 +163,7 @@ class Operation(OperationOutcome):
             if recording and config.capture_content and message.arguments is not None:
                 capture_arguments(config, span, method, message.arguments())
             if recording and listeners.fact_receivers:
-                self._hand_transport()
+                self.hand_start_facts()
         self._exception_type: str | None = None
         self._token: Token[weakref.ref[Operation] | None] | None = None
         self._ctx_token: object | None = None
@@ -259,13 +259,7 @@ class Operation(OperationOutcome):
             if config.capture_content and self.message.arguments is not None:
                 capture_arguments(config, span, self.method, self.message.arguments())
             if listeners.fact_receivers:
-                self._hand_transport()
-
-    def _hand_transport(self) -> None:
-        """Hand the :data:`mcp_otel.facts.TRANSPORT` fact (the transport's kind) to the listeners."""
-        kind = self.message.transport.kind
-        if kind is not None:
-            self.hand_fact(facts.TRANSPORT, kind)
+                self.hand_start_facts()
 
     def activate(self) -> None:
         """Make the span current (handler spans and outbound calls nest under it); this the active request.

@@ -15,12 +15,18 @@ from typing import TYPE_CHECKING, Any, cast
 from opentelemetry.trace import Span, Status, StatusCode
 
 from mcp_otel import facts, listeners
-from mcp_otel.model import TOOLS_CALL, Attributes
+from mcp_otel.model import TOOLS_CALL, Attributes, Message
 from mcp_otel.semconv import attributes as attr
 from mcp_otel.semconv.signals import CANCELLED, EVENT_CANCELLED, EVENT_PROGRESS, TOOL_ERROR
 from mcp_otel.telemetry.active import ReadOnlyOperation
 from mcp_otel.telemetry.capture import capture_tool_result, prompt_result_fact, tool_result_fact
 from mcp_otel.telemetry.exception_text import guarded_text, status_description
+from mcp_otel.telemetry.fact_fields import (
+    NOTIFICATION_METHODS,
+    content_items,
+    notification_fields,
+    prompt_messages,
+)
 
 if TYPE_CHECKING:
     from mcp_otel.telemetry.core import Telemetry
@@ -42,6 +48,7 @@ class OperationOutcome:
     __slots__ = ()
 
     method: str
+    message: Message
     span: Span
     _attrs: Attributes
     _telemetry: Telemetry
@@ -60,11 +67,32 @@ class OperationOutcome:
         :data:`mcp_otel.listeners.fact_receivers` first (nothing is built when no one listens)."""
         listeners.notify_fact(ReadOnlyOperation(cast("Operation", self)), fact, value)
 
+    def hand_start_facts(self) -> None:
+        """Hand the facts known at the start to the listeners: :data:`mcp_otel.facts.TRANSPORT` (the
+        transport's kind), :data:`~mcp_otel.facts.NOTIFICATION` (a notification's fields) and
+        :data:`~mcp_otel.facts.ACCESS_TOKEN` (the request's verified OAuth access token)."""
+        message = self.message
+        kind = message.transport.kind
+        if kind is not None:
+            self.hand_fact(facts.TRANSPORT, kind)
+        if message.access_token is not None:
+            self.hand_fact(facts.ACCESS_TOKEN, message.access_token)
+        if message.direction is not None and message.method in NOTIFICATION_METHODS:
+            fields = notification_fields(self._telemetry.config, message.method, message.params)
+            if fields is not None:
+                if fields.reason:  # the peer's free text follows exception_text, as record_cancelled's
+                    reason = guarded_text(
+                        self._telemetry.exception_text, attr.MCP_OTEL_CANCELLED_REASON, fields.reason
+                    )
+                    fields = fields._replace(reason=reason)
+                self.hand_fact(facts.NOTIFICATION, fields)
+
     def set_result(
         self,
         is_tool_error: bool,
         result: Callable[[], Any] | None = None,
         content_count: int | None = None,
+        content: Any = None,
     ) -> None:
         """Record a successful JSON-RPC result of ``tools/call``.
 
@@ -78,6 +106,8 @@ class OperationOutcome:
             result: a callable returning the tool result's JSON value (its ``structuredContent``, else its
                 content blocks); called only when content capture is on.
             content_count: the number of content items of the result (``len(result.content)``).
+            content: the result's content items (SDK objects or JSON dicts), read only when a listener is
+                registered (:func:`~mcp_otel.telemetry.fact_fields.content_items`).
         """
         live = self._live()
         if is_tool_error:
@@ -94,7 +124,8 @@ class OperationOutcome:
         if value is not None and not is_tool_error:
             text = capture_tool_result(config, self.span, value, wanted)
         if wanted:
-            fact = tool_result_fact(config, is_tool_error, content_count, value, text)
+            items = content_items(config, content)
+            fact = tool_result_fact(config, is_tool_error, content_count, value, text, items)
             self.hand_fact(facts.TOOL_RESULT, fact)
 
     def set_prompt_result(
@@ -118,11 +149,13 @@ class OperationOutcome:
             return
         config = self._telemetry.config
         capture = config.capture_content
+        listed = messages() if capture and messages is not None else None
         fact = prompt_result_fact(
             config,
             message_count,
             description() if capture and description is not None else None,
-            messages() if capture and messages is not None else None,
+            listed,
+            prompt_messages(config, listed),
         )
         self.hand_fact(facts.PROMPT_RESULT, fact)
 

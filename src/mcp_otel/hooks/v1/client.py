@@ -163,7 +163,9 @@ class ClientRequests:
     def result(self, op: Operation, sender: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
         """The typed result of a request this process sent."""
         if isinstance(result, types.CallToolResult):
-            op.set_result(bool(result.isError), lambda: tool_result_content(result), len(result.content))
+            op.set_result(
+                bool(result.isError), lambda: tool_result_content(result), len(result.content), result.content
+            )
         elif isinstance(result, types.GetPromptResult):
             op.set_prompt_result(len(result.messages), lambda: result.description, lambda: result.messages)
         elif isinstance(result, types.InitializeResult):  # only a client initializes

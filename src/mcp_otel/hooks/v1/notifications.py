@@ -30,11 +30,9 @@ from mcp_otel.transport import transport_of
 
 TO_SERVER = McpOtelNotificationDirectionValues.CLIENT_TO_SERVER.value
 TO_CLIENT = McpOtelNotificationDirectionValues.SERVER_TO_CLIENT.value
-# The ``_meta`` and ``reason`` of the notifications/cancelled the receive loop is processing (set in the
-# loop's context).
-_cancel_meta: ContextVar[tuple[Mapping[str, Any] | None, str | None] | None] = ContextVar(
-    "mcp_otel_cancel_meta", default=None
-)
+# The params of the notifications/cancelled the receive loop is processing (set in the loop's context): its
+# ``_meta``, the cancelled request's id and the reason.
+_cancel_params: ContextVar[Mapping[str, Any] | None] = ContextVar("mcp_otel_cancel_params", default=None)
 
 
 def _carrier(root: Any) -> Mapping[str, Any] | None:
@@ -48,6 +46,7 @@ def _notification(
 ) -> Message:
     message = message_of(root, None, session, transport, carrier, key)
     message.direction = direction
+    message.params = getattr(root, "params", None)
     if direction == TO_CLIENT and isinstance(root, types.LoggingMessageNotification):
         params = root.params
         message.log = LogMessage(str(params.level), params.data, params.logger)
@@ -93,9 +92,12 @@ class Notifications:
         request = self.state.in_flight.pop(responder)
         if request is None:
             return None
-        carrier, reason = _cancel_meta.get() or (None, None)
-        _cancel_meta.set(None)
-        request.record_cancelled(reason)
+        params = _cancel_params.get()
+        _cancel_params.set(None)
+        meta = params.get("_meta") if params is not None else None
+        reason = params.get("reason") if params is not None else None
+        request.record_cancelled(reason if isinstance(reason, str) else None)
+        carrier = meta if isinstance(meta, Mapping) else None
         received = request.message
         return Message(
             method=NOTIFICATIONS_CANCELLED,
@@ -107,6 +109,7 @@ class Notifications:
             transport=received.transport,
             direction=TO_SERVER,
             session_key=received.session_key,
+            params=params if params is not None else {"requestId": received.request_id},
         )
 
     def seams(self) -> list[Seam]:
@@ -138,14 +141,11 @@ class Notifications:
         ]
 
     def patches(self) -> list[Patch]:
-        """The observer that reads an inbound ``notifications/cancelled``'s ``_meta``."""
-        return [before("mcp.types", "JSONRPCNotification.model_dump", _remember_cancel_meta)]
+        """The observer that keeps an inbound ``notifications/cancelled``'s params (``_meta``, id, reason)."""
+        return [before("mcp.types", "JSONRPCNotification.model_dump", _remember_cancel_params)]
 
 
-def _remember_cancel_meta(notification: Any, args: Args, kwargs: Kwargs, _: Any) -> None:
+def _remember_cancel_params(notification: Any, args: Args, kwargs: Kwargs, _: Any) -> None:
     if notification.method == NOTIFICATIONS_CANCELLED:
-        params = notification.params if isinstance(notification.params, Mapping) else {}
-        meta, reason = params.get("_meta"), params.get("reason")
-        _cancel_meta.set(
-            (meta if isinstance(meta, Mapping) else None, reason if isinstance(reason, str) else None)
-        )
+        params = notification.params
+        _cancel_params.set(params if isinstance(params, Mapping) else None)

@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from mcp_otel.hooks.common import NAMED_METHODS, optional_field, original_exception
+from mcp_otel.hooks.common import NAMED_METHODS, access_token_of, optional_field, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam, before
 from mcp_otel.hooks.lazy import LazyModule
 from mcp_otel.hooks.patching import Patch
@@ -66,6 +66,7 @@ def inbound(responder: Any, req: Any, session: Session, transport: Transport, ke
     http_request = http_request_of(responder)
     if http_request is not None:
         message.http_headers = getattr(http_request, "headers", None)
+        message.access_token = access_token_of(http_request)
     return message
 
 
@@ -129,7 +130,9 @@ class ServerRequests:
             return
         result = getattr(response, "root", response)
         if isinstance(result, types.CallToolResult):
-            op.set_result(bool(result.isError), lambda: tool_result_content(result), len(result.content))
+            op.set_result(
+                bool(result.isError), lambda: tool_result_content(result), len(result.content), result.content
+            )
         elif isinstance(result, types.GetPromptResult):
             op.set_prompt_result(len(result.messages), lambda: result.description, lambda: result.messages)
         elif isinstance(result, types.InitializeResult):

@@ -134,11 +134,11 @@ class ClientRequests:
             if op.owner is not None:
                 op.set_final_round()
         if getattr(result, "is_error", None) is True:
-            op.set_result(True, None, count(getattr(result, "content", None)))
+            content = getattr(result, "content", None)
+            op.set_result(True, None, count(content), content)
         elif op.method == TOOLS_CALL:
-            op.set_result(
-                False, lambda: _typed_tool_result_content(result), count(getattr(result, "content", None))
-            )
+            content = getattr(result, "content", None)
+            op.set_result(False, lambda: _typed_tool_result_content(result), count(content), content)
         elif op.method == PROMPTS_GET:
             op.set_prompt_result(
                 count(getattr(result, "messages", None)),

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from mcp_otel import listeners
 from mcp_otel.hooks.common import optional_field, server_side_context, server_side_key
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.v2.channels import Channels
@@ -72,6 +73,7 @@ def notification_message(
         direction=direction,
         session_key=key,
         log=log_params(method, params) if received else None,
+        params=params,
     )
 
 
@@ -166,9 +168,12 @@ class Notifications:
         if request is not None:
             request.record_progress(progress, total)
         session, transport = server_side_context()
-        return notification_message(
+        message = notification_message(
             NOTIFICATIONS_PROGRESS, None, session, transport, TO_CLIENT, server_side_key()
         )
+        if listeners.fact_receivers:
+            message.params = _progress_params(request, *args, **kwargs)
+        return message
 
     def seams(self) -> list[Seam]:
         """The notification seams."""
@@ -206,7 +211,17 @@ def _typed(
         direction=direction,
         session_key=key,
         log=log_params(notification.method, params) if direction == TO_CLIENT else None,
+        params=params,
     )
+
+
+def _progress_params(
+    request: Any, progress: float, total: float | None = None, message: str | None = None, *_: Any, **__: Any
+) -> dict[str, Any]:
+    """The params ``report_progress`` sends: the numbers, the message and the request's progress token."""
+    carrier = request.message.carrier if request is not None else None
+    token = carrier.get("progressToken") if carrier is not None else None
+    return {"progressToken": token, "progress": progress, "total": total, "message": message}
 
 
 def _progress_args(

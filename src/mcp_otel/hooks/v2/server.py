@@ -20,7 +20,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
-from mcp_otel.hooks.common import NAMED_METHODS, guarded, original_exception
+from mcp_otel.hooks.common import NAMED_METHODS, access_token_of, guarded, original_exception
 from mcp_otel.hooks.factory import Args, Kwargs, Seam
 from mcp_otel.hooks.lazy import LazyModule, cancelled_exception
 from mcp_otel.hooks.v2.sessions import SessionState, peer, server_peer
@@ -112,6 +112,7 @@ class ServerRequests:
             transport=transport,
             arguments=(lambda: params.get("arguments")) if params else None,
             http_headers=getattr(http_request, "headers", None) if http_request is not None else None,
+            access_token=access_token_of(http_request),
             session_key=runner.connection,
             round=round_,
         )
@@ -136,6 +137,7 @@ class ServerRequests:
                 result.get("isError") is True,
                 lambda: _tool_result_content(result),
                 len(content) if isinstance(content, list) else count(content),
+                content,
             )
         elif method == PROMPTS_GET:
             op.set_prompt_result(
