@@ -73,8 +73,9 @@ async def test_one_client_span_per_request(
 async def test_result_shape_on_both_sides(
     instrumented: Any, span_exporter: Any, transport: str, tmp_path: Path
 ) -> None:
-    """``tools/call`` and ``prompts/get`` results, CLIENT and SERVER side: their shape (never content) goes to
-    listeners as facts; the spans carry none of Sentry's result keys (``error.type`` marks a tool error)."""
+    """``tools/call`` and ``prompts/get`` results, CLIENT and SERVER side: their shape (the item types; no
+    content without capture) goes to listeners as facts; the spans carry none of Sentry's result keys
+    (``error.type`` marks a tool error)."""
     with recording() as recorder:
         async with feature_client.connect(transport, tmp_path) as conn:
             await feature_client.standard_exchange(conn)
@@ -82,8 +83,8 @@ async def test_result_shape_on_both_sides(
     sides = ("CLIENT",) if transport == "stdio" else ("CLIENT", "SERVER")  # the stdio server: another process
     for kind in sides:
         assert recorder.of(facts.TOOL_RESULT, kind) == [
-            facts.ToolResult(is_error=False, content_count=1),  # tools/call add
-            facts.ToolResult(is_error=True, content_count=1),  # tools/call fail
+            facts.ToolResult(False, 1, "text", items=(facts.ContentItem("text"),)),  # tools/call add
+            facts.ToolResult(True, 1, "text", items=(facts.ContentItem("text"),)),  # tools/call fail
         ], kind
         assert recorder.of(facts.PROMPT_RESULT, kind) == [facts.PromptResult(message_count=1)], kind
     assert all(f.recording for f in recorder.facts)
