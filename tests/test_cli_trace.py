@@ -28,15 +28,19 @@ DEMO = REPO_ROOT / "examples" / "demo_server.py"
 LOWLEVEL = Path(__file__).resolve().parent / "support" / "lowlevel_stdio.py"
 LOG_SERVER = Path(__file__).resolve().parent / "support" / "log_server.py"
 CHATTY = ("--call", "chatty", "--args", '{"city": "Paris"}', "--", "python", str(LOG_SERVER))
-ERROR_DATA = '{"city": "Paris", "token": "sk-secret-token"}'
+#: The data of the log server's error notification (``{"city": "Paris", "token": "sk-secret-token"}``) as its
+#: log records carry it: a log body passes the ``exception_text`` rules (credentials scrubbed by default), and
+#: ``"token": …`` is a credential; the Python record's ``token sk-secret-token`` is not one the scrubber knows
+#: (an ``sk-`` key has 20 characters or more), so it stays.
+ERROR_BODY = '{"city": "Paris", "token": "REDACTED"}'
 #: The log records of a ``chatty`` call: (side, scope, severity text, body); the server's in order.
 CHATTY_RECORDS = [
     ("server", "tests.log-server", "INFO", "looking up Paris"),
     ("server", "tests.log-server", "INFO", "forecast ready for Paris"),
-    ("server", "mcp_otel", "error", ERROR_DATA),
+    ("server", "mcp_otel", "error", ERROR_BODY),
     ("server", "tests.log-server", "ERROR", "token sk-secret-token rejected: " + "x" * 200),
     ("client", "mcp_otel", "info", "forecast ready for Paris"),
-    ("client", "mcp_otel", "error", ERROR_DATA),
+    ("client", "mcp_otel", "error", ERROR_BODY),
 ]
 TIMEOUT = 120
 
@@ -260,13 +264,13 @@ def test_trace_prints_the_log_records_of_both_sides_under_their_spans() -> None:
         [
             "~ log INFO tests.log-server: looking up Paris",
             "~ log INFO tests.log-server: forecast ready for Paris",
-            f"~ log error notifications/message (backend): {ERROR_DATA}",
+            f"~ log error notifications/message (backend): {ERROR_BODY}",
             "~ log ERROR tests.log-server: token sk-secret-token rejected: " + "x" * 200,
         ]
     )
     # the client's, each under the client's span of the notification it received
     assert sorted(under.pop("notifications/message SERVER")) == [
-        f"~ log error notifications/message (backend): {ERROR_DATA}",
+        f"~ log error notifications/message (backend): {ERROR_BODY}",
         "~ log info notifications/message: forecast ready for Paris",
     ]
     assert under == {}, under
