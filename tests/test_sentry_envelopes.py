@@ -37,7 +37,7 @@ from mcp_otel.sentry.health import ReleaseHealth  # noqa: E402
 from support import sentry_server  # noqa: E402
 from support.compat import CLIENT_NAME, CLIENT_VERSION, IS_MCP1  # noqa: E402
 from support.harness import REPO_ROOT, Conn  # noqa: E402
-from support.sentry_receiver import SentryReceiver  # noqa: E402
+from support.sentry_receiver import SentryReceiver, tear_down_sentry  # noqa: E402
 
 SERVER_SCRIPT = Path(sentry_server.__file__).resolve()
 CANARY = "canary-5b1e0c"
@@ -90,13 +90,7 @@ def sentry_setup(receiver: SentryReceiver) -> Iterator[Callable[..., McpSentry]]
     try:
         yield _setup
     finally:
-        instrumentor.uninstrument()
-        for handle in handles:
-            handle.close()
-        client = sentry_sdk.get_client()
-        if client.is_active():
-            client.close(timeout=2.0)
-        sentry_sdk.Scope.get_global_scope().set_client(None)
+        tear_down_sentry(instrumentor, handles)
 
 
 def connect(transport: str, receiver: SentryReceiver, env: dict[str, str] | None = None) -> Any:

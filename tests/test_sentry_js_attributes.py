@@ -40,7 +40,7 @@ from mcp_otel import McpInstrumentor  # noqa: E402
 from mcp_otel.sentry.streaming import supported  # noqa: E402
 from support import harness  # noqa: E402
 from support.compat import IS_MCP1, implementation  # noqa: E402
-from support.sentry_receiver import SentryReceiver  # noqa: E402
+from support.sentry_receiver import SentryReceiver, tear_down_sentry  # noqa: E402
 
 MODES = [
     "transactions",
@@ -159,13 +159,7 @@ def sentry_setup(receiver: SentryReceiver) -> Iterator[Callable[..., Any]]:
     try:
         yield _setup
     finally:
-        instrumentor.uninstrument()
-        for handle in handles:
-            handle.close()
-        client = sentry_sdk.get_client()
-        if client.is_active():
-            client.close(timeout=2.0)
-        sentry_sdk.Scope.get_global_scope().set_client(None)
+        tear_down_sentry(instrumentor, handles)
 
 
 def received_spans(receiver: SentryReceiver) -> list[tuple[str, str, dict[str, Any]]]:

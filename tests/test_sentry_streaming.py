@@ -32,7 +32,7 @@ from mcp_otel import McpInstrumentor  # noqa: E402
 from mcp_otel.sentry import McpSentry  # noqa: E402
 from mcp_otel.sentry.streaming import supported  # noqa: E402
 from support.compat import CLIENT_NAME, IS_MCP1  # noqa: E402
-from support.sentry_receiver import SentryReceiver  # noqa: E402
+from support.sentry_receiver import SentryReceiver, tear_down_sentry  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import sentry_server  # noqa: E402
@@ -83,13 +83,7 @@ def stream_setup(receiver: SentryReceiver) -> Iterator[Callable[..., tuple[McpSe
     try:
         yield _setup
     finally:
-        instrumentor.uninstrument()
-        for handle in handles:
-            handle.close()
-        client = sentry_sdk.get_client()
-        if client.is_active():
-            client.close(timeout=2.0)
-        sentry_sdk.Scope.get_global_scope().set_client(None)
+        tear_down_sentry(instrumentor, handles)
 
 
 def streamed(receiver: SentryReceiver) -> list[dict[str, Any]]:

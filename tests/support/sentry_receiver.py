@@ -226,3 +226,17 @@ class CapturingTransport(Transport):
 
     def flush(self, timeout: float, callback: Any = None) -> None:
         pass
+
+
+def tear_down_sentry(instrumentor: Any, handles: list[Any]) -> None:
+    """Undo a test's Sentry set-up: uninstrument, close each ``mcp_otel.sentry.setup`` handle, close the
+    current sentry-sdk client (flushing what it holds) and unbind it from the global scope."""
+    import sentry_sdk
+
+    instrumentor.uninstrument()
+    for handle in handles:
+        handle.close()
+    client = sentry_sdk.get_client()
+    if client.is_active():
+        client.close(timeout=2.0)
+    sentry_sdk.Scope.get_global_scope().set_client(None)
